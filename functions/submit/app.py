@@ -1,0 +1,73 @@
+"""Submit function: the HTTP API (API Gateway HTTP API, payload 2.0) for jobs and inverters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.submit import inverters, jobs
+from shared import problems
+from shared.errors import SteadfastError
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+app = APIGatewayHttpResolver(enable_validation=True)
+app.include_router(jobs.router)
+app.include_router(inverters.router)
+
+
+def _problem(body: dict[str, Any]) -> Response[dict[str, Any]]:
+    return Response(status_code=body["status"], content_type=problems.PROBLEM_CONTENT_TYPE, body=body)
+
+
+@app.get("/v1/health", include_in_schema=False)
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.get("/v1/openapi.json", include_in_schema=False)
+def openapi() -> Response[str]:
+    schema = app.get_openapi_json_schema(title="Steadfast API", version="1.0.0")
+    return Response(status_code=200, content_type="application/json", body=schema)
+
+
+@app.exception_handler(SteadfastError)
+def domain_error(err: SteadfastError) -> Response[dict[str, Any]]:
+    if err.status >= 500:
+        logger.exception("request failed", extra={"problem": err.slug})
+    return _problem(problems.from_error(err, instance=app.current_event.path))
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(err: RequestValidationError) -> Response[dict[str, Any]]:
+    errors = problems.field_errors(list(err.errors()))
+    if any(e["type"] == "json_invalid" for e in errors):
+        return _problem(problems.problem(400, "Bad request", "the request body is not valid JSON",
+                                         slug="bad-request", instance=app.current_event.path))
+    return _problem(problems.problem(422, "Validation failed", "the request has invalid fields", slug="validation",
+                                     errors=errors, instance=app.current_event.path))
+
+
+@app.not_found
+def not_found(_: NotFoundError) -> Response[dict[str, Any]]:
+    return _problem(problems.problem(404, "Not found", f"no route {app.current_event.path}", slug="not-found"))
+
+
+@app.exception_handler(Exception)
+def unexpected(_: Exception) -> Response[dict[str, Any]]:
+    logger.exception("unhandled error")
+    return _problem(problems.problem(500, "Internal error", "an unexpected error occurred", slug="internal"))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,39 @@
+"""The submit function's collaborators, built once per execution environment from its environment."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import redis
+
+from shared.config import env
+from shared.jobs.events import JobEvents, NoEvents, RedisJobEvents
+from shared.jobs.queue import JobQueue
+from shared.jobs.service import JobService
+from shared.jobs.store import JobStore
+from shared.tenants import TenantStore
+
+
+@cache
+def tenants() -> TenantStore:
+    return TenantStore(env().tenants_table)
+
+
+@cache
+def job_store() -> JobStore:
+    return JobStore(env().jobs_table)
+
+
+@cache
+def events() -> JobEvents:
+    url = env().redis_url
+    if not url:
+        return NoEvents()
+    return RedisJobEvents(redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5))
+
+
+@cache
+def jobs() -> JobService:
+    e = env()
+    return JobService(job_store(), JobQueue(e.jobs_queue_url, e.jobs_dlq_url), events(),
+                      allow_private_targets=e.allow_private_targets)

@@ -1,0 +1,64 @@
+"""Jobs and dead-letter routes (SPEC §3)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from functions.submit.auth import tenant_of
+from functions.submit.deps import job_store, jobs
+from shared.jobs.models import AttemptList, Job, JobPage, JobSpec, RedriveRequest, RedriveResult, Status
+
+router = APIGatewayHttpRouter()
+
+
+@router.post("/v1/jobs", responses={202: {"description": "Accepted"}, 200: {"description": "Idempotent replay"}})
+def submit_job(
+    spec: Annotated[JobSpec, Body()],
+    idempotency_key: Annotated[str | None, Header(alias="idempotency-key", max_length=255)] = None,
+) -> Response[Job]:
+    tenant = tenant_of(router)
+    created = jobs().submit(tenant, spec, idempotency_key)
+    headers = {"Location": f"/v1/jobs/{created.job.id}"}
+    if created.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(status_code=200 if created.replayed else 202, content_type="application/json",
+                    body=created.job.public(), headers=headers)
+
+
+@router.get("/v1/jobs")
+def list_jobs(
+    status: Annotated[Status | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> JobPage:
+    records, next_cursor = job_store().list(tenant_of(router), status, limit, cursor)
+    return JobPage(items=[r.public() for r in records], next_cursor=next_cursor)
+
+
+@router.get("/v1/jobs/<job_id>")
+def get_job(job_id: str) -> Job:
+    return job_store().get(tenant_of(router), job_id).public()
+
+
+@router.get("/v1/jobs/<job_id>/attempts")
+def get_attempts(job_id: str) -> AttemptList:
+    return AttemptList(items=job_store().attempts(tenant_of(router), job_id))
+
+
+@router.post("/v1/jobs/<job_id>/cancel")
+def cancel_job(job_id: str) -> Job:
+    return jobs().cancel(tenant_of(router), job_id).public()
+
+
+@router.post("/v1/jobs/<job_id>/retry")
+def retry_job(job_id: str) -> Job:
+    return jobs().restart(tenant_of(router), job_id).public()
+
+
+@router.post("/v1/dlq/redrive")
+def redrive(request: Annotated[RedriveRequest, Body()]) -> RedriveResult:
+    return RedriveResult(redriven=jobs().redrive(tenant_of(router), request.window_s, request.limit))

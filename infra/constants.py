@@ -1,0 +1,90 @@
+"""Construct ids, output names, environment variable names and tunables, in one place.
+
+Ids are part of the deployed state (renaming one replaces the resource), so they live here and
+nowhere else. Everything a human or a script reads from `cdk.out` or from the stack outputs is named
+here too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+APP_NAME = "Steadfast"
+DEFAULT_STAGE = "dev"
+# Stages treated as production: retained data, deletion protection, no sandbox vendor API.
+PRODUCTION_STAGES = frozenset({"prod", "production"})
+
+
+def stack_name(stage: str) -> str:
+    return f"{APP_NAME}-{stage}"
+
+
+# --- context keys (`cdk synth -c key=value`) -------------------------------------------------------
+CTX_STAGE = "stage"
+# "false" skips the pip step: the asset holds only `shared/` and `functions/` (tests, quick synths).
+CTX_BUNDLE = "bundle"
+CTX_NAT_GATEWAYS = "natGateways"
+CTX_ALARM_EMAIL = "alarmEmail"
+CTX_LWA_LAYER_VERSION = "lwaLayerVersion"
+# Environment fallback for CTX_BUNDLE, so that `make test` need not pass context.
+ENV_BUNDLE = "STEADFAST_CDK_BUNDLE"
+
+# --- construct ids ---------------------------------------------------------------------------------
+ID_NETWORK = "Network"
+ID_DATA = "Data"
+ID_QUEUES = "Queues"
+ID_CACHE = "Cache"
+ID_SECRETS = "Secrets"
+ID_FUNCTIONS = "Functions"
+ID_HTTP_APIS = "HttpApis"
+ID_STREAMING = "Streaming"
+ID_SCHEDULES = "Schedules"
+ID_MONITORING = "Monitoring"
+
+# --- stack outputs ---------------------------------------------------------------------------------
+# `STEADFAST_API_URL` for the CLI is the output of the API serving the submit function.
+OUTPUT_API_URL_SUFFIX = "ApiUrl"  # prefixed with the function name: SubmitApiUrl, SandboxApiUrl
+OUTPUT_STREAM_URL_SUFFIX = "StreamUrl"  # StreamStreamUrl would read badly: see streaming.py
+OUTPUT_REDIS_ENDPOINT = "RedisEndpoint"
+OUTPUT_SECRET_ARN = "AppSecretArn"
+OUTPUT_DASHBOARD = "DashboardName"
+OUTPUT_ALARM_TOPIC = "AlarmTopicArn"
+
+# --- environment variables set on every function ---------------------------------------------------
+ENV_STAGE = "STEADFAST_STAGE"
+ENV_REDIS_URL = "REDIS_URL"
+ENV_SECRET_ARN = "STEADFAST_SECRET_ARN"
+ENV_ALLOW_PRIVATE = "STEADFAST_ALLOW_PRIVATE_TARGETS"
+ENV_STREAM_BASE_PATH = "STEADFAST_STREAM_BASE_PATH"
+METRICS_NAMESPACE = "Steadfast"
+
+# Keys of the per-stage JSON secret (see infra/README.md).
+SECRET_KEY_STREAM_TOKEN = "stream_token_key"
+SECRET_VENDOR_KEYS = ("growatt_token", "enphase_api_key", "enphase_client_id", "solaredge_api_key")
+
+# --- Lambda Web Adapter ----------------------------------------------------------------------------
+# Published by AWS in account 753240598075 in every commercial region; version 30 is the newest
+# referenced by public templates at the time of writing. Override with `-c lwaLayerVersion=N`.
+LWA_LAYER_ACCOUNT = "753240598075"
+LWA_LAYER_NAME = "LambdaAdapterLayerX86"
+LWA_LAYER_VERSION = 30
+STREAM_RUN_SCRIPT = "functions/stream/run.sh"
+
+# --- tunables --------------------------------------------------------------------------------------
+LOG_RETENTION_DAYS = 30
+HTTP_API_RATE_LIMIT = 200  # requests/s per stage, steady state
+HTTP_API_BURST_LIMIT = 400
+STREAM_API_RATE_LIMIT = 50  # new SSE connections/s; each one holds a Lambda for up to 15 min
+STREAM_API_BURST_LIMIT = 100
+# ApproximateAgeOfOldestMessage counts in-flight messages too, so a job parked invisible for a long
+# retry raises it (SQS stops counting a message after its third receive). 30 min catches a stalled
+# worker without paging for every long backoff.
+OLDEST_MESSAGE_ALARM_S = 30 * 60
+POLLER_ERRORS_ALARM_THRESHOLD = 3  # per 5 minutes: one failed tick is noise, three is an outage
+# AWS recommends an SQS visibility timeout of at least six times the consuming function's timeout.
+VISIBILITY_TO_TIMEOUT_FACTOR = 6
+# ElastiCache Serverless caps: they bound the bill, not the design.
+CACHE_MAX_DATA_GB = 1
+CACHE_MAX_ECPU_PER_SECOND = 5000

@@ -1,0 +1,32 @@
+"""Each function's environment as a model, read once at the handler boundary."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Env(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    jobs_table: str = Field("jobs", alias="JOBS_TABLE")
+    tenants_table: str = Field("tenants", alias="TENANTS_TABLE")
+    inverters_table: str = Field("inverters", alias="INVERTERS_TABLE")
+    readings_table: str = Field("readings", alias="READINGS_TABLE")
+    jobs_queue_url: str = Field("", alias="JOBS_QUEUE_URL")
+    jobs_dlq_url: str = Field("", alias="JOBS_DLQ_URL")
+    redis_url: str | None = Field(None, alias="REDIS_URL")
+    allow_private_targets: bool = Field(False, alias="STEADFAST_ALLOW_PRIVATE_TARGETS")
+    stage: str = Field("local", alias="STEADFAST_STAGE")
+    # The worker's lease on a job: its Lambda timeout plus a margin, shorter than the queue's visibility.
+    lease_s: int = Field(90, alias="STEADFAST_LEASE_S")
+    fault_points: str = Field("", alias="STEADFAST_FAULTS")
+    # Signs stream tokens; in AWS it comes from Secrets Manager, locally the stack makes one per run.
+    stream_token_secret: str = Field("dev-only-stream-token-secret", alias="STEADFAST_STREAM_TOKEN_SECRET")
+
+
+@cache
+def env() -> Env:
+    return Env.model_validate(dict(os.environ))

@@ -1,0 +1,280 @@
+"""Pydantic models of the jobs API (SPEC §3): what a caller submits and what it reads back."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MAX_BODY_BYTES = 256 * 1024
+MAX_RESULT_BODY_BYTES = 64 * 1024
+MAX_URL_LENGTH = 2048
+MAX_DELAY_S = 30 * 24 * 3600
+# Headers a caller may not set: they belong to the transport or to Steadfast's own delivery contract.
+RESERVED_HEADERS = frozenset({
+    "host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer",
+    "keep-alive", "proxy-connection", "idempotency-key", "steadfast-attempt",
+    "webhook-id", "webhook-timestamp", "webhook-signature",
+})
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Method(StrEnum):
+    GET = "GET"
+    POST = "POST"
+    PUT = "PUT"
+    PATCH = "PATCH"
+    DELETE = "DELETE"
+    HEAD = "HEAD"
+
+
+class Jitter(StrEnum):
+    none = "none"
+    full = "full"
+    equal = "equal"
+    decorrelated = "decorrelated"
+
+
+class Status(StrEnum):
+    pending = "pending"
+    running = "running"
+    retrying = "retrying"
+    completed = "completed"
+    failed = "failed"
+    dead = "dead"
+    cancelled = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({Status.completed, Status.failed, Status.dead, Status.cancelled})
+
+
+class Outcome(StrEnum):
+    success = "success"
+    retryable = "retryable"
+    permanent = "permanent"
+
+
+def check_url(value: str) -> str:
+    """Syntax only (scheme, host, length); whether the address may be called is `shared.netguard`'s call."""
+    if len(value) > MAX_URL_LENGTH:
+        raise ValueError(f"URL longer than {MAX_URL_LENGTH} characters")
+    if any(c in value for c in "\r\n\t ") or any(ord(c) < 0x20 for c in value):
+        raise ValueError("URL contains whitespace or control characters")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("only http and https URLs are allowed")
+    if not parts.hostname:
+        raise ValueError("URL has no host")
+    if parts.username or parts.password:
+        raise ValueError("credentials in the URL are not allowed; send an Authorization header")
+    try:
+        _ = parts.port
+    except ValueError as exc:
+        raise ValueError("URL has an invalid port") from exc
+    return value
+
+
+Url = Annotated[str, Field(min_length=8, max_length=MAX_URL_LENGTH)]
+
+
+def check_headers(headers: dict[str, str]) -> dict[str, str]:
+    if len(headers) > 50:
+        raise ValueError("at most 50 headers")
+    for name, value in headers.items():
+        if not _TOKEN.match(name):
+            raise ValueError(f"invalid header name {name[:40]!r}")
+        if name.lower() in RESERVED_HEADERS:
+            raise ValueError(f"header {name!r} is set by Steadfast and cannot be overridden")
+        if len(value) > 8192 or any(c in value for c in "\r\n\0"):
+            raise ValueError(f"invalid value for header {name!r} (CR, LF, NUL or over 8 KiB)")
+    return headers
+
+
+class RequestSpec(Strict):
+    url: Url
+    method: Method = Method.POST
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    timeout_s: float = Field(default=10, gt=0, le=30)
+
+    _url = field_validator("url")(check_url)
+    _headers = field_validator("headers")(check_headers)
+
+    @field_validator("body")
+    @classmethod
+    def _body_size(cls, v: str | None) -> str | None:
+        if v is not None and len(v.encode()) > MAX_BODY_BYTES:
+            raise ValueError(f"body larger than {MAX_BODY_BYTES} bytes")
+        return v
+
+
+RetryOn = int | Literal["4xx", "5xx"]
+
+
+class RetrySpec(Strict):
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    base_delay_s: float = Field(default=1, ge=0, le=3600)
+    max_delay_s: float = Field(default=3600, ge=0, le=7 * 24 * 3600)
+    jitter: Jitter = Jitter.full
+    retry_on: list[RetryOn] = Field(default_factory=lambda: [408, 425, 429, "5xx"], max_length=50)
+
+    @field_validator("retry_on")
+    @classmethod
+    def _codes(cls, v: list[RetryOn]) -> list[RetryOn]:
+        for code in v:
+            if isinstance(code, int) and not 100 <= code <= 599:
+                raise ValueError(f"{code} is not an HTTP status code")
+        return v
+
+    @model_validator(mode="after")
+    def _cap(self) -> RetrySpec:
+        if self.max_delay_s < self.base_delay_s:
+            raise ValueError("max_delay_s must be at least base_delay_s")
+        return self
+
+
+class Fallback(Strict):
+    url: Url
+    headers: dict[str, str] | None = None
+
+    _url = field_validator("url")(check_url)
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        return None if v is None else check_headers(v)
+
+
+class JobSpec(Strict):
+    """What a caller submits to `POST /v1/jobs`. Only `request.url` is required."""
+
+    request: RequestSpec
+    retry: RetrySpec = Field(default_factory=RetrySpec)
+    delay_s: float | None = Field(default=None, ge=0, le=MAX_DELAY_S)
+    not_before: datetime | None = None
+    fallbacks: list[Fallback] = Field(default_factory=list, max_length=5)
+    callback_url: Url | None = None
+    failure_callback_url: Url | None = None
+    labels: dict[str, Annotated[str, Field(max_length=256)]] = Field(default_factory=dict, max_length=20)
+
+    @field_validator("callback_url", "failure_callback_url")
+    @classmethod
+    def _cb(cls, v: str | None) -> str | None:
+        return None if v is None else check_url(v)
+
+    @field_validator("labels")
+    @classmethod
+    def _label_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        for k in v:
+            if not 1 <= len(k) <= 64:
+                raise ValueError("label keys are 1 to 64 characters")
+        return v
+
+    @model_validator(mode="after")
+    def _when(self) -> JobSpec:
+        if self.delay_s is not None and self.not_before is not None:
+            raise ValueError("give delay_s or not_before, not both")
+        if self.not_before is not None:
+            if self.not_before.tzinfo is None:
+                raise ValueError("not_before needs a time zone (RFC 3339)")
+            if self.not_before > datetime.now(UTC) + timedelta(seconds=MAX_DELAY_S):
+                raise ValueError("not_before is more than 30 days ahead")
+        return self
+
+    def first_attempt_at(self, now: datetime) -> datetime:
+        if self.not_before is not None:
+            return max(now, self.not_before.astimezone(UTC))
+        return now + timedelta(seconds=self.delay_s or 0)
+
+    def target(self, index: int) -> tuple[str, dict[str, str]]:
+        """URL and headers of target `index`: 0 is the request itself, then the fallbacks in order."""
+        if index == 0:
+            return self.request.url, self.request.headers
+        fb = self.fallbacks[index - 1]
+        return fb.url, self.request.headers if fb.headers is None else fb.headers
+
+    @property
+    def target_count(self) -> int:
+        return 1 + len(self.fallbacks)
+
+
+class Result(BaseModel):
+    status_code: int
+    headers: dict[str, str]
+    body: str
+    body_truncated: bool = False
+    duration_ms: int
+
+
+class Attempt(BaseModel):
+    n: int
+    target_index: int
+    started_at: datetime
+    duration_ms: int
+    outcome: Outcome
+    status_code: int | None = None
+    error: str | None = None
+    next_delay_s: float | None = None
+
+
+class Job(BaseModel):
+    """A job as the API returns it."""
+
+    id: str
+    status: Status
+    attempts: int
+    max_attempts: int
+    created_at: datetime
+    updated_at: datetime
+    next_attempt_at: datetime | None
+    request: RequestSpec
+    retry: RetrySpec
+    labels: dict[str, str]
+    target_index: int
+    last_error: str | None
+    result: Result | None
+    fallbacks: list[Fallback] = Field(default_factory=list)
+    callback_url: str | None = None
+    failure_callback_url: str | None = None
+
+
+class JobPage(BaseModel):
+    items: list[Job]
+    next_cursor: str | None
+
+
+class AttemptList(BaseModel):
+    items: list[Attempt]
+
+
+class RedriveRequest(Strict):
+    window_s: int = Field(default=60, ge=0, le=MAX_DELAY_S)
+    limit: int = Field(default=1000, ge=1, le=10_000)
+
+
+class RedriveResult(BaseModel):
+    redriven: int
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def jsonable(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")

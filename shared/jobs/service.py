@@ -1,0 +1,120 @@
+"""What the jobs API does, independent of HTTP: accept, read, cancel, restart and redrive jobs."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from aws_lambda_powertools import Logger
+
+from shared import netguard
+from shared.errors import BadRequest, Conflict
+from shared.jobs.events import JobEvents, NoEvents
+from shared.jobs.models import JobSpec, Status, utcnow
+from shared.jobs.queue import MAX_DELAY_SECONDS, JobQueue
+from shared.jobs.record import JobRecord
+from shared.jobs.store import Created, JobStore
+
+logger = Logger(child=True)
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def new_job_id() -> str:
+    # Millisecond time first, like a UUIDv7: ids sort by creation, which keeps logs readable.
+    return f"job_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+
+
+def fingerprint(canonical_spec: str) -> str:
+    return hashlib.sha256(canonical_spec.encode()).hexdigest()
+
+
+def check_targets(spec: JobSpec) -> None:
+    """Refuse literal private, loopback and metadata addresses at submit (DNS is checked at connect)."""
+    urls = [spec.request.url, *(f.url for f in spec.fallbacks), spec.callback_url, spec.failure_callback_url]
+    for url in filter(None, urls):
+        netguard.check_host(urlsplit(url).hostname or "")
+
+
+@dataclass
+class JobService:
+    store: JobStore
+    queue: JobQueue
+    events: JobEvents = field(default_factory=NoEvents)
+    allow_private_targets: bool = False
+    rng: random.Random = field(default_factory=random.Random)
+
+    def submit(self, tenant: str, spec: JobSpec, idempotency_key: str | None = None,
+               now: datetime | None = None) -> Created:
+        now = now or utcnow()
+        if not self.allow_private_targets:
+            check_targets(spec)
+        idem = None
+        if idempotency_key is not None:
+            if not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+                raise BadRequest(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+            idem = (idempotency_key, fingerprint(spec.model_dump_json()))
+        first = spec.first_attempt_at(now)
+        record = JobRecord(id=new_job_id(), tenant=tenant, spec=spec, status=Status.pending,
+                           created_at=now, updated_at=now, next_attempt_at=first)
+        created = self.store.create(record, idem)
+        if created.replayed:
+            return created
+        delay = (first - now).total_seconds()
+        # Beyond SQS's 15-minute delay the sweeper enqueues the job when it falls due; a crash between
+        # the put above and this send is healed the same way.
+        if delay <= MAX_DELAY_SECONDS:
+            self.queue.send(record.id, tenant, delay)
+        logger.info("job accepted", extra={"job_id": record.id, "tenant": tenant, "delay_s": delay})
+        self.events.publish(tenant, record.public())
+        return created
+
+    def cancel(self, tenant: str, job_id: str) -> JobRecord:
+        record = self.store.get(tenant, job_id)
+        if record.terminal:
+            raise Conflict(f"job {job_id} is already {record.status.value}")
+        now = utcnow()
+        updated = record.model_copy(update={"status": Status.cancelled, "updated_at": now, "next_attempt_at": None,
+                                            "lease_until": None, "lease_owner": None})
+        self.store.transition(updated, {record.status}, what="cancel")
+        logger.info("job cancelled", extra={"job_id": job_id, "tenant": tenant})
+        self.events.publish(tenant, updated.public())
+        return updated
+
+    def restart(self, tenant: str, job_id: str, delay_s: float = 0) -> JobRecord:
+        """A failed or dead job starts again on its first target with a fresh attempt budget."""
+        record = self.store.get(tenant, job_id)
+        if record.status not in (Status.failed, Status.dead):
+            raise Conflict(f"only failed or dead jobs can be retried; job {job_id} is {record.status.value}")
+        now = utcnow()
+        updated = record.model_copy(update={
+            "status": Status.pending, "updated_at": now, "next_attempt_at": now + timedelta(seconds=delay_s),
+            "target_index": 0, "target_attempts": 0, "claims": 0, "last_delay_ms": None,
+            "lease_until": None, "lease_owner": None})
+        self.store.transition(updated, {record.status}, what="retry")
+        if delay_s <= MAX_DELAY_SECONDS:
+            self.queue.send(job_id, tenant, delay_s)
+        logger.info("job restarted", extra={"job_id": job_id, "tenant": tenant, "delay_s": delay_s})
+        self.events.publish(tenant, updated.public())
+        return updated
+
+    def redrive(self, tenant: str, window_s: int, limit: int) -> int:
+        """Send dead jobs back, each at a random moment in the window: a fixed endpoint is not met by
+        the whole backlog in one second."""
+        count, cursor = 0, None
+        while count < limit:
+            records, cursor = self.store.list(tenant, Status.dead, min(100, limit - count), cursor)
+            for record in records:
+                try:
+                    self.restart(tenant, record.id, self.rng.uniform(0, window_s))
+                except Conflict:
+                    continue
+                count += 1
+            if cursor is None:
+                break
+        logger.info("dead letters redriven", extra={"tenant": tenant, "count": count, "window_s": window_s})
+        return count

@@ -1,0 +1,244 @@
+"""The job store on DynamoDB: the source of truth for every job, its attempts and idempotency keys.
+
+Operations are the ones the engine needs (create, claim, finish_attempt, cancel, restart, due), each a
+single conditional write or transaction, so that two workers, a cancel and a sweep can race safely.
+AWS errors become domain errors here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared import aws
+from shared.errors import BadRequest, Conflict, IdempotencyInFlight, IdempotencyMismatch, NotFound, Unavailable
+from shared.jobs.models import Attempt, Status, iso
+from shared.jobs.record import DUE_SHARDS, JobRecord, from_attributes, to_attributes
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+IDEMPOTENCY_RETENTION = timedelta(hours=48)
+TERMINAL_RETENTION = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Created:
+    job: JobRecord
+    replayed: bool
+
+
+def _epoch(dt: datetime) -> int:
+    return int(dt.timestamp())
+
+
+def _reasons(exc: ClientError) -> list[str]:
+    return [r.get("Code", "") for r in exc.response.get("CancellationReasons", [])]  # type: ignore[typeddict-item]
+
+
+class JobStore:
+    def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
+        self.table = table
+        self.db = client or aws.dynamodb()
+
+    # -- submit ----------------------------------------------------------------------------------
+    def create(self, job: JobRecord, idempotency: tuple[str, str] | None = None) -> Created:
+        """Write a new job; with (key, fingerprint), atomically with its idempotency record."""
+        put_job = {"Put": {"TableName": self.table, "Item": aws.to_item(to_attributes(job)),
+                           "ConditionExpression": "attribute_not_exists(pk)"}}
+        if idempotency is None:
+            self._call(self.db.transact_write_items, TransactItems=[put_job])
+            return Created(job, replayed=False)
+        key, fingerprint = idempotency
+        idem_pk = self._idem_pk(job.tenant, key)
+        put_idem = {"Put": {
+            "TableName": self.table,
+            "Item": aws.to_item({"pk": idem_pk, "sk": "IDEM", "job_id": job.id, "fingerprint": fingerprint,
+                                 "expires_at": _epoch(job.created_at + IDEMPOTENCY_RETENTION)}),
+            # DynamoDB's TTL deletes lazily (and moto never does): an expired record is overwritten here.
+            "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
+            "ExpressionAttributeValues": aws.values({":now": _epoch(job.created_at)}),
+        }}
+        try:
+            self.db.transact_write_items(TransactItems=[put_idem, put_job])  # type: ignore[list-item]
+            return Created(job, replayed=False)
+        except ClientError as exc:
+            reasons = _reasons(exc)
+            if "TransactionConflict" in reasons or exc.response["Error"]["Code"] == "TransactionInProgressException":
+                raise IdempotencyInFlight("a request with this Idempotency-Key is still being accepted") from exc
+            if not reasons or reasons[0] != "ConditionalCheckFailed":
+                raise Unavailable("the job store is unavailable; retry with the same Idempotency-Key") from exc
+        existing = self._call(self.db.get_item, TableName=self.table, Key=aws.to_item({"pk": idem_pk, "sk": "IDEM"}),
+                              ConsistentRead=True).get("Item")
+        if existing is None:
+            raise IdempotencyInFlight("a request with this Idempotency-Key is still being accepted")
+        record = aws.from_item(existing)
+        if record["fingerprint"] != fingerprint:
+            raise IdempotencyMismatch("this Idempotency-Key was used with a different request body")
+        original = self.get_record(record["job_id"])
+        if original is None:
+            raise IdempotencyInFlight("a request with this Idempotency-Key is still being accepted")
+        return Created(original, replayed=True)
+
+    @staticmethod
+    def _idem_pk(tenant: str, key: str) -> str:
+        return f"IDEM#{tenant}#{hashlib.sha256(key.encode()).hexdigest()}"
+
+    # -- reads -----------------------------------------------------------------------------------
+    def get_record(self, job_id: str) -> JobRecord | None:
+        item = self._call(self.db.get_item, TableName=self.table, ConsistentRead=True,
+                          Key=aws.to_item({"pk": f"JOB#{job_id}", "sk": "JOB"})).get("Item")
+        return from_attributes(aws.from_item(item)) if item else None
+
+    def get(self, tenant: str, job_id: str) -> JobRecord:
+        """A tenant's job; another tenant's job is indistinguishable from a missing one."""
+        record = self.get_record(job_id) if job_id.startswith("job_") and len(job_id) <= 64 else None
+        if record is None or record.tenant != tenant:
+            raise NotFound(f"no job {job_id!r}")
+        return record
+
+    def attempts(self, tenant: str, job_id: str) -> list[Attempt]:
+        self.get(tenant, job_id)
+        items: list[Attempt] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "KeyConditionExpression": "pk = :pk AND begins_with(sk, :a)",
+            "ExpressionAttributeValues": aws.values({":pk": f"JOB#{job_id}", ":a": "ATTEMPT#"}),
+        }
+        while True:
+            page = self._call(self.db.query, **kwargs)
+            items += [Attempt.model_validate_json(aws.from_item(i)["attempt"]) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def list(self, tenant: str, status: Status | None, limit: int, cursor: str | None
+             ) -> tuple[list[JobRecord], str | None]:
+        if status is None:
+            index, pk_name, pk = "by_tenant", "tenant_pk", f"T#{tenant}"
+        else:
+            index, pk_name, pk = "by_tenant_status", "tenant_status_pk", f"T#{tenant}#{status.value}"
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "IndexName": index, "Limit": limit, "ScanIndexForward": False,
+            "KeyConditionExpression": f"{pk_name} = :pk", "ExpressionAttributeValues": aws.values({":pk": pk}),
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, pk_name, pk)
+        page = self._call(self.db.query, **kwargs)
+        records = [from_attributes(aws.from_item(i)) for i in page.get("Items", [])]
+        last = page.get("LastEvaluatedKey")
+        return records, _encode_cursor(last) if last else None
+
+    def due(self, before: datetime, limit: int) -> list[JobRecord]:
+        """Non-terminal jobs whose due time (next attempt, or lease end while running) is before `before`."""
+        out: list[JobRecord] = []
+        for shard in range(DUE_SHARDS):
+            page = self._call(
+                self.db.query, TableName=self.table, IndexName="by_due", Limit=limit,
+                KeyConditionExpression="due_pk = :p AND due_at < :t",
+                ExpressionAttributeValues=aws.values({":p": f"DUE#{shard}", ":t": iso(before)}))
+            out += [from_attributes(aws.from_item(i)) for i in page.get("Items", [])]
+        return out
+
+    # -- worker ----------------------------------------------------------------------------------
+    def claim(self, job_id: str, tenant: str, now: datetime, lease: timedelta, owner: str) -> JobRecord | None:
+        """Take the lease on a due job; None when it is not claimable (terminal, leased, not yet due)."""
+        lease_until = now + lease
+        try:
+            out = self.db.update_item(
+                TableName=self.table, Key=aws.to_item({"pk": f"JOB#{job_id}", "sk": "JOB"}),
+                ConditionExpression=(
+                    "tenant = :t AND #s IN (:p, :r, :run)"
+                    " AND (attribute_not_exists(lease_until) OR lease_until < :now)"
+                    " AND (attribute_not_exists(next_attempt_at) OR next_attempt_at <= :due)"),
+                UpdateExpression=(
+                    "SET #s = :run, lease_until = :lu, lease_owner = :o, updated_at = :now,"
+                    " tenant_status_pk = :tsp, updated_sk = :usk, due_at = :lu ADD claims :one"),
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=aws.values({
+                    ":t": tenant, ":p": Status.pending.value, ":r": Status.retrying.value,
+                    ":run": Status.running.value, ":now": iso(now), ":due": iso(now + timedelta(seconds=1)),
+                    ":lu": iso(lease_until), ":o": owner, ":one": 1,
+                    ":tsp": f"T#{tenant}#{Status.running.value}", ":usk": f"{iso(now)}#{job_id}",
+                }),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise Unavailable(f"claim failed: {exc.response['Error']['Code']}") from exc
+        return from_attributes(aws.from_item(out["Attributes"]))
+
+    def finish_attempt(self, record: JobRecord, attempt: Attempt, owner: str) -> bool:
+        """Record an attempt and the job's new state, provided this worker still holds the lease.
+
+        Returns False when the lease was lost (cancelled, or expired and taken over): the attempt is
+        then kept in the history, but the job's state is left to whoever holds it now."""
+        attempt_item = {"Put": {"TableName": self.table, "Item": aws.to_item({
+            "pk": f"JOB#{record.id}", "sk": f"ATTEMPT#{attempt.n:05d}", "attempt": attempt.model_dump_json(),
+            "expires_at": _epoch(attempt.started_at + TERMINAL_RETENTION * 2)})}}
+        attrs = to_attributes(record)
+        if record.terminal:
+            attrs["expires_at"] = _epoch(record.updated_at + TERMINAL_RETENTION)
+        put_job = {"Put": {"TableName": self.table, "Item": aws.to_item(attrs),
+                           "ConditionExpression": "lease_owner = :o AND #s = :running",
+                           "ExpressionAttributeNames": {"#s": "status"},
+                           "ExpressionAttributeValues": aws.values({":o": owner, ":running": "running"})}}
+        try:
+            self.db.transact_write_items(TransactItems=[attempt_item, put_job])  # type: ignore[list-item]
+            return True
+        except ClientError as exc:
+            if "ConditionalCheckFailed" not in _reasons(exc):
+                raise Unavailable(f"recording attempt failed: {exc.response['Error']['Code']}") from exc
+        self._call(self.db.transact_write_items, TransactItems=[attempt_item, {"Update": {
+            "TableName": self.table, "Key": aws.to_item({"pk": f"JOB#{record.id}", "sk": "JOB"}),
+            "UpdateExpression": "ADD attempts :one", "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": aws.values({":one": 1})}}])
+        return False
+
+    # -- API state changes -----------------------------------------------------------------------
+    def transition(self, record: JobRecord, expected: set[Status], *, what: str) -> JobRecord:
+        """Replace a job's state if its status is still one of `expected` (cancel, retry, redrive)."""
+        names = {f":s{i}": s.value for i, s in enumerate(sorted(expected))}
+        attrs = to_attributes(record)
+        if record.terminal:
+            attrs["expires_at"] = _epoch(record.updated_at + TERMINAL_RETENTION)
+        try:
+            self.db.put_item(TableName=self.table, Item=aws.to_item(attrs),
+                             ConditionExpression=f"#s IN ({', '.join(names)})",
+                             ExpressionAttributeNames={"#s": "status"},
+                             ExpressionAttributeValues=aws.values(names))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise Conflict(f"cannot {what} job {record.id}: its status changed") from exc
+            raise Unavailable(f"{what} failed: {exc.response['Error']['Code']}") from exc
+        return record
+
+    # -- plumbing --------------------------------------------------------------------------------
+    @staticmethod
+    def _call(fn: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise Unavailable(f"the job store is unavailable: {type(exc).__name__}") from exc
+
+
+def _encode_cursor(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(aws.from_item(key), separators=(",", ":")).encode()).decode()
+
+
+def _decode_cursor(cursor: str, pk_name: str, pk: str) -> dict[str, Any]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("cursor is not one this API returned") from exc
+    # A cursor names a position inside one partition: refuse one crafted for another tenant's.
+    if not isinstance(raw, dict) or raw.get(pk_name) != pk or not all(isinstance(v, str) for v in raw.values()):
+        raise BadRequest("cursor is not one this API returned for this query")
+    return aws.to_item(raw)

@@ -1,0 +1,245 @@
+"""The one declaration of what Steadfast is made of: tables, queues, functions and their triggers.
+
+The CDK app (`infra/`) builds AWS resources from it and the local cloud (`local/`) wires the same
+handlers to moto, an API Gateway emulation, an SQS event-source loop and a schedule loop. Neither
+side names a table, queue or handler that is not declared here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+KeyType = Literal["S", "N"]
+
+
+@dataclass(frozen=True)
+class Index:
+    """A global secondary index (projection ALL)."""
+
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+    # DynamoDB key attribute types: both backends must declare the same, or writes fail in AWS.
+    partition_key_type: KeyType = "S"
+    sort_key_type: KeyType = "S"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A DynamoDB table with string `pk`/`sk` keys, on-demand billing and an optional TTL attribute."""
+
+    name: str
+    env_var: str
+    indexes: tuple[Index, ...] = ()
+    ttl_attribute: str | None = None
+    partition_key: str = "pk"
+    sort_key: str = "sk"
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A standard SQS queue with a dead-letter queue behind it."""
+
+    name: str
+    env_var: str
+    dlq_env_var: str
+    # The poison-pill net: a message whose processing crashes this many times is quarantined.
+    # Per-job max_attempts is enforced by the worker, which recycles long-lived retry messages.
+    max_receive_count: int = 5
+    visibility_timeout_s: int = 360
+    retention_s: int = 14 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    method: str
+    path: str
+
+
+@dataclass(frozen=True)
+class HttpApi:
+    """Routes served by an API Gateway HTTP API (payload format 2.0)."""
+
+    routes: tuple[HttpRoute, ...]
+
+
+@dataclass(frozen=True)
+class QueueSource:
+    """An SQS event source mapping with ReportBatchItemFailures."""
+
+    queue: str
+    batch_size: int = 10
+    max_batching_window_s: int = 0
+    max_concurrency: int = 20
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """An EventBridge schedule. AWS cannot fire more often than once a minute; `local_rate_s` is the
+    cadence of the local cloud's schedule loop (overridable per function by an environment variable)."""
+
+    rate_s: int
+    local_rate_s: int
+    local_rate_env: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamingUrl:
+    """A function URL in RESPONSE_STREAM mode, serving an ASGI app through the Lambda Web Adapter."""
+
+    asgi_app: str
+    readiness_path: str = "/v1/health"
+
+
+Trigger = HttpApi | QueueSource | Schedule | StreamingUrl
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    handler: str
+    trigger: Trigger
+    timeout_s: int = 30
+    memory_mb: int = 512
+    tables: tuple[str, ...] = ()
+    queues: tuple[str, ...] = ()
+    needs_redis: bool = False
+    environment: dict[str, str] = field(default_factory=dict)
+    # Third-party packages bundled into the deployed asset (pip, manylinux x86_64, CPython 3.12).
+    # boto3 is left out on purpose: the Lambda Python runtime provides it.
+    requirements: tuple[str, ...] = ()
+    # False: deployed to non-production stages only (e.g. the sandbox vendor API).
+    production: bool = True
+    # Reads the per-stage secret (stream-token signing key, vendor credentials).
+    needs_secrets: bool = False
+
+
+# Pinned to what the local stack runs, so that a deployed function imports the versions tested here.
+_BASE_REQUIREMENTS = ("aws-lambda-powertools[tracer]==3.37.0", "pydantic==2.14.3")
+_HTTP_REQUIREMENTS = ("httpx==0.28.1", "redis==8.1.0")
+_STREAM_REQUIREMENTS = ("starlette==1.10.0", "uvicorn==0.54.0", "sse-starlette==3.7.0", "redis==8.1.0")
+
+JOBS_TABLE = Table(
+    name="jobs",
+    env_var="JOBS_TABLE",
+    ttl_attribute="expires_at",
+    indexes=(
+        # Every job of a tenant, newest first (list without a status filter).
+        Index("by_tenant", "tenant_pk", "created_sk"),
+        # Jobs of a tenant in one status (list ?status=dead, DLQ redrive).
+        Index("by_tenant_status", "tenant_status_pk", "updated_sk"),
+        # Sparse: only non-terminal jobs carry `due_pk`; the sweeper reads what is due from it.
+        Index("by_due", "due_pk", "due_at"),
+    ),
+)
+TENANTS_TABLE = Table(name="tenants", env_var="TENANTS_TABLE")
+INVERTERS_TABLE = Table(
+    name="inverters",
+    env_var="INVERTERS_TABLE",
+    indexes=(
+        Index("by_tenant", "tenant_pk", "created_sk"),
+        # Sparse shard key + next poll time: the poller reads what is due without a scan.
+        Index("by_next_poll", "poll_pk", "next_poll_at"),
+    ),
+)
+READINGS_TABLE = Table(name="readings", env_var="READINGS_TABLE", ttl_attribute="expires_at")
+
+TABLES: tuple[Table, ...] = (JOBS_TABLE, TENANTS_TABLE, INVERTERS_TABLE, READINGS_TABLE)
+
+JOBS_QUEUE = Queue(name="jobs", env_var="JOBS_QUEUE_URL", dlq_env_var="JOBS_DLQ_URL")
+QUEUES: tuple[Queue, ...] = (JOBS_QUEUE,)
+
+API_ROUTES = HttpApi(
+    routes=(
+        HttpRoute("GET", "/v1/health"),
+        HttpRoute("GET", "/v1/openapi.json"),
+        HttpRoute("POST", "/v1/jobs"),
+        HttpRoute("GET", "/v1/jobs"),
+        HttpRoute("GET", "/v1/jobs/{id}"),
+        HttpRoute("GET", "/v1/jobs/{id}/attempts"),
+        HttpRoute("POST", "/v1/jobs/{id}/cancel"),
+        HttpRoute("POST", "/v1/jobs/{id}/retry"),
+        HttpRoute("POST", "/v1/dlq/redrive"),
+        HttpRoute("POST", "/v1/inverters"),
+        HttpRoute("GET", "/v1/inverters"),
+        HttpRoute("GET", "/v1/inverters/{id}"),
+        HttpRoute("GET", "/v1/inverters/{id}/readings"),
+        HttpRoute("POST", "/v1/inverters/{id}/stream-token"),
+    )
+)
+
+FUNCTIONS: tuple[Function, ...] = (
+    Function(
+        name="submit",
+        handler="functions.submit.app.handler",
+        trigger=API_ROUTES,
+        timeout_s=15,
+        tables=("jobs", "tenants", "inverters", "readings"),
+        queues=("jobs",),
+        requirements=_BASE_REQUIREMENTS,
+        needs_secrets=True,
+    ),
+    Function(
+        name="worker",
+        handler="functions.worker.app.handler",
+        trigger=QueueSource(queue="jobs", batch_size=10, max_concurrency=50),
+        # A batch runs concurrently, so the invocation lasts as long as its slowest call (≤ 30 s).
+        timeout_s=60,
+        tables=("jobs", "tenants"),
+        queues=("jobs",),
+        needs_redis=True,
+        requirements=_BASE_REQUIREMENTS + _HTTP_REQUIREMENTS,
+    ),
+    Function(
+        name="sweeper",
+        handler="functions.sweeper.app.handler",
+        trigger=Schedule(rate_s=60, local_rate_s=5, local_rate_env="STEADFAST_SWEEP_RATE_S"),
+        timeout_s=60,
+        tables=("jobs",),
+        queues=("jobs",),
+        requirements=_BASE_REQUIREMENTS,
+    ),
+    Function(
+        name="poller",
+        handler="functions.poller.app.handler",
+        trigger=Schedule(rate_s=60, local_rate_s=5, local_rate_env="STEADFAST_POLL_RATE_S"),
+        timeout_s=60,
+        tables=("inverters", "readings"),
+        needs_redis=True,
+        requirements=_BASE_REQUIREMENTS + _HTTP_REQUIREMENTS,
+        needs_secrets=True,
+    ),
+    Function(
+        name="stream",
+        handler="functions.stream.app.handler",
+        trigger=StreamingUrl(asgi_app="functions.stream.app:app"),
+        timeout_s=900,
+        memory_mb=1024,
+        tables=("jobs", "tenants", "inverters", "readings"),
+        needs_redis=True,
+        requirements=_BASE_REQUIREMENTS + _STREAM_REQUIREMENTS,
+        needs_secrets=True,
+    ),
+)
+
+
+def function(name: str) -> Function:
+    for fn in FUNCTIONS:
+        if fn.name == name:
+            return fn
+    raise KeyError(f"no function named {name!r} in the topology")
+
+
+def table(name: str) -> Table:
+    for t in TABLES:
+        if t.name == name:
+            return t
+    raise KeyError(f"no table named {name!r} in the topology")
+
+
+def queue(name: str) -> Queue:
+    for q in QUEUES:
+        if q.name == name:
+            return q
+    raise KeyError(f"no queue named {name!r} in the topology")
