@@ -25,6 +25,13 @@ class Env(BaseModel):
     fault_points: str = Field("", alias="STEADFAST_FAULTS")
     # Signs stream tokens; in AWS it comes from Secrets Manager, locally the stack makes one per run.
     stream_token_secret: str = Field("dev-only-stream-token-secret", alias="STEADFAST_STREAM_TOKEN_SECRET")
+    # An SSE stream ends this long after it opened, before Lambda's 15-minute limit cuts it mid-event;
+    # the browser reconnects with Last-Event-ID.
+    stream_max_s: float = Field(840, alias="STEADFAST_STREAM_MAX_S")
+    # The stream app's keep-alive comment cadence (SPEC §4: at least every 15 s).
+    stream_heartbeat_s: float = Field(10, alias="STEADFAST_STREAM_HEARTBEAT_S")
+    # Messages a client may fall behind before it is dropped (it reconnects and replays).
+    stream_queue_size: int = Field(256, alias="STEADFAST_STREAM_QUEUE_SIZE")
 
 
 @cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -23,8 +24,9 @@ app.include_router(jobs.router)
 app.include_router(inverters.router)
 
 
-def _problem(body: dict[str, Any]) -> Response[dict[str, Any]]:
-    return Response(status_code=body["status"], content_type=problems.PROBLEM_CONTENT_TYPE, body=body)
+def _problem(body: dict[str, Any]) -> Response[str]:
+    # Powertools serializes only application/json bodies itself.
+    return Response(status_code=body["status"], content_type=problems.PROBLEM_CONTENT_TYPE, body=json.dumps(body))
 
 
 @app.get("/v1/health", include_in_schema=False)
@@ -39,14 +41,14 @@ def openapi() -> Response[str]:
 
 
 @app.exception_handler(SteadfastError)
-def domain_error(err: SteadfastError) -> Response[dict[str, Any]]:
+def domain_error(err: SteadfastError) -> Response[str]:
     if err.status >= 500:
         logger.exception("request failed", extra={"problem": err.slug})
     return _problem(problems.from_error(err, instance=app.current_event.path))
 
 
 @app.exception_handler(RequestValidationError)
-def invalid_request(err: RequestValidationError) -> Response[dict[str, Any]]:
+def invalid_request(err: RequestValidationError) -> Response[str]:
     errors = problems.field_errors(list(err.errors()))
     if any(e["type"] == "json_invalid" for e in errors):
         return _problem(problems.problem(400, "Bad request", "the request body is not valid JSON",
@@ -56,12 +58,12 @@ def invalid_request(err: RequestValidationError) -> Response[dict[str, Any]]:
 
 
 @app.not_found
-def not_found(_: NotFoundError) -> Response[dict[str, Any]]:
+def not_found(_: NotFoundError) -> Response[str]:
     return _problem(problems.problem(404, "Not found", f"no route {app.current_event.path}", slug="not-found"))
 
 
 @app.exception_handler(Exception)
-def unexpected(_: Exception) -> Response[dict[str, Any]]:
+def unexpected(_: Exception) -> Response[str]:
     logger.exception("unhandled error")
     return _problem(problems.problem(500, "Internal error", "an unexpected error occurred", slug="internal"))
 
@@ -70,4 +72,8 @@ def unexpected(_: Exception) -> Response[dict[str, Any]]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    headers = event.get("headers") or {}
+    # `curl -d '{…}'` labels JSON as a form; the API speaks only JSON, so read it as what it is.
+    if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        headers["content-type"] = "application/json"
     return app.resolve(event, context)

@@ -1,0 +1,45 @@
+# Steadfast: `make dev` runs the whole stack locally; `make test` passes the tests.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: install dev test lint typecheck synth deploy bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
+	touch $(STAMP)
+
+node_modules/.installed: package.json
+	npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(STAMP)
+
+dev: install
+	$(BIN)/steadfast dev
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy shared functions local infra
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+synth: install node_modules/.installed
+	npx cdk synth --quiet
+
+deploy: install node_modules/.installed
+	npx cdk deploy --all --require-approval never
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) cdk.out node_modules .steadfast bench/out

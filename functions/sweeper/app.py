@@ -1,0 +1,31 @@
+"""Sweeper function: on a schedule, re-enqueue what fell between DynamoDB and SQS (see shared.jobs.sweeper)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.config import env
+from shared.jobs.queue import JobQueue
+from shared.jobs.store import JobStore
+from shared.jobs.sweeper import Sweeper
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+
+@cache
+def sweeper() -> Sweeper:
+    e = env()
+    return Sweeper(JobStore(e.jobs_table), JobQueue(e.jobs_queue_url, e.jobs_dlq_url))
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    return sweeper().sweep()

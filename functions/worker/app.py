@@ -1,0 +1,72 @@
+"""Worker function: SQS batch → one concurrent attempt per job, partial batch failures reported."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+import httpx
+import redis
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.config import env
+from shared.faults import Faults
+from shared.jobs.delivery import make_client
+from shared.jobs.engine import Worker
+from shared.jobs.events import JobEvents, NoEvents, RedisJobEvents
+from shared.jobs.queue import JobQueue
+from shared.jobs.store import JobStore
+from shared.tenants import TenantStore
+from shared.topology import JOBS_QUEUE
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+# A batch whose every job is waiting for a retry is normal here, not an invocation error.
+processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+_client: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
+
+
+class RetryScheduled(Exception):
+    """Not an error: the message stays in the queue and comes back when the job is due."""
+
+
+@cache
+def worker() -> Worker:
+    e = env()
+    events: JobEvents = NoEvents()
+    if e.redis_url:
+        events = RedisJobEvents(redis.Redis.from_url(e.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5))
+    return Worker(JobStore(e.jobs_table), JobQueue(e.jobs_queue_url, e.jobs_dlq_url), TenantStore(e.tenants_table),
+                  events, lease=timedelta(seconds=e.lease_s), max_receive_count=JOBS_QUEUE.max_receive_count,
+                  faults=Faults(e.fault_points))
+
+
+def client() -> httpx.AsyncClient:
+    # One client per execution environment: in Lambda, Powertools keeps one event loop across warm
+    # invocations, so connections are reused; elsewhere each batch gets a new loop and a new client.
+    global _client
+    loop = asyncio.get_running_loop()
+    if _client is None or _client[0] is not loop:
+        _client = (loop, make_client(env().allow_private_targets))
+    return _client[1]
+
+
+async def record_handler(record: SQSRecord) -> None:
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    disposition = await worker().handle(record.body, record.receipt_handle, receive_count, client())
+    if not disposition.ack:
+        raise RetryScheduled(f"back in {disposition.retry_in_s:.1f}s")
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return async_process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                          context=context)

@@ -1,0 +1,239 @@
+"""The `steadfast` command line (SPEC §1)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from local.client import ApiError, Client
+
+TERMINAL = {"completed", "failed", "dead", "cancelled"}
+
+
+def _print(obj: Any) -> None:
+    print(json.dumps(obj, indent=2))
+
+
+def _job_line(job: dict[str, Any]) -> str:
+    return (f"{job['id']}  {job['status']:<10} attempts={job['attempts']}/{job['max_attempts']}"
+            f"  {job['request']['method']} {job['request']['url']}")
+
+
+def _local_env() -> None:
+    """Point boto3 at the running local stack (for commands that act on it directly)."""
+    from local.stack import StackState
+
+    state = StackState.load()
+    if state is None and not os.environ.get("AWS_ENDPOINT_URL"):
+        raise SystemExit("steadfast: no local stack is running here (start it with `make dev`)")
+    if state is not None:
+        for k, v in state.function_env.items():
+            os.environ.setdefault(k, v)
+
+
+def cmd_dev(_: argparse.Namespace) -> int:
+    from local.cloud import run
+
+    return run()
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    _local_env()
+    from shared.config import env
+    from shared.tenants import TenantStore, new_api_key
+
+    key = new_api_key()
+    TenantStore(env().tenants_table).add_key(args.tenant, key)
+    print(key)
+    return 0
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    _local_env()
+    from local.lambda_context import LocalContext
+    from local.runner import load_handler
+    from local.sources import scheduled_event
+    from shared.topology import FUNCTIONS, Schedule, function
+
+    try:
+        fn = function(args.function)
+    except KeyError:
+        names = ", ".join(f.name for f in FUNCTIONS)
+        raise SystemExit(f"steadfast: unknown function {args.function!r} (one of: {names})") from None
+    if args.event:
+        event = json.loads(Path(args.event).read_text())
+    elif isinstance(fn.trigger, Schedule):
+        event = scheduled_event(fn)
+    elif fn.name == "worker":
+        event = {"Records": []}
+    else:
+        event = {"version": "2.0", "routeKey": "GET /v1/health", "rawPath": "/v1/health", "rawQueryString": "",
+                 "headers": {}, "requestContext": {"http": {"method": "GET", "path": "/v1/health"},
+                                                   "stage": "$default", "requestId": "local"},
+                 "isBase64Encoded": False}
+    result = load_handler(fn.handler)(event, LocalContext(fn.name, fn.timeout_s, fn.memory_mb))
+    _print(result)
+    return 0
+
+
+def cmd_jobs_submit(args: argparse.Namespace) -> int:
+    headers = {}
+    for h in args.header or []:
+        name, sep, value = h.partition(":")
+        if not sep:
+            raise SystemExit(f"steadfast: --header takes K:V, got {h!r}")
+        headers[name.strip()] = value.strip()
+    request: dict[str, Any] = {"url": args.url, "method": args.method.upper(), "headers": headers}
+    if args.data is not None:
+        request["body"] = Path(args.data[1:]).read_text() if args.data.startswith("@") else args.data
+    spec: dict[str, Any] = {"request": request}
+    if args.max_attempts:
+        spec["retry"] = {"max_attempts": args.max_attempts}
+    if args.delay:
+        spec["delay_s"] = args.delay
+    job = Client().submit(spec, args.idempotency_key)
+    print(job["id"] if args.quiet else _job_line(job))
+    return 0
+
+
+def cmd_jobs_get(args: argparse.Namespace) -> int:
+    client = Client()
+    job = client.get(args.id)
+    job["attempt_history"] = client.attempts(args.id)
+    _print(job)
+    return 0
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    page = Client().list(args.status, args.limit)
+    for job in page["items"]:
+        print(_job_line(job))
+    if page.get("next_cursor"):
+        print(f"(more: --cursor {page['next_cursor']})")
+    return 0
+
+
+def _show(job: dict[str, Any], client: Client, seen: int) -> int:
+    attempts = client.attempts(job["id"]) if job["attempts"] > seen else []
+    for a in attempts[seen:]:
+        delay = f", next in {a['next_delay_s']:.1f}s" if a.get("next_delay_s") is not None else ""
+        print(f"  attempt {a['n']} → {a['outcome']} ({a.get('status_code') or a.get('error')}, "
+              f"{a['duration_ms']} ms{delay})")
+    print(f"{time.strftime('%H:%M:%S')} {job['status']}")
+    if job["status"] in TERMINAL and job.get("result"):
+        r = job["result"]
+        print(f"  result: HTTP {r['status_code']} in {r['duration_ms']} ms: {r['body'][:200]}")
+    return max(seen, len(attempts))
+
+
+def cmd_jobs_watch(args: argparse.Namespace) -> int:
+    client = Client()
+    seen = 0
+    try:
+        for job in client.watch(args.id):
+            seen = _show(job, client, seen)
+            if job["status"] in TERMINAL:
+                return 0 if job["status"] == "completed" else 2
+    except httpx.HTTPError:
+        print("(stream app unreachable; polling)", file=sys.stderr)
+    last = None
+    while True:
+        job = client.get(args.id)
+        if job["status"] != last or job["attempts"] > seen:
+            seen, last = _show(job, client, seen), job["status"]
+        if job["status"] in TERMINAL:
+            return 0 if job["status"] == "completed" else 2
+        time.sleep(0.5)
+
+
+def cmd_jobs_cancel(args: argparse.Namespace) -> int:
+    print(_job_line(Client().cancel(args.id)))
+    return 0
+
+
+def cmd_jobs_retry(args: argparse.Namespace) -> int:
+    print(_job_line(Client().retry(args.id)))
+    return 0
+
+
+def cmd_dlq_list(args: argparse.Namespace) -> int:
+    page = Client().list("dead", args.limit)
+    for job in page["items"]:
+        print(f"{_job_line(job)}  last_error={job.get('last_error')}")
+    if not page["items"]:
+        print("the dead-letter queue is empty")
+    return 0
+
+
+def cmd_dlq_redrive(args: argparse.Namespace) -> int:
+    n = Client().redrive(args.window, args.limit)
+    print(f"redriven: {n} (spread over {args.window}s)")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="steadfast", description="Reliable HTTP jobs and live inverter telemetry.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("dev", help="run the whole stack locally").set_defaults(fn=cmd_dev)
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
+    kc = keys.add_parser("create", help="create an API key for a tenant on the local stack")
+    kc.add_argument("--tenant", required=True)
+    kc.set_defaults(fn=cmd_keys_create)
+    inv = sub.add_parser("invoke", help="invoke a function once, locally")
+    inv.add_argument("function")
+    inv.add_argument("--event", help="a JSON file with the event (default: a synthetic one)")
+    inv.set_defaults(fn=cmd_invoke)
+
+    jobs = sub.add_parser("jobs", help="HTTP jobs").add_subparsers(dest="jobs_command", required=True)
+    s = jobs.add_parser("submit", help="submit an HTTP request as a job")
+    s.add_argument("url")
+    s.add_argument("--method", "-X", default="POST")
+    s.add_argument("--data", "-d", help="request body (or @file)")
+    s.add_argument("--header", "-H", action="append", help="K:V, repeatable")
+    s.add_argument("--max-attempts", type=int)
+    s.add_argument("--delay", type=float, help="seconds before the first attempt")
+    s.add_argument("--idempotency-key")
+    s.add_argument("--quiet", "-q", action="store_true", help="print only the job id")
+    s.set_defaults(fn=cmd_jobs_submit)
+    for name, fn in (("get", cmd_jobs_get), ("watch", cmd_jobs_watch), ("cancel", cmd_jobs_cancel),
+                     ("retry", cmd_jobs_retry)):
+        c = jobs.add_parser(name)
+        c.add_argument("id")
+        c.set_defaults(fn=fn)
+    ls = jobs.add_parser("list")
+    ls.add_argument("--status", choices=["pending", "running", "retrying", "completed", "failed", "dead",
+                                         "cancelled"])
+    ls.add_argument("--limit", type=int, default=50)
+    ls.set_defaults(fn=cmd_jobs_list)
+
+    dlq = sub.add_parser("dlq", help="dead letters").add_subparsers(dest="dlq_command", required=True)
+    dl = dlq.add_parser("list")
+    dl.add_argument("--limit", type=int, default=50)
+    dl.set_defaults(fn=cmd_dlq_list)
+    dr = dlq.add_parser("redrive")
+    dr.add_argument("--window", type=int, default=60, help="spread the redrive over this many seconds")
+    dr.add_argument("--limit", type=int, default=1000)
+    dr.set_defaults(fn=cmd_dlq_redrive)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except ApiError as exc:
+        print(f"steadfast: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""A small Python client for the Steadfast API, used by the CLI, and the receiving side's signature check."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from local.stack import StackState
+from shared import signing
+
+
+class ApiError(Exception):
+    """A problem+json answer, readable."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        self.status = status
+        self.problem = problem
+        detail = problem.get("detail") or problem.get("message") or ""
+        lines = [f"{status} {problem.get('title', 'error')}: {detail}".rstrip(": ")]
+        lines += [f"  {e.get('pointer', '')}: {e.get('detail', '')}" for e in problem.get("errors", [])]
+        super().__init__("\n".join(lines))
+
+
+class Client:
+    def __init__(self, api_url: str | None = None, api_key: str | None = None, stream_url: str | None = None) -> None:
+        state = StackState.load()
+        self.api_url = (api_url or os.environ.get("STEADFAST_API_URL")
+                        or (state.api_url if state else "http://127.0.0.1:8080")).rstrip("/")
+        self.stream_url = (stream_url or os.environ.get("STEADFAST_STREAM_URL")
+                           or (state.stream_url if state else "http://127.0.0.1:8081")).rstrip("/")
+        self.api_key = (api_key or os.environ.get("STEADFAST_API_KEY")
+                        or (state.dev_api_key if state else "sk_dev_local"))
+        self.http = httpx.Client(base_url=self.api_url, timeout=30,
+                                 headers={"authorization": f"Bearer {self.api_key}"})
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.ConnectError as exc:
+            raise ApiError(0, {"title": "cannot connect", "detail": f"{self.api_url} ({exc}); is `make dev` running?"}
+                           ) from exc
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"title": response.reason_phrase, "detail": response.text[:500]}
+            raise ApiError(response.status_code, problem)
+        return response
+
+    def submit(self, spec: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+        headers = {"idempotency-key": idempotency_key} if idempotency_key else {}
+        return dict(self._call("POST", "/v1/jobs", json=spec, headers=headers).json())
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/v1/jobs/{job_id}").json())
+
+    def attempts(self, job_id: str) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"/v1/jobs/{job_id}/attempts").json()["items"])
+
+    def list(self, status: str | None = None, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+        params = {k: v for k, v in {"status": status, "limit": limit, "cursor": cursor}.items() if v is not None}
+        return dict(self._call("GET", "/v1/jobs", params=params).json())
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"/v1/jobs/{job_id}/cancel").json())
+
+    def retry(self, job_id: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"/v1/jobs/{job_id}/retry").json())
+
+    def redrive(self, window_s: int, limit: int = 1000) -> int:
+        return int(self._call("POST", "/v1/dlq/redrive", json={"window_s": window_s, "limit": limit}).json()["redriven"])
+
+    def watch(self, job_id: str, timeout_s: float = 3600) -> Iterator[dict[str, Any]]:
+        """Job states as they change, from the stream app's SSE endpoint, until a terminal status."""
+        url = f"{self.stream_url}/v1/jobs/{job_id}/events"
+        with httpx.stream("GET", url, params={"access_token": self.api_key},
+                          timeout=httpx.Timeout(timeout_s, connect=5)) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise ApiError(response.status_code, response.json())
+            event = None
+            for line in response.iter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event == "status":
+                    yield json.loads(line[5:].strip())
+
+
+def verify_webhook(secret: str, headers: dict[str, str], body: str) -> None:
+    """For receivers: raise `signing.InvalidSignature` unless the Standard Webhooks headers are valid."""
+    h = {k.lower(): v for k, v in headers.items()}
+    signing.verify(secret, h.get("webhook-id", ""), h.get("webhook-timestamp", ""), body,
+                   h.get("webhook-signature", ""))

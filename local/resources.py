@@ -1,0 +1,69 @@
+"""Create the topology's tables and queues on an AWS endpoint (moto or LocalStack), idempotently, and
+return the environment the functions read them from."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import boto3
+from botocore.exceptions import ClientError
+
+from shared.topology import QUEUES, TABLES, Table
+
+
+def _create_table(db: object, t: Table) -> None:
+    keys = {t.partition_key, t.sort_key} | {i.partition_key for i in t.indexes} | {
+        i.sort_key for i in t.indexes if i.sort_key}
+    gsis = [{
+        "IndexName": i.name,
+        "KeySchema": [{"AttributeName": i.partition_key, "KeyType": "HASH"}]
+        + ([{"AttributeName": i.sort_key, "KeyType": "RANGE"}] if i.sort_key else []),
+        "Projection": {"ProjectionType": "ALL"},
+    } for i in t.indexes]
+    kwargs: dict[str, object] = {
+        "TableName": t.name, "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": k, "AttributeType": "S"} for k in sorted(keys)],
+        "KeySchema": [{"AttributeName": t.partition_key, "KeyType": "HASH"},
+                      {"AttributeName": t.sort_key, "KeyType": "RANGE"}],
+    }
+    if gsis:
+        kwargs["GlobalSecondaryIndexes"] = gsis
+    try:
+        db.create_table(**kwargs)  # type: ignore[attr-defined]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+        return
+    if t.ttl_attribute:
+        db.update_time_to_live(TableName=t.name, TimeToLiveSpecification={  # type: ignore[attr-defined]
+            "Enabled": True, "AttributeName": t.ttl_attribute})
+
+
+def create_resources(visibility_s: int | None = None) -> dict[str, str]:
+    """Tables and queues from the topology; `visibility_s` shortens the lease for chaos tests."""
+    db = boto3.client("dynamodb")
+    sqs = boto3.client("sqs")
+    out: dict[str, str] = {}
+    for t in TABLES:
+        _create_table(db, t)
+        out[t.env_var] = t.name
+    for q in QUEUES:
+        dlq_url = sqs.create_queue(QueueName=f"steadfast-{q.name}-dlq",
+                                   Attributes={"MessageRetentionPeriod": str(q.retention_s)})["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        url = sqs.create_queue(QueueName=f"steadfast-{q.name}", Attributes={
+            "VisibilityTimeout": str(visibility_s or q.visibility_timeout_s),
+            "MessageRetentionPeriod": str(q.retention_s),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": q.max_receive_count}),
+        })["QueueUrl"]
+        out[q.env_var] = url
+        out[q.dlq_env_var] = dlq_url
+    return out
+
+
+def local_aws_env(endpoint: str) -> dict[str, str]:
+    """Credentials and region for an emulator; real keys in the environment are never sent to it."""
+    return {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            "AWS_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}

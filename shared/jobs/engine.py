@@ -1,0 +1,165 @@
+"""The worker's logic for one delivered message: claim, call, record, then ack or schedule the retry.
+
+Visibility timeout is the lease: while a job runs its message stays invisible; a retry hides the
+message for the jittered delay and reports it as a batch failure, so SQS hands it back when due.
+Per-job max_attempts is enforced here; the queue's maxReceiveCount only catches poison messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import httpx
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import ValidationError
+
+from shared.faults import Faults
+from shared.jobs import backoff, delivery
+from shared.jobs.events import JobEvents, NoEvents
+from shared.jobs.models import Attempt, Outcome, Status, utcnow
+from shared.jobs.queue import MAX_DELAY_SECONDS, MAX_VISIBILITY_SECONDS, JobMessage, JobQueue
+from shared.jobs.record import JobRecord
+from shared.jobs.store import JobStore
+from shared.tenants import TenantStore
+
+logger = Logger(child=True)
+metrics = Metrics()
+
+
+@dataclass(frozen=True)
+class Disposition:
+    """ack: delete the message. Otherwise it stays and reappears after `retry_in_s` (already set)."""
+
+    ack: bool
+    retry_in_s: float = 0.0
+
+
+ACK = Disposition(ack=True)
+
+
+@dataclass
+class Worker:
+    store: JobStore
+    queue: JobQueue
+    tenants: TenantStore
+    events: JobEvents = field(default_factory=NoEvents)
+    lease: timedelta = timedelta(seconds=90)
+    max_receive_count: int = 5
+    faults: Faults = field(default_factory=lambda: Faults(""))
+    rng: random.Random = field(default_factory=random.Random)
+
+    async def handle(self, body: str, receipt_handle: str, receive_count: int,
+                     client: httpx.AsyncClient) -> Disposition:
+        try:
+            msg = JobMessage.model_validate_json(body)
+        except ValidationError:
+            # Poison: no retry can make it readable. Quarantine it now rather than after N receives.
+            await asyncio.to_thread(self.queue.dead_letter, body, "unreadable message")
+            metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
+            logger.error("unreadable message quarantined", extra={"body": body[:200]})
+            return ACK
+        owner = secrets.token_hex(8)
+        now = utcnow()
+        record = await asyncio.to_thread(self.store.claim, msg.job_id, msg.tenant, now, self.lease, owner)
+        if record is None:
+            return await self._unclaimed(msg, receipt_handle, receive_count, now)
+        self.faults.point("after_claim")
+        disposition = await self._attempt(record, owner, client)
+        if not disposition.ack:
+            disposition = await self._keep(msg, receipt_handle, receive_count, disposition.retry_in_s)
+        self.faults.point("before_ack")
+        return disposition
+
+    async def _unclaimed(self, msg: JobMessage, receipt_handle: str, receive_count: int,
+                         now: datetime) -> Disposition:
+        """A message whose job cannot be claimed now: stale, a duplicate under lease, or early."""
+        record = await asyncio.to_thread(self.store.get_record, msg.job_id)
+        if record is None or record.tenant != msg.tenant or record.terminal:
+            logger.info("stale delivery acknowledged", extra={"job_id": msg.job_id})
+            return ACK
+        if record.status == Status.running and record.lease_until and record.lease_until > now:
+            wait = (record.lease_until - now).total_seconds() + 1
+            logger.info("duplicate delivery deferred to lease end", extra={"job_id": msg.job_id})
+        elif record.next_attempt_at and record.next_attempt_at > now:
+            wait = (record.next_attempt_at - now).total_seconds()
+        else:
+            wait = 1.0
+        return await self._keep(msg, receipt_handle, receive_count, wait)
+
+    async def _keep(self, msg: JobMessage, receipt_handle: str, receive_count: int, wait_s: float) -> Disposition:
+        """Bring the message back after `wait_s`. A message that came back often is replaced by a fresh
+        one, so that legitimate retries never reach the queue's maxReceiveCount."""
+        if receive_count >= self.max_receive_count - 1:
+            await asyncio.to_thread(self.queue.send, msg.job_id, msg.tenant, min(wait_s, MAX_DELAY_SECONDS))
+            return ACK
+        await asyncio.to_thread(self.queue.retry_in, receipt_handle, min(wait_s, MAX_VISIBILITY_SECONDS))
+        return Disposition(ack=False, retry_in_s=wait_s)
+
+    async def _attempt(self, record: JobRecord, owner: str, client: httpx.AsyncClient) -> Disposition:
+        n = record.attempts + 1
+        started = utcnow()
+        secret = await asyncio.to_thread(self.tenants.signing_secret, record.tenant)
+        call = await delivery.call(client, record, n, secret, started)
+        self.faults.point("after_call")
+        metrics.add_metric(name="Attempts", unit=MetricUnit.Count, value=1)
+        updated, attempt, disposition = self.decide(record, n, started, call)
+        kept = await asyncio.to_thread(self.store.finish_attempt, updated, attempt, owner)
+        log = {"job_id": record.id, "attempt": n, "target_index": record.target_index,
+               "outcome": call.outcome.value, "status_code": call.status_code, "job_status": updated.status.value}
+        if not kept:
+            logger.warning("lease lost during attempt; state left to its new holder", extra=log)
+            return ACK
+        logger.info("attempt recorded", extra=log | {"next_delay_s": attempt.next_delay_s})
+        self._count(updated)
+        if updated.status == Status.dead:
+            await asyncio.to_thread(self.queue.dead_letter, JobMessage(job_id=record.id, tenant=record.tenant)
+                                    .model_dump_json(), updated.last_error or "retries exhausted")
+        await asyncio.to_thread(self.events.publish, record.tenant, updated.public())
+        return disposition
+
+    def decide(self, record: JobRecord, n: int, started: datetime, call: delivery.CallOutcome
+               ) -> tuple[JobRecord, Attempt, Disposition]:
+        """The job's next state after an attempt. Pure: no I/O, randomness from `self.rng`."""
+        now = utcnow()
+        spec = record.spec
+        base = {"attempts": n, "updated_at": now, "lease_until": None, "lease_owner": None,
+                "last_error": call.error, "target_attempts": record.target_attempts + 1}
+        if call.result is not None:
+            base["result"] = call.result
+        attempt = Attempt(n=n, target_index=record.target_index, started_at=started, duration_ms=call.duration_ms,
+                          outcome=call.outcome, status_code=call.status_code, error=call.error)
+        if call.outcome is Outcome.success:
+            base |= {"status": Status.completed, "next_attempt_at": None, "last_error": None}
+            return record.model_copy(update=base), attempt, ACK
+        exhausted = record.target_attempts + 1 >= spec.retry.max_attempts
+        if call.outcome is Outcome.permanent or exhausted:
+            if exhausted and call.outcome is Outcome.retryable and record.target_index + 1 < spec.target_count:
+                # The next fallback target starts with a fresh attempt budget, right away.
+                base |= {"status": Status.retrying, "target_index": record.target_index + 1, "target_attempts": 0,
+                         "next_attempt_at": now, "last_delay_ms": None}
+                attempt = attempt.model_copy(update={"next_delay_s": 0.0})
+                return record.model_copy(update=base), attempt, Disposition(ack=False, retry_in_s=0)
+            status = Status.failed if call.outcome is Outcome.permanent else Status.dead
+            base |= {"status": status, "next_attempt_at": None}
+            return record.model_copy(update=base), attempt, ACK
+        previous = record.last_delay_ms / 1000 if record.last_delay_ms is not None else None
+        delay = backoff.next_delay(backoff.for_retry(spec.retry, self.rng), record.target_attempts + 1, previous,
+                                   call.retry_after_s, spec.retry.max_delay_s)
+        base |= {"status": Status.retrying, "next_attempt_at": now + timedelta(seconds=delay),
+                 "last_delay_ms": int(delay * 1000)}
+        attempt = attempt.model_copy(update={"next_delay_s": round(delay, 3)})
+        return record.model_copy(update=base), attempt, Disposition(ack=False, retry_in_s=delay)
+
+    @staticmethod
+    def _count(record: JobRecord) -> None:
+        name = {Status.completed: "Completed", Status.failed: "Failed", Status.dead: "DeadLetters",
+                Status.retrying: "Retries"}.get(record.status)
+        if name:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        if record.status == Status.dead:
+            logger.warning("job dead-lettered", extra={"job_id": record.id, "last_error": record.last_error})

@@ -1,0 +1,87 @@
+"""The sweeper: what SQS alone cannot guarantee, healed from timestamps in the job store.
+
+- overdue: a pending or retrying job whose next attempt is `GRACE` past due has no live message (a crash
+  between put and send, or a lost message): enqueue it again.
+- long waits: a wait longer than SQS can hold (DelaySeconds ≤ 15 min at submit) is enqueued when it
+  comes within 15 minutes; `updated_at` is then moved up so the next sweep does not send it twice.
+- expired leases: a running job whose worker died is enqueued again; after too many claims without a
+  recorded attempt (a job that kills its worker) it is dead-lettered instead of looping forever.
+Duplicates are harmless: the worker claims before it calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from shared.errors import Conflict
+from shared.jobs.events import JobEvents, NoEvents
+from shared.jobs.models import Status, utcnow
+from shared.jobs.queue import MAX_DELAY_SECONDS, JobMessage, JobQueue
+from shared.jobs.record import JobRecord
+from shared.jobs.store import JobStore
+
+logger = Logger(child=True)
+metrics = Metrics()
+GRACE = timedelta(seconds=60)
+EXTRA_CLAIMS = 3
+
+
+@dataclass
+class Sweeper:
+    store: JobStore
+    queue: JobQueue
+    events: JobEvents = field(default_factory=NoEvents)
+    grace: timedelta = GRACE
+    batch: int = 500
+
+    def sweep(self, now: datetime | None = None) -> dict[str, int]:
+        now = now or utcnow()
+        counts = {"overdue": 0, "long_wait": 0, "expired_lease": 0, "crash_looped": 0}
+        for record in self.store.due(now + timedelta(seconds=MAX_DELAY_SECONDS), self.batch):
+            kind = self._classify(record, now)
+            if kind is None:
+                continue
+            try:
+                self._heal(record, kind, now)
+            except Conflict:
+                continue  # it moved on while we looked
+            counts[kind] += 1
+        if any(counts.values()):
+            logger.info("sweep healed jobs", extra=counts)
+            for kind, n in counts.items():
+                metrics.add_metric(name=f"Swept_{kind}", unit=MetricUnit.Count, value=n)
+        return counts
+
+    def _classify(self, r: JobRecord, now: datetime) -> str | None:
+        if r.status == Status.running:
+            if r.lease_until and r.lease_until < now - self.grace:
+                return "crash_looped" if r.claims >= r.spec.retry.max_attempts + EXTRA_CLAIMS else "expired_lease"
+            return None
+        if r.next_attempt_at is None:
+            return None
+        if r.next_attempt_at < now - self.grace:
+            return "overdue"
+        if (r.next_attempt_at - r.updated_at).total_seconds() > MAX_DELAY_SECONDS:
+            return "long_wait"
+        return None
+
+    def _heal(self, r: JobRecord, kind: str, now: datetime) -> None:
+        if kind == "crash_looped":
+            dead = r.model_copy(update={"status": Status.dead, "updated_at": now, "lease_until": None,
+                                        "lease_owner": None, "next_attempt_at": None,
+                                        "last_error": "the worker crashed on every try of this job"})
+            self.store.transition(dead, {Status.running}, what="dead-letter")
+            self.queue.dead_letter(JobMessage(job_id=r.id, tenant=r.tenant).model_dump_json(), dead.last_error or "")
+            metrics.add_metric(name="DeadLetters", unit=MetricUnit.Count, value=1)
+            logger.warning("job dead-lettered after repeated worker crashes", extra={"job_id": r.id})
+            self.events.publish(r.tenant, dead.public())
+            return
+        if kind == "long_wait":
+            self.store.transition(r.model_copy(update={"updated_at": now}), {r.status}, what="sweep")
+        delay = max(0.0, (r.next_attempt_at - now).total_seconds()) if r.next_attempt_at else 0.0
+        self.queue.send(r.id, r.tenant, delay)
+        logger.info("job re-enqueued by the sweeper", extra={"job_id": r.id, "reason": kind})

@@ -1,0 +1,298 @@
+"""One Redis pub/sub connection per process, fanned out to every local SSE client.
+
+    Redis ──SUBSCRIBE job:a inverter:b──▶ Hub._read ──▶ Subscription (bounded) ──▶ one SSE response
+                                                     └▶ Subscription (bounded) ──▶ another response
+
+A browser never costs a Redis connection: channels are SUBSCRIBEd when their first local client
+arrives and UNSUBSCRIBEd when the last one leaves. Exact channels only (ElastiCache Serverless refuses
+PSUBSCRIBE). Each message is parsed and SSE-encoded once per process, whatever the number of clients.
+
+Signals reach a subscription through its queue, in order with the messages:
+  READY      the SUBSCRIBE is in effect in Redis; read the replay log now, nothing published from here
+             on can be missed
+  HEARTBEAT  the hub's tick (no per-connection timers): time for a comment line and a deadline check
+and `next()` raises `Closed(reason)` when the subscription ends: `slow` (its queue overflowed: the
+client is dropped and reconnects with Last-Event-ID instead of slowing the others), `resync` (the
+Redis connection dropped, so messages may have been missed: resubscribe and replay from the log),
+`shutdown`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import random
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from redis.asyncio.connection import AbstractConnection, ConnectionPool
+from redis.exceptions import RedisError
+
+from shared.streaming.sse import encode_event
+
+log = logging.getLogger(__name__)
+
+
+class Signal(Enum):
+    READY = "ready"
+    HEARTBEAT = "heartbeat"
+
+
+class Closed(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(slots=True, eq=False)
+class Message:
+    """A published envelope, decoded once and shared by every client of the channel."""
+
+    channel: str
+    id: str
+    data: dict[str, Any]
+    _frames: dict[str, bytes] = field(default_factory=dict)
+
+    def frame(self, event: str) -> bytes:
+        frame = self._frames.get(event)
+        if frame is None:
+            frame = self._frames[event] = encode_event(event, json.dumps(self.data, separators=(",", ":")),
+                                                       self.id)
+        return frame
+
+
+Item = Message | Signal
+
+
+class Subscription:
+    """One client's view of one channel: a bounded queue without a lock or a timer of its own."""
+
+    __slots__ = ("_hub", "_items", "_reason", "_waiter", "channel", "maxlen")
+
+    def __init__(self, hub: Hub, channel: str, maxlen: int) -> None:
+        self._hub = hub
+        self.channel = channel
+        self.maxlen = maxlen
+        self._items: deque[Item] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._reason: str | None = None
+
+    def push(self, item: Item) -> None:
+        if self._reason is not None:
+            return
+        if item is Signal.HEARTBEAT and self._items:
+            return  # a client with queued data needs no keep-alive
+        if len(self._items) >= self.maxlen:
+            self.close("slow")
+            return
+        self._items.append(item)
+        self._wake()
+
+    def close(self, reason: str) -> None:
+        if self._reason is None:
+            self._reason = reason
+            self._items.clear()
+            self._wake()
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def next(self) -> Item:
+        while not self._items:
+            if self._reason is not None:
+                raise Closed(self._reason)
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Reconnect delays: exponential with full jitter, so that many processes do not reconnect in step."""
+
+    initial_s: float = 0.1
+    max_s: float = 5.0
+
+    def delay(self, failures: int) -> float:
+        return random.uniform(0, min(self.max_s, self.initial_s * 2 ** failures))
+
+
+class Hub:
+    def __init__(self, redis_url: str, *, queue_size: int = 256, heartbeat_s: float = 10.0,
+                 backoff: Backoff = Backoff()) -> None:
+        # A connection of its own, outside any pool: redis-py pools cap at 100 connections and the
+        # subscriber must never wait behind (or starve) replay reads.
+        self._pool = ConnectionPool.from_url(redis_url, socket_connect_timeout=3, socket_timeout=5)
+        self.queue_size = queue_size
+        self.heartbeat_s = heartbeat_s
+        self.backoff = backoff
+        self._channels: dict[str, set[Subscription]] = {}
+        self._confirmed: set[str] = set()
+        self._inflight: dict[str, int] = {}
+        self._outbox: asyncio.Queue[tuple[str, ...]] = asyncio.Queue()
+        self._conn: AbstractConnection | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.connected = asyncio.Event()
+        self.messages = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._run(), name="hub-reader"),
+                       asyncio.create_task(self._tick(), name="hub-ticker")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._close_all("shutdown")
+        await self._pool.disconnect()
+
+    @property
+    def clients(self) -> int:
+        return sum(len(s) for s in self._channels.values())
+
+    # -- subscriptions ---------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
+        sub = Subscription(self, channel, self.queue_size)
+        subs = self._channels.get(channel)
+        if subs is None:
+            subs = self._channels[channel] = set()
+            self._outbox.put_nowait(("SUBSCRIBE", channel))
+        elif channel in self._confirmed:
+            sub.push(Signal.READY)
+        subs.add(sub)
+        try:
+            yield sub
+        finally:
+            sub.close("left")
+            self._leave(sub)
+
+    def _leave(self, sub: Subscription) -> None:
+        subs = self._channels.get(sub.channel)
+        if subs is None or sub not in subs:
+            return
+        subs.discard(sub)
+        if not subs:
+            del self._channels[sub.channel]
+            self._confirmed.discard(sub.channel)
+            self._outbox.put_nowait(("UNSUBSCRIBE", sub.channel))
+
+    def _close_all(self, reason: str) -> None:
+        channels, self._channels = self._channels, {}
+        self._confirmed.clear()
+        for subs in channels.values():
+            for sub in subs:
+                sub.close(reason)
+
+    # -- Redis -----------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            conn = self._pool.make_connection()
+            try:
+                await conn.connect()
+                # Whatever was queued belongs to the old connection; one SUBSCRIBE covers every
+                # channel that has clients now (including those that joined during the outage).
+                self._outbox = asyncio.Queue()
+                self._inflight.clear()
+                self._conn = conn
+                if self._channels:
+                    await self._send(conn, ("SUBSCRIBE", *self._channels))
+                failures = 0
+                self.connected.set()
+                log.info("hub connected to redis", extra={"channels": len(self._channels)})
+                writer = asyncio.create_task(self._write(conn))
+                try:
+                    await self._read(conn)
+                finally:
+                    writer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
+                        await writer
+            except (TimeoutError, RedisError, OSError) as exc:
+                log.warning("hub lost redis", extra={"error": repr(exc), "failures": failures})
+            finally:
+                self.connected.clear()
+                self._conn = None
+                with contextlib.suppress(Exception):
+                    await conn.disconnect(nowait=True)
+                # Anything published while we were away is only in the replay logs: every client
+                # resubscribes and replays from its last id.
+                self._close_all("resync")
+            await asyncio.sleep(self.backoff.delay(failures))
+            failures += 1
+
+    async def _send(self, conn: AbstractConnection, command: tuple[str, ...]) -> None:
+        if command[0] == "SUBSCRIBE":
+            for ch in command[1:]:
+                self._inflight[ch] = self._inflight.get(ch, 0) + 1
+        await conn.send_command(*command, check_health=False)
+
+    async def _write(self, conn: AbstractConnection) -> None:
+        while True:
+            await self._send(conn, await self._outbox.get())
+
+    async def _read(self, conn: AbstractConnection) -> None:
+        while True:
+            # The ticker PINGs every heartbeat, so silence for three of them means a dead peer.
+            reply = await conn.read_response(timeout=self.heartbeat_s * 3 if self.heartbeat_s else math.inf,
+                                             disconnect_on_error=False, push_request=True)
+            if not isinstance(reply, list) or len(reply) < 3:
+                continue
+            kind = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+            channel = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+            if kind == "message":
+                self._dispatch(channel, reply[2])
+            elif kind == "subscribe":
+                self._confirm(channel)
+
+    def _confirm(self, channel: str) -> None:
+        left = self._inflight.get(channel, 1) - 1
+        if left > 0:
+            self._inflight[channel] = left
+            return
+        self._inflight.pop(channel, None)
+        subs = self._channels.get(channel)
+        # Only the last outstanding SUBSCRIBE of a channel makes it live: an UNSUBSCRIBE may sit between.
+        if subs is not None and channel not in self._confirmed:
+            self._confirmed.add(channel)
+            for sub in subs:
+                sub.push(Signal.READY)
+
+    def _dispatch(self, channel: str, raw: bytes) -> None:
+        if channel not in self._confirmed:
+            return
+        subs = self._channels.get(channel)
+        if not subs:
+            return
+        try:
+            envelope = json.loads(raw)
+            message = Message(channel, str(envelope["id"]), envelope["data"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("malformed message dropped", extra={"channel": channel})
+            return
+        self.messages += 1
+        for sub in tuple(subs):
+            sub.push(message)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            if self._conn is not None:
+                self._outbox.put_nowait(("PING",))
+            for subs in tuple(self._channels.values()):
+                for sub in tuple(subs):
+                    sub.push(Signal.HEARTBEAT)

@@ -1,0 +1,105 @@
+"""What every vendor adapter is: a batching rule, a request builder and a payload parser.
+
+An adapter turns one vendor response into one outcome per device of the batch. Vendor quirks (field
+names per device type, units, time zones, status codes, error envelopes) stay inside the adapter; the
+poller only sees `Reading`s and `Failure`s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+import httpx
+
+from shared.telemetry.models import Brand, InverterRecord, Reading
+
+
+class FailureKind(StrEnum):
+    rate_limited = "rate_limited"
+    vendor_error = "vendor_error"  # the vendor said no (auth, unknown device, 5xx, error code)
+    transport = "transport"  # timeout, connection refused
+    bad_payload = "bad_payload"  # the vendor answered something this adapter cannot read
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: FailureKind
+    detail: str
+    retry_after_s: float | None = None
+
+
+Outcome = Reading | Failure
+
+
+@dataclass
+class BatchResult:
+    """One vendor response, per device; `vendor_retry_after_s` is set when the vendor throttled the whole
+    account (not one device), so that every invocation stops calling it for that long."""
+
+    outcomes: dict[str, Outcome] = field(default_factory=dict)  # by inverter id
+    vendor_retry_after_s: float | None = None
+
+
+class PayloadError(ValueError):
+    """A payload that does not match the vendor's documented shape."""
+
+
+class Adapter(Protocol):
+    brand: Brand
+
+    def batches(self, devices: Sequence[InverterRecord], size: int) -> list[list[InverterRecord]]:
+        """Split due devices into requests the vendor accepts."""
+        ...
+
+    async def fetch(self, http: httpx.AsyncClient, batch: Sequence[InverterRecord], now: datetime,
+                    timeout_s: float) -> BatchResult:
+        """Call the vendor once for `batch`. Never raises for what the vendor or the network did."""
+        ...
+
+
+def chunk(devices: Sequence[InverterRecord], size: int) -> list[list[InverterRecord]]:
+    return [list(devices[i:i + size]) for i in range(0, len(devices), size)]
+
+
+def by_device_type(devices: Sequence[InverterRecord], size: int) -> list[list[InverterRecord]]:
+    """Batches of one device type each: vendors that batch serials take one type per request."""
+    groups: dict[str, list[InverterRecord]] = {}
+    for d in devices:
+        groups.setdefault(d.device_type or "", []).append(d)
+    return [b for _, group in sorted(groups.items()) for b in chunk(group, size)]
+
+
+def fail_all(batch: Sequence[InverterRecord], failure: Failure) -> dict[str, Outcome]:
+    return {d.id: failure for d in batch}
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Retry-After in seconds (delta form only; vendors here never send the HTTP-date form)."""
+    raw = response.headers.get("retry-after", "")
+    try:
+        return max(0.0, float(raw)) if raw else None
+    except ValueError:
+        return None
+
+
+def transport_failure(exc: httpx.HTTPError) -> Failure:
+    return Failure(FailureKind.transport, f"{type(exc).__name__}: {exc}"[:200])
+
+
+def number(raw: object, scale: float = 1.0) -> float | None:
+    """A vendor number (they send floats, ints and numeric strings) or PayloadError."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool):
+        raise PayloadError(f"expected a number, got {raw!r}")
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(f"expected a number, got {str(raw)[:40]!r}") from exc
+    if value != value or value in (float("inf"), float("-inf")):
+        raise PayloadError("not a finite number")
+    return value * scale
