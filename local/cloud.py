@@ -41,6 +41,7 @@ class Child:
     proc: subprocess.Popen[bytes] | None = None
     log: IO[bytes] | None = None
     restarts: int = 0
+    not_before: float = 0.0
 
     def start(self) -> None:
         self.log = self.log or self.log_path.open("ab")
@@ -178,7 +179,7 @@ class LocalCloud:
                 raise RuntimeError(f"{url} did not come up (logs in {home() / 'logs'})")
         if any(c.name == "stream" for c in self.children):
             _wait_http(f"{stream_url}/v1/health", 30)
-        state = StackState(pid=os.getpid(), api_url=api_url, stream_url=stream_url, sandbox_url=sandbox_url,
+        state = StackState(pid=os.getpid(), home=str(home()), api_url=api_url, stream_url=stream_url, sandbox_url=sandbox_url,
                            demo_target_url=f"http://127.0.0.1:{self.ports.demo}", aws_endpoint=aws_endpoint,
                            redis_url=redis_url, dev_api_key=dev_key, function_env=fn_env)
         state.save()
@@ -191,9 +192,15 @@ class LocalCloud:
                 if child.proc and child.proc.poll() is not None and not self.stopping:
                     if not child.restart:
                         raise RuntimeError(f"{child.name} exited (code {child.proc.returncode}); see {child.log_path}")
-                    child.restarts += 1
-                    print(f"  {child.name} exited with {child.proc.returncode}; restarting", file=sys.stderr)
-                    child.start()
+                    now = time.monotonic()
+                    if child.not_before == 0.0:
+                        # A crash loop backs off (0.5 s doubling to 30 s), like a failing Lambda init.
+                        child.restarts += 1
+                        child.not_before = now + min(30.0, 0.5 * 2 ** min(child.restarts - 1, 6))
+                        print(f"  {child.name} exited with {child.proc.returncode}; restarting", file=sys.stderr)
+                    elif now >= child.not_before:
+                        child.not_before = 0.0
+                        child.start()
             time.sleep(0.2)
 
     def stop(self) -> None:

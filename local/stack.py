@@ -33,6 +33,7 @@ class StackState(BaseModel):
     """What `steadfast dev` wrote about the stack it runs."""
 
     pid: int
+    home: str
     api_url: str
     stream_url: str
     sandbox_url: str

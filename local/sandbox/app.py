@@ -1,0 +1,32 @@
+"""The sandbox vendor API as an ASGI app (`local.sandbox.app:app`), run under uvicorn on port 8082 by
+the local cloud. Configuration comes from the environment once, at import:
+STEADFAST_SANDBOX_MIN_INTERVAL_S (default 5) and STEADFAST_SANDBOX_TOKEN (default: the dev token the
+poller's sandbox adapter also defaults to)."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from local.sandbox.vendor import SandboxVendor, vendor_from_env
+
+
+def create_app(vendor: SandboxVendor | None = None) -> Starlette:
+    vendor = vendor or vendor_from_env()
+
+    # Async on purpose: the vendor's state is touched on the event loop thread only, never by two
+    # requests at once, so it needs no lock.
+    async def dispatch(request: Request) -> Response:
+        body = await request.body()
+        result = vendor.handle(request.method, request.url.path, dict(request.headers), body)
+        return Response(result.json(), status_code=result.status, headers=result.headers,
+                        media_type="application/json")
+
+    app = Starlette(routes=[Route("/{path:path}", dispatch, methods=["GET", "POST"])])
+    app.state.vendor = vendor
+    return app
+
+
+app = create_app()

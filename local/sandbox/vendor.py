@@ -1,0 +1,160 @@
+"""The sandbox vendor's API, independent of any HTTP framework: the Starlette app (`app.py`) and the
+Lambda handler (`handler.py`) both call `SandboxVendor.handle`.
+
+Its contract, with the quirks of a real vendor cloud on purpose:
+
+    POST /v1/devices/last-data          header X-Sandbox-Token: <token>
+         Content-Type: application/x-www-form-urlencoded (JSON is refused with 415)
+         deviceType=hybrid|string & serials=SN1,SN2,…   (1 to 100 serials, one device type per call)
+      200 {"code": 0, "msg": "ok", "serverTime": <epoch s>, "data": {"SN1": {…}, "SN2": {"err": …}}}
+          field names depend on the device type:
+            hybrid  {"ts": epoch ms, "st": "NORMAL"|"STANDBY", "pvW", "acW", "gridW" (+import),
+                     "loadW", "batW" (+charging), "socPct", "eDayWh" (Wh, integer), "eTotalKWh", "tempC"}
+            string  {"time": "YYYY-MM-DD HH:MM:SS" in the site's civil time, "tzOffsetMin",
+                     "status": 0 waiting | 1 normal, "ppv", "pac", "eToday" (kWh), "eTotal" (kWh),
+                     "temperature"}   — no meter, so no grid, load or battery
+          a serial over its rate limit: {"err": "rate_limited", "retryAfter": s}
+          a serial first seen as the other type: {"err": "type_mismatch"}
+      429 when every serial of the call is over its limit (Retry-After: whole seconds)
+      401 bad token, 400 bad form ({"code": 10, …}), 413 more than 100 serials ({"code": 11, …})
+    GET /_stats  → {"requests": {"<serial>": n, …}, "rate_limited": n}   (every call naming a serial)
+    GET /v1/health
+
+Rate limit: one request per device per `min_interval_s` (GCRA, with 20 % tolerance for a scheduler's
+jitter; the long-run rate never exceeds the limit). Devices appear on first request; their state lives
+in this process, deterministic per serial.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import parse_qs
+
+from local.sandbox.physics import Simulator, site_for
+from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN
+
+MAX_SERIALS = 100
+DEVICE_TYPES = ("hybrid", "string")
+TOLERANCE = 0.2
+
+
+@dataclass(frozen=True)
+class VendorResponse:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def json(self) -> bytes:
+        return json.dumps(self.body, separators=(",", ":")).encode()
+
+
+@dataclass
+class DeviceLimiter:
+    """Generic cell rate algorithm per serial: `tat` is when the next request is on time."""
+
+    interval_s: float
+    tat: dict[str, float] = field(default_factory=dict)
+
+    def wait_s(self, serial: str, now: float) -> float:
+        """0 (and the request is counted) when allowed, else the seconds until it would be."""
+        tat = max(self.tat.get(serial, now), now)
+        early = tat - now - TOLERANCE * self.interval_s
+        if early > 0:
+            return early
+        self.tat[serial] = tat + self.interval_s
+        return 0.0
+
+
+@dataclass
+class SandboxVendor:
+    token: str
+    min_interval_s: float = 5.0
+    clock: Callable[[], float] = time.time
+    devices: dict[str, Simulator] = field(default_factory=dict)
+    requests: dict[str, int] = field(default_factory=dict)
+    rate_limited: int = 0
+
+    def __post_init__(self) -> None:
+        self.limiter = DeviceLimiter(self.min_interval_s)
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> VendorResponse:
+        """`headers` with lower-case names."""
+        if method == "GET" and path == "/_stats":
+            return VendorResponse(200, self.stats())
+        if method == "GET" and path == "/v1/health":
+            return VendorResponse(200, {"status": "ok"})
+        if method == "POST" and path == "/v1/devices/last-data":
+            return self.last_data(headers, body)
+        return VendorResponse(404, {"code": 404, "msg": f"no route {method} {path}"})
+
+    def stats(self) -> dict[str, Any]:
+        return {"requests": dict(self.requests), "rate_limited": self.rate_limited}
+
+    def last_data(self, headers: dict[str, str], body: bytes) -> VendorResponse:
+        if headers.get("x-sandbox-token") != self.token:
+            return VendorResponse(401, {"code": 2, "msg": "invalid token"})
+        if not headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            return VendorResponse(415, {"code": 10, "msg": "send application/x-www-form-urlencoded"})
+        try:
+            form = parse_qs(body.decode(), strict_parsing=False)
+        except UnicodeDecodeError:
+            return VendorResponse(400, {"code": 10, "msg": "form is not UTF-8"})
+        device_type = (form.get("deviceType") or [""])[0]
+        serials = [s for s in (form.get("serials") or [""])[0].split(",") if s]
+        if device_type not in DEVICE_TYPES or not serials:
+            return VendorResponse(400, {"code": 10, "msg": "deviceType (hybrid|string) and serials are required"})
+        if len(serials) > MAX_SERIALS:
+            return VendorResponse(413, {"code": 11, "msg": f"at most {MAX_SERIALS} serials per request"})
+        now = self.clock()
+        data: dict[str, Any] = {}
+        waits: list[float] = []
+        for serial in dict.fromkeys(serials):  # a repeated serial is one device, counted once
+            self.requests[serial] = self.requests.get(serial, 0) + 1
+            wait = self.limiter.wait_s(serial, now)
+            if wait > 0:
+                self.rate_limited += 1
+                waits.append(wait)
+                data[serial] = {"err": "rate_limited", "retryAfter": round(wait, 1)}
+            else:
+                data[serial] = self._sample(serial, device_type, now)
+        if len(waits) == len(data):
+            return VendorResponse(429, {"code": 429, "msg": "too many requests for these devices"},
+                                  {"Retry-After": str(math.ceil(min(waits)))})
+        return VendorResponse(200, {"code": 0, "msg": "ok", "serverTime": int(now), "data": data})
+
+    def _sample(self, serial: str, device_type: str, now: float) -> dict[str, Any]:
+        hybrid = device_type == "hybrid"
+        sim = self.devices.get(serial)
+        if sim is None:
+            sim = self.devices[serial] = Simulator.start(site_for(serial, hybrid), now)
+        elif sim.site.hybrid != hybrid:
+            return {"err": "type_mismatch", "msg": f"{serial} is not a {device_type} device"}
+        v = sim.advance(now)
+        producing = v["pv_w"] > 0
+        if hybrid:
+            active = producing or abs(v["battery_w"]) > 1
+            return {"ts": int(now * 1000), "st": "NORMAL" if active else "STANDBY", "pvW": round(v["pv_w"], 1),
+                    "acW": round(v["ac_w"], 1), "gridW": round(v["grid_w"], 1), "loadW": round(v["load_w"], 1),
+                    "batW": round(v["battery_w"], 1), "socPct": round(v["soc_pct"], 1),
+                    "eDayWh": int(v["energy_today_wh"]), "eTotalKWh": round(v["energy_total_wh"] / 1000, 3),
+                    "tempC": round(v["temp_c"], 1)}
+        offset = sim.site.utc_offset_s
+        local = datetime.fromtimestamp(now, UTC).astimezone(timezone(timedelta(seconds=offset)))
+        return {"time": local.strftime("%Y-%m-%d %H:%M:%S"), "tzOffsetMin": offset // 60,
+                "status": 1 if producing else 0, "ppv": round(v["pv_w"], 1), "pac": round(v["ac_w"], 1),
+                "eToday": round(v["energy_today_wh"] / 1000, 3), "eTotal": round(v["energy_total_wh"] / 1000, 3),
+                "temperature": round(v["temp_c"], 1)}
+
+
+def vendor_from_env() -> SandboxVendor:
+    """STEADFAST_SANDBOX_MIN_INTERVAL_S (default 5) and STEADFAST_SANDBOX_TOKEN (default: the dev token
+    that the poller's sandbox adapter also falls back to), read once at start-up."""
+    return SandboxVendor(token=os.environ.get("STEADFAST_SANDBOX_TOKEN") or DEV_SANDBOX_TOKEN,
+                         min_interval_s=float(os.environ.get("STEADFAST_SANDBOX_MIN_INTERVAL_S") or 5))
