@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aws_cdk import aws_logs as logs
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 APP_NAME = "Steadfast"
@@ -44,24 +46,31 @@ ID_SCHEDULES = "Schedules"
 ID_MONITORING = "Monitoring"
 
 # --- stack outputs ---------------------------------------------------------------------------------
-# `STEADFAST_API_URL` for the CLI is the output of the API serving the submit function.
-OUTPUT_API_URL_SUFFIX = "ApiUrl"  # prefixed with the function name: SubmitApiUrl, SandboxApiUrl
-OUTPUT_STREAM_URL_SUFFIX = "StreamUrl"  # StreamStreamUrl would read badly: see streaming.py
+# One URL output per HTTP-facing function, named after it: SubmitUrl (the CLI's STEADFAST_API_URL),
+# StreamUrl (STEADFAST_STREAM_URL), SandboxUrl in non-production stages.
+OUTPUT_URL_SUFFIX = "Url"
 OUTPUT_REDIS_ENDPOINT = "RedisEndpoint"
-OUTPUT_SECRET_ARN = "AppSecretArn"
+OUTPUT_SECRET_ARN = "AppSecretArn"  # noqa: S105 - a name, not a secret
 OUTPUT_DASHBOARD = "DashboardName"
 OUTPUT_ALARM_TOPIC = "AlarmTopicArn"
 
 # --- environment variables set on every function ---------------------------------------------------
 ENV_STAGE = "STEADFAST_STAGE"
 ENV_REDIS_URL = "REDIS_URL"
-ENV_SECRET_ARN = "STEADFAST_SECRET_ARN"
+ENV_SECRET_ARN = "STEADFAST_SECRET_ARN"  # noqa: S105 - a name, not a secret
 ENV_ALLOW_PRIVATE = "STEADFAST_ALLOW_PRIVATE_TARGETS"
 ENV_STREAM_BASE_PATH = "STEADFAST_STREAM_BASE_PATH"
+
+
+def env_url(function_name: str) -> str:
+    """The variable through which other functions learn an HTTP API's base URL (STEADFAST_SANDBOX_URL)."""
+    return f"STEADFAST_{function_name.upper()}_URL"
+
+
 METRICS_NAMESPACE = "Steadfast"
 
 # Keys of the per-stage JSON secret (see infra/README.md).
-SECRET_KEY_STREAM_TOKEN = "stream_token_key"
+SECRET_KEY_STREAM_TOKEN = "stream_token_key"  # noqa: S105 - a name, not a secret
 SECRET_VENDOR_KEYS = ("growatt_token", "enphase_api_key", "enphase_client_id", "solaredge_api_key")
 
 # --- Lambda Web Adapter ----------------------------------------------------------------------------
@@ -73,7 +82,7 @@ LWA_LAYER_VERSION = 30
 STREAM_RUN_SCRIPT = "functions/stream/run.sh"
 
 # --- tunables --------------------------------------------------------------------------------------
-LOG_RETENTION_DAYS = 30
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 HTTP_API_RATE_LIMIT = 200  # requests/s per stage, steady state
 HTTP_API_BURST_LIMIT = 400
 STREAM_API_RATE_LIMIT = 50  # new SSE connections/s; each one holds a Lambda for up to 15 min

@@ -22,6 +22,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import cast
 
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
@@ -114,7 +115,7 @@ def install_dependencies(requirements: tuple[str, ...]) -> Path:
                 "--target", str(staging), *requirements,
             ]  # fmt: skip
             log.info("bundling: %s", " ".join(command))
-            subprocess.run(command, check=True)  # noqa: S603 - fixed argv, no shell
+            subprocess.run(command, check=True)
         staging.mkdir(exist_ok=True)
         for entry in staging.iterdir():
             if entry.name.split("-")[0].lower() in RUNTIME_PROVIDED:
@@ -133,7 +134,7 @@ class LocalPythonBundling:
         self._fn = fn
         self._with_dependencies = with_dependencies
 
-    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:  # noqa: ARG002 - jsii signature
+    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
         out = Path(output_dir)
         if self._with_dependencies:
             deps = install_dependencies(self._fn.requirements)
@@ -159,6 +160,7 @@ def function_code(fn: Function, with_dependencies: bool) -> lambda_.Code:
         bundling=BundlingOptions(
             # Never pulled: local bundling always succeeds, so CDK never falls back to Docker.
             image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
-            local=LocalPythonBundling(fn, with_dependencies),
+            # jsii hands the options over as one struct; the generated protocol spells them as kwargs.
+            local=cast(ILocalBundling, LocalPythonBundling(fn, with_dependencies)),
         ),
     )

@@ -1,0 +1,46 @@
+"""The per-stage secret: the stream-token signing key and the vendor API credentials.
+
+One JSON secret (one $0.40/month charge, one read per cold start) instead of one per value. The
+signing key is generated at deploy time; vendor credentials start empty and are filled in by an
+operator (`aws secretsmanager put-secret-value`), see infra/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.constants import SECRET_KEY_STREAM_TOKEN, SECRET_VENDOR_KEYS
+from infra.nag import acknowledge
+
+
+class Secrets(Construct):
+    def __init__(self, scope: Construct, id: str, *, stage: str, removal: RemovalPolicy) -> None:
+        super().__init__(scope, id)
+        self.secret = self._build_app_secret(stage)
+        self.secret.apply_removal_policy(removal)
+
+    def _build_app_secret(self, stage: str) -> secretsmanager.Secret:
+        secret = secretsmanager.Secret(
+            self,
+            "App",
+            secret_name=f"steadfast/{stage}/app",
+            description="Steadfast: stream-token signing key and vendor API credentials",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps(dict.fromkeys(SECRET_VENDOR_KEYS, "")),
+                generate_string_key=SECRET_KEY_STREAM_TOKEN,
+                password_length=64,
+                exclude_punctuation=True,
+            ),
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "No automatic rotation: rotating the signing key would cut every open stream token "
+            "at once, and vendor credentials are issued by the vendors; both are rotated by hand "
+            "(infra/README.md).",
+        )
+        return secret

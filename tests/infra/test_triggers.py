@@ -1,0 +1,114 @@
+"""Triggers as the topology declares them: the worker's SQS event source, the HTTP API routes with
+throttling and access logs, the schedules, and the streaming endpoint of the stream app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from infra import constants as c
+from shared.topology import FUNCTIONS, HttpApi, QueueSource, Schedule, function
+from tests.infra.conftest import STAGE, Synthesized
+
+
+def test_worker_event_source_reports_item_failures_with_declared_batching(synth: Synthesized) -> None:
+    worker = function("worker")
+    assert isinstance(worker.trigger, QueueSource)
+    pair = synth.stack.messaging.queues[worker.trigger.queue]
+    (mapping,) = synth.resources("AWS::Lambda::EventSourceMapping").values()
+    props = mapping["Properties"]
+    assert props["FunctionName"] == {"Ref": synth.logical_id(synth.stack.functions.functions["worker"])}
+    assert props["EventSourceArn"] == {"Fn::GetAtt": [synth.logical_id(pair.queue), "Arn"]}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BatchSize"] == worker.trigger.batch_size
+    assert props["ScalingConfig"] == {"MaximumConcurrency": worker.trigger.max_concurrency}
+
+
+def test_http_api_serves_exactly_the_topology_routes(synth: Synthesized) -> None:
+    expected = {
+        f"{route.method} {route.path}"
+        for fn in FUNCTIONS
+        if isinstance(fn.trigger, HttpApi)
+        for route in fn.trigger.routes
+    }
+    routes = {r["Properties"]["RouteKey"] for r in synth.resources("AWS::ApiGatewayV2::Route").values()}
+    assert routes == expected
+
+
+def test_http_api_stage_is_throttled_and_logged(synth: Synthesized) -> None:
+    (stage,) = synth.resources("AWS::ApiGatewayV2::Stage").values()
+    props = stage["Properties"]
+    assert props["StageName"] == "$default"
+    assert props["AutoDeploy"] is True
+    assert props["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": c.HTTP_API_BURST_LIMIT,
+        "ThrottlingRateLimit": c.HTTP_API_RATE_LIMIT,
+    }
+    assert "DestinationArn" in props["AccessLogSettings"]
+    assert "$context.requestId" in props["AccessLogSettings"]["Format"]
+
+
+def test_scheduled_functions_fire_at_the_topology_rate_without_retries(synth: Synthesized) -> None:
+    rules = synth.resources("AWS::Events::Rule")
+    by_target: dict[str, dict[str, Any]] = {
+        rule["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0]: rule["Properties"] for rule in rules.values()
+    }
+    scheduled = [fn for fn in FUNCTIONS if isinstance(fn.trigger, Schedule)]
+    assert len(by_target) == len(scheduled) >= 2
+    for fn in scheduled:
+        assert isinstance(fn.trigger, Schedule)
+        rule = by_target[synth.logical_id(synth.stack.functions.functions[fn.name])]
+        minutes = fn.trigger.rate_s // 60
+        assert rule["ScheduleExpression"] == f"rate({minutes} minute{'s' if minutes > 1 else ''})"
+        assert rule["Targets"][0]["RetryPolicy"]["MaximumRetryAttempts"] == 0
+
+
+def test_stream_app_is_served_by_a_streaming_rest_api_not_a_function_url(synth: Synthesized) -> None:
+    # The stream function is in the VPC, where AWS documents function-URL streaming as unsupported.
+    synth.template.resource_count_is("AWS::Lambda::Url", 0)
+    stream = synth.logical_id(synth.stack.functions.functions["stream"])
+    methods = synth.resources("AWS::ApiGateway::Method")
+    assert {m["Properties"]["HttpMethod"] for m in methods.values()} == {"ANY"}
+    assert len(methods) == 2  # "/" and "/{proxy+}"
+    for method in methods.values():
+        integration = method["Properties"]["Integration"]
+        assert integration["Type"] == "AWS_PROXY"
+        assert integration["ResponseTransferMode"] == "STREAM"
+        assert integration["TimeoutInMillis"] == function("stream").timeout_s * 1000
+        uri = str(integration["Uri"])
+        assert "/response-streaming-invocations" in uri
+        assert stream in uri
+    synth.template.has_resource_properties("AWS::ApiGateway::Resource", {"PathPart": "{proxy+}"})
+    synth.template.has_resource_properties(
+        "AWS::ApiGateway::RestApi", {"EndpointConfiguration": {"Types": ["REGIONAL"]}}
+    )
+
+
+def test_streaming_stage_is_throttled_traced_and_logged(synth: Synthesized) -> None:
+    synth.template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": STAGE,
+            "TracingEnabled": True,
+            "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+            "MethodSettings": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "ThrottlingRateLimit": c.STREAM_API_RATE_LIMIT,
+                            "ThrottlingBurstLimit": c.STREAM_API_BURST_LIMIT,
+                            "LoggingLevel": "ERROR",
+                        }
+                    )
+                ]
+            ),
+        },
+    )
+
+
+def test_outputs_name_the_urls_the_cli_reads(synth: Synthesized) -> None:
+    outputs = synth.raw["Outputs"]
+    assert {"SubmitUrl", "StreamUrl", c.OUTPUT_REDIS_ENDPOINT, c.OUTPUT_SECRET_ARN} <= outputs.keys()
+    # The stage name is part of every streaming URL (REST APIs have no $default stage).
+    assert f"DeploymentStage{STAGE}" in str(outputs["StreamUrl"]["Value"])
