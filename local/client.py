@@ -72,7 +72,8 @@ class Client:
         return dict(self._call("POST", f"/v1/jobs/{job_id}/retry").json())
 
     def redrive(self, window_s: int, limit: int = 1000) -> int:
-        return int(self._call("POST", "/v1/dlq/redrive", json={"window_s": window_s, "limit": limit}).json()["redriven"])
+        body = {"window_s": window_s, "limit": limit}
+        return int(self._call("POST", "/v1/dlq/redrive", json=body).json()["redriven"])
 
     def watch(self, job_id: str, timeout_s: float = 3600) -> Iterator[dict[str, Any]]:
         """Job states as they change, from the stream app's SSE endpoint, until a terminal status."""

@@ -179,9 +179,9 @@ class LocalCloud:
                 raise RuntimeError(f"{url} did not come up (logs in {home() / 'logs'})")
         if any(c.name == "stream" for c in self.children):
             _wait_http(f"{stream_url}/v1/health", 30)
-        state = StackState(pid=os.getpid(), home=str(home()), api_url=api_url, stream_url=stream_url, sandbox_url=sandbox_url,
-                           demo_target_url=f"http://127.0.0.1:{self.ports.demo}", aws_endpoint=aws_endpoint,
-                           redis_url=redis_url, dev_api_key=dev_key, function_env=fn_env)
+        state = StackState(pid=os.getpid(), home=str(home()), api_url=api_url, stream_url=stream_url,
+                           sandbox_url=sandbox_url, demo_target_url=f"http://127.0.0.1:{self.ports.demo}",
+                           aws_endpoint=aws_endpoint, redis_url=redis_url, dev_api_key=dev_key, function_env=fn_env)
         state.save()
         return state
 

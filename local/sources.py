@@ -19,7 +19,7 @@ log = logging.getLogger("steadfast.local")
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
-def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+def sqs_event(messages: list[Any], queue_arn: str) -> dict[str, Any]:
     return {"Records": [{
         "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
         "attributes": {k: str(v) for k, v in m.get("Attributes", {}).items()},

@@ -43,6 +43,7 @@ class TenantStore:
         self.db = client or aws.dynamodb()
         # Warm Lambdas answer repeat callers without a DynamoDB read; a revoked key lives ≤ the TTL.
         self._cache: dict[str, tuple[str, float]] = {}
+        self._secrets: dict[str, tuple[str | None, float]] = {}
 
     def add_key(self, tenant: str, api_key: str) -> None:
         self.db.put_item(TableName=self.table, Item=aws.to_item({
@@ -65,10 +66,15 @@ class TenantStore:
         return tenant
 
     def signing_secret(self, tenant: str) -> str | None:
-        """The tenant's Standard Webhooks secret (`whsec_…`), if it has one."""
+        """The tenant's Standard Webhooks secret (`whsec_…`), if it has one; cached like keys."""
+        hit = self._secrets.get(tenant)
+        if hit and hit[1] > time.monotonic():
+            return hit[0]
         item = self.db.get_item(TableName=self.table, Key=aws.to_item({"pk": f"TENANT#{tenant}", "sk": "TENANT"}),
                                 ).get("Item")
-        return str(aws.from_item(item).get("signing_secret") or "") or None if item else None
+        secret = (str(aws.from_item(item).get("signing_secret") or "") or None) if item else None
+        self._secrets[tenant] = (secret, time.monotonic() + KEY_CACHE_TTL_S)
+        return secret
 
     def set_signing_secret(self, tenant: str, secret: str) -> None:
         self.db.put_item(TableName=self.table, Item=aws.to_item(

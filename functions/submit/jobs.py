@@ -35,7 +35,7 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> JobPage:
-    records, next_cursor = job_store().list(tenant_of(router), status, limit, cursor)
+    records, next_cursor = job_store().page(tenant_of(router), status, limit, cursor)
     return JobPage(items=[r.public() for r in records], next_cursor=next_cursor)
 
 

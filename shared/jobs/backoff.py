@@ -21,7 +21,7 @@ class Backoff(Protocol):
 
 def _exp(base: float, cap: float, attempt: int) -> float:
     # min() before the power would overflow at large attempt counts.
-    return min(cap, base * 2 ** min(attempt - 1, 62))
+    return min(cap, base * float(2 ** min(attempt - 1, 62)))
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ async def call(client: httpx.AsyncClient, record: JobRecord, attempt_n: int, sig
                 raw += chunk
                 if len(raw) > MAX_RESULT_BODY_BYTES:
                     break
-    except Exception as exc:  # noqa: BLE001 - every failure of a call is data, classified below
+    except Exception as exc:
         outcome, error = classify_exception(exc)
         return CallOutcome(outcome, int((time.perf_counter() - start) * 1000), error=error)
     duration_ms = int((time.perf_counter() - start) * 1000)
@@ -81,7 +81,7 @@ async def call(client: httpx.AsyncClient, record: JobRecord, attempt_n: int, sig
         headers=dict(list(response.headers.items())[:_KEPT_RESPONSE_HEADERS]),
         body=bytes(raw[:MAX_RESULT_BODY_BYTES]).decode("utf-8", errors="replace"),
         body_truncated=len(raw) > MAX_RESULT_BODY_BYTES, duration_ms=duration_ms)
-    error = None if outcome is Outcome.success else f"HTTP {response.status_code}"
+    failure: str | None = None if outcome is Outcome.success else f"HTTP {response.status_code}"
     if 300 <= response.status_code < 400 and outcome is Outcome.permanent:
-        error = f"HTTP {response.status_code}: redirect not followed (Location: {response.headers.get('location')})"
-    return CallOutcome(outcome, duration_ms, response.status_code, result, error, retry_after)
+        failure = f"HTTP {response.status_code}: redirect not followed (Location: {response.headers.get('location')})"
+    return CallOutcome(outcome, duration_ms, response.status_code, result, failure, retry_after)

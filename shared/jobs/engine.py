@@ -8,10 +8,14 @@ Per-job max_attempts is enforced here; the queue's maxReceiveCount only catches 
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import httpx
 from aws_lambda_powertools import Logger, Metrics
@@ -29,6 +33,14 @@ from shared.tenants import TenantStore
 
 logger = Logger(child=True)
 metrics = Metrics()
+# boto3 is blocking: its calls run on threads. asyncio's default pool (cores + 4) would serialize a
+# batch of ten jobs' store calls on a small Lambda; a batch needs about three calls per job at once.
+T = TypeVar("T")
+_IO = ThreadPoolExecutor(max_workers=32, thread_name_prefix="aws")
+
+
+async def _io(fn: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_IO, functools.partial(fn, *args))
 
 
 @dataclass(frozen=True)
@@ -59,13 +71,13 @@ class Worker:
             msg = JobMessage.model_validate_json(body)
         except ValidationError:
             # Poison: no retry can make it readable. Quarantine it now rather than after N receives.
-            await asyncio.to_thread(self.queue.dead_letter, body, "unreadable message")
+            await _io(self.queue.dead_letter, body, "unreadable message")
             metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
             logger.error("unreadable message quarantined", extra={"body": body[:200]})
             return ACK
         owner = secrets.token_hex(8)
         now = utcnow()
-        record = await asyncio.to_thread(self.store.claim, msg.job_id, msg.tenant, now, self.lease, owner)
+        record = await _io(self.store.claim, msg.job_id, msg.tenant, now, self.lease, owner)
         if record is None:
             return await self._unclaimed(msg, receipt_handle, receive_count, now)
         self.faults.point("after_claim")
@@ -78,7 +90,7 @@ class Worker:
     async def _unclaimed(self, msg: JobMessage, receipt_handle: str, receive_count: int,
                          now: datetime) -> Disposition:
         """A message whose job cannot be claimed now: stale, a duplicate under lease, or early."""
-        record = await asyncio.to_thread(self.store.get_record, msg.job_id)
+        record = await _io(self.store.get_record, msg.job_id)
         if record is None or record.tenant != msg.tenant or record.terminal:
             logger.info("stale delivery acknowledged", extra={"job_id": msg.job_id})
             return ACK
@@ -95,20 +107,20 @@ class Worker:
         """Bring the message back after `wait_s`. A message that came back often is replaced by a fresh
         one, so that legitimate retries never reach the queue's maxReceiveCount."""
         if receive_count >= self.max_receive_count - 1:
-            await asyncio.to_thread(self.queue.send, msg.job_id, msg.tenant, min(wait_s, MAX_DELAY_SECONDS))
+            await _io(self.queue.send, msg.job_id, msg.tenant, min(wait_s, MAX_DELAY_SECONDS))
             return ACK
-        await asyncio.to_thread(self.queue.retry_in, receipt_handle, min(wait_s, MAX_VISIBILITY_SECONDS))
+        await _io(self.queue.retry_in, receipt_handle, min(wait_s, MAX_VISIBILITY_SECONDS))
         return Disposition(ack=False, retry_in_s=wait_s)
 
     async def _attempt(self, record: JobRecord, owner: str, client: httpx.AsyncClient) -> Disposition:
         n = record.attempts + 1
         started = utcnow()
-        secret = await asyncio.to_thread(self.tenants.signing_secret, record.tenant)
+        secret = await _io(self.tenants.signing_secret, record.tenant)
         call = await delivery.call(client, record, n, secret, started)
         self.faults.point("after_call")
         metrics.add_metric(name="Attempts", unit=MetricUnit.Count, value=1)
         updated, attempt, disposition = self.decide(record, n, started, call)
-        kept = await asyncio.to_thread(self.store.finish_attempt, updated, attempt, owner)
+        kept = await _io(self.store.finish_attempt, updated, attempt, owner)
         log = {"job_id": record.id, "attempt": n, "target_index": record.target_index,
                "outcome": call.outcome.value, "status_code": call.status_code, "job_status": updated.status.value}
         if not kept:
@@ -117,9 +129,9 @@ class Worker:
         logger.info("attempt recorded", extra=log | {"next_delay_s": attempt.next_delay_s})
         self._count(updated)
         if updated.status == Status.dead:
-            await asyncio.to_thread(self.queue.dead_letter, JobMessage(job_id=record.id, tenant=record.tenant)
+            await _io(self.queue.dead_letter, JobMessage(job_id=record.id, tenant=record.tenant)
                                     .model_dump_json(), updated.last_error or "retries exhausted")
-        await asyncio.to_thread(self.events.publish, record.tenant, updated.public())
+        await _io(self.events.publish, record.tenant, updated.public())
         return disposition
 
     def decide(self, record: JobRecord, n: int, started: datetime, call: delivery.CallOutcome

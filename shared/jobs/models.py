@@ -121,6 +121,7 @@ class RequestSpec(Strict):
 
 
 RetryOn = int | Literal["4xx", "5xx"]
+DEFAULT_RETRY_ON: list[RetryOn] = [408, 425, 429, "5xx"]
 
 
 class RetrySpec(Strict):
@@ -128,7 +129,7 @@ class RetrySpec(Strict):
     base_delay_s: float = Field(default=1, ge=0, le=3600)
     max_delay_s: float = Field(default=3600, ge=0, le=7 * 24 * 3600)
     jitter: Jitter = Jitter.full
-    retry_on: list[RetryOn] = Field(default_factory=lambda: [408, 425, 429, "5xx"], max_length=50)
+    retry_on: list[RetryOn] = Field(default_factory=lambda: list(DEFAULT_RETRY_ON), max_length=50)
 
     @field_validator("retry_on")
     @classmethod

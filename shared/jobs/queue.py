@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
@@ -50,7 +50,7 @@ class JobQueue:
 
     def retry_in(self, receipt_handle: str, seconds: float) -> None:
         """Hide a delivered message for `seconds` (the retry delay, or the rest of a lease)."""
-        timeout = max(0, min(MAX_VISIBILITY_SECONDS, int(round(seconds))))
+        timeout = max(0, min(MAX_VISIBILITY_SECONDS, round(seconds)))
         self.sqs.change_message_visibility(QueueUrl=self.url, ReceiptHandle=receipt_handle,
                                            VisibilityTimeout=timeout)
 
@@ -62,6 +62,6 @@ class JobQueue:
         """Messages in the DLQ without consuming them (visibility 0), for `steadfast dlq list`."""
         out = self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=min(10, max_messages),
                                        VisibilityTimeout=0, MessageAttributeNames=["All"])
+        messages: list[dict[str, Any]] = list(out.get("Messages", []))  # type: ignore[arg-type]
         return [{"body": json.loads(m["Body"]) if m["Body"].startswith("{") else m["Body"],
-                 "reason": m.get("MessageAttributes", {}).get("reason", {}).get("StringValue")}
-                for m in out.get("Messages", [])]
+                 "reason": m.get("MessageAttributes", {}).get("reason", {}).get("StringValue")} for m in messages]

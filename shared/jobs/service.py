@@ -107,7 +107,7 @@ class JobService:
         the whole backlog in one second."""
         count, cursor = 0, None
         while count < limit:
-            records, cursor = self.store.list(tenant, Status.dead, min(100, limit - count), cursor)
+            records, cursor = self.store.page(tenant, Status.dead, min(100, limit - count), cursor)
             for record in records:
                 try:
                     self.restart(tenant, record.id, self.rng.uniform(0, window_s))

@@ -40,7 +40,7 @@ def _epoch(dt: datetime) -> int:
 
 
 def _reasons(exc: ClientError) -> list[str]:
-    return [r.get("Code", "") for r in exc.response.get("CancellationReasons", [])]  # type: ignore[typeddict-item]
+    return [r.get("Code", "") for r in exc.response.get("CancellationReasons", [])]
 
 
 class JobStore:
@@ -118,7 +118,7 @@ class JobStore:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def list(self, tenant: str, status: Status | None, limit: int, cursor: str | None
+    def page(self, tenant: str, status: Status | None, limit: int, cursor: str | None
              ) -> tuple[list[JobRecord], str | None]:
         if status is None:
             index, pk_name, pk = "by_tenant", "tenant_pk", f"T#{tenant}"
