@@ -10,11 +10,13 @@ one task that writes pre-encoded frames, and one that waits for the client to go
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+
+from shared.streaming.hub import Hub
+from shared.streaming.sessions import Feed, pump
 
 _BASE_HEADERS = (
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -25,19 +27,19 @@ _BASE_HEADERS = (
 
 
 class EventStream(Response):
-    """`text/event-stream` from an iterator of encoded frames; ends when it ends or the client leaves."""
+    """`text/event-stream` of one feed; ends when the feed does or when the client leaves."""
 
-    def __init__(self, frames: AsyncIterator[bytes], headers: Mapping[str, str] | None = None) -> None:
+    def __init__(self, hub: Hub, feed: Feed, deadline: float, headers: Mapping[str, str] | None = None) -> None:
         # Response.__init__ is skipped on purpose: there is no body to render.
         self.status_code = 200
         self.background = None
-        self.frames = frames
+        self.hub, self.feed, self.deadline = hub, feed, deadline
         extra = tuple((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())
-        self.headers = [*_BASE_HEADERS, *extra]
+        self.raw_headers = [*_BASE_HEADERS, *extra]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         if scope.get("method") == "HEAD":
-            await send({"type": "http.response.start", "status": 200, "headers": self.headers})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         task = asyncio.current_task()
@@ -51,13 +53,12 @@ class EventStream(Response):
             gone = True
             task.cancel()
 
+        async def write(frame: bytes) -> None:
+            await send({"type": "http.response.body", "body": frame, "more_body": True})
+
         watcher = asyncio.create_task(watch())
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": self.headers})
-            body = {"type": "http.response.body", "body": b"", "more_body": True}
-            async for frame in self.frames:
-                body["body"] = frame
-                await send(body)
+            await pump(self.hub, self.feed, self.deadline, write)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
             # The client left: close quietly. Any other cancellation (server shutdown) goes on up.
@@ -65,7 +66,3 @@ class EventStream(Response):
                 raise
         finally:
             watcher.cancel()
-            close = getattr(self.frames, "aclose", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    await close()

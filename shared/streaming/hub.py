@@ -202,9 +202,9 @@ class Hub:
     async def _run(self) -> None:
         failures = 0
         while True:
-            conn = self._pool.make_connection()
+            conn: AbstractConnection = self._pool.make_connection()  # type: ignore[no-untyped-call]
             try:
-                await conn.connect()
+                await conn.connect()  # type: ignore[no-untyped-call]
                 # Whatever was queued belongs to the old connection; one SUBSCRIBE covers every
                 # channel that has clients now (including those that joined during the outage).
                 self._outbox = asyncio.Queue()

@@ -43,12 +43,12 @@ class ReplayLog:
 
     async def after(self, log: str, last_id: str) -> list[Entry]:
         """Entries newer than `last_id`, oldest first (at most the log's cap)."""
-        rows = await self.redis.xrange(log, min=f"({last_id}", max="+", count=REPLAY_MAXLEN * 2)
+        rows: Any = await self.redis.xrange(log, min=f"({last_id}", max="+", count=REPLAY_MAXLEN * 2) or []
         return [_entry(eid, fields) for eid, fields in rows]
 
     async def tail(self, log: str) -> str | None:
         """The id of the newest entry: where a client without Last-Event-ID starts."""
-        rows = await self.redis.xrevrange(log, max="+", min="-", count=1)
+        rows: Any = await self.redis.xrevrange(log, max="+", min="-", count=1) or []
         return _text(rows[0][0]) if rows else None
 
 

@@ -1,0 +1,193 @@
+"""The stream function (SPEC §4): SSE streams of inverter readings and job statuses, and the dashboard.
+
+One ASGI app, run by uvicorn locally and, in AWS, by the Lambda Web Adapter (`run.sh`) behind a
+function URL in RESPONSE_STREAM mode. Routes parse the request, check the credential and hand over to
+`shared.streaming.sessions`; no stream logic lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from functions.stream import deps
+from functions.stream.deps import Services
+from shared import problems, stream_tokens
+from shared.config import env
+from shared.errors import NotFound, SteadfastError, Unauthorized
+from shared.jobs.models import Status
+from shared.streaming import sessions
+from shared.streaming.asgi import EventStream
+from shared.tenants import bearer
+
+STATIC = Path(__file__).parent / "static"
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def credential(request: Request) -> str:
+    """`access_token` query parameter (EventSource cannot set headers) or `Authorization: Bearer`."""
+    token = request.query_params.get("access_token")
+    return token.strip() if token and token.strip() else bearer(request.headers.get("authorization"))
+
+
+async def tenant_of(request: Request) -> str:
+    return await asyncio.to_thread(_services(request).tenants.tenant_for, credential(request))
+
+
+def _deadline(request: Request) -> float:
+    return asyncio.get_running_loop().time() + _services(request).max_stream_s
+
+
+def _stream(request: Request, feed: sessions.Feed) -> EventStream:
+    return EventStream(_services(request).hub, feed, _deadline(request))
+
+
+async def inverter_events(request: Request) -> Response:
+    s = _services(request)
+    inverter_id = request.path_params["id"]
+    cred = credential(request)
+    if stream_tokens.looks_like_stream_token(cred):
+        tenant = stream_tokens.verify(s.token_secret, cred, inverter_id)
+    else:
+        tenant = await asyncio.to_thread(s.tenants.tenant_for, cred)
+    found = await asyncio.to_thread(s.inverters.owner_and_latest, inverter_id)
+    if found is None or found[0] != tenant:
+        raise NotFound(f"no inverter {inverter_id!r}")
+    last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    return _stream(request, sessions.InverterFeed(s.replay, inverter_id, found[1], last_id))
+
+
+async def job_events(request: Request) -> Response:
+    s = _services(request)
+    tenant = await tenant_of(request)
+    job_id = request.path_params["id"]
+    await asyncio.to_thread(s.jobs.get, tenant, job_id)  # 404 before the stream starts
+
+    async def load() -> dict[str, Any]:
+        return deps.public_job(await asyncio.to_thread(s.jobs.get, tenant, job_id))
+
+    return _stream(request, sessions.JobFeed(s.replay, job_id, load))
+
+
+async def tenant_job_events(request: Request) -> Response:
+    tenant = await tenant_of(request)
+    return _stream(request, sessions.TenantJobsFeed(tenant))
+
+
+# -- read-only JSON for the dashboard (same origin: no CORS set-up between the API and the stream app) --
+async def list_inverters(request: Request) -> Response:
+    tenant = await tenant_of(request)
+    items = await asyncio.to_thread(_services(request).inverters.list_for_tenant, tenant)
+    return JSONResponse({"items": items})
+
+
+async def list_jobs(request: Request) -> Response:
+    tenant = await tenant_of(request)
+    raw_status = request.query_params.get("status")
+    status = Status(raw_status) if raw_status and raw_status in Status.__members__ else None
+    raw_limit = request.query_params.get("limit", "50")
+    limit = min(max(int(raw_limit), 1), 200) if raw_limit.isdigit() else 50
+    records, cursor = await asyncio.to_thread(_services(request).jobs.page, tenant, status, limit,
+                                              request.query_params.get("cursor"))
+    return JSONResponse({"items": [deps.public_job(r) for r in records], "next_cursor": cursor})
+
+
+async def job_attempts(request: Request) -> Response:
+    tenant = await tenant_of(request)
+    attempts = await asyncio.to_thread(_services(request).jobs.attempts, tenant, request.path_params["id"])
+    return JSONResponse({"items": [a.model_dump(mode="json") for a in attempts]})
+
+
+async def stream_token(request: Request) -> Response:
+    s = _services(request)
+    tenant = await tenant_of(request)
+    inverter_id = request.path_params["id"]
+    found = await asyncio.to_thread(s.inverters.owner_and_latest, inverter_id)
+    if found is None or found[0] != tenant:
+        raise NotFound(f"no inverter {inverter_id!r}")
+    token, expires = stream_tokens.issue(s.token_secret, tenant, inverter_id)
+    return JSONResponse({"token": token, "expires_at": expires.isoformat().replace("+00:00", "Z")})
+
+
+async def health(request: Request) -> Response:
+    hub = _services(request).hub
+    # Always 200: the Lambda Web Adapter waits for this path before the first request, and a Redis
+    # outage must not keep the function from starting (streams wait for the hub to reconnect).
+    return JSONResponse({"status": "ok", "redis": "connected" if hub.connected.is_set() else "reconnecting",
+                         "clients": hub.clients})
+
+
+async def dashboard(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+# -- errors as RFC 9457 problems -------------------------------------------------------------------
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SteadfastError)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    return JSONResponse(problems.from_error(exc, instance=request.url.path), status_code=exc.status,
+                        media_type=problems.PROBLEM_CONTENT_TYPE, headers=headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    body = problems.problem(exc.status_code, "Not found" if exc.status_code == 404 else "Error",
+                            str(exc.detail), slug="not-found" if exc.status_code == 404 else "http",
+                            instance=request.url.path)
+    return JSONResponse(body, status_code=exc.status_code, media_type=problems.PROBLEM_CONTENT_TYPE)
+
+
+def create_app(make_services: Callable[[], Services]) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = make_services()
+        app.state.services = services
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    routes = [
+        Route("/", dashboard),
+        Route("/v1/health", health),
+        Route("/v1/inverters/{id}/events", inverter_events),
+        Route("/v1/jobs/{id}/events", job_events),
+        Route("/v1/tenant/jobs/events", tenant_job_events),
+        Route("/v1/dashboard/inverters", list_inverters),
+        Route("/v1/dashboard/inverters/{id}/stream-token", stream_token, methods=["POST"]),
+        Route("/v1/dashboard/jobs", list_jobs),
+        Route("/v1/dashboard/jobs/{id}/attempts", job_attempts),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    # Streams authenticate with a token in the URL, never a cookie, so any origin may open them.
+    middleware = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"],
+                             allow_headers=["Authorization", "Last-Event-ID"])]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
+                     exception_handlers={SteadfastError: _domain_error, HTTPException: _http_error})
+
+
+app = create_app(lambda: deps.from_env(env()))
+
+
+def handler(event: dict[str, Any], context: Any) -> Any:
+    """Named by the topology for symmetry with the other functions. In AWS the Lambda Web Adapter runs
+    `functions/stream/run.sh` (uvicorn serving `app`) and proxies invocations to it; nothing calls this."""
+    raise RuntimeError("the stream function is an ASGI app served through the Lambda Web Adapter "
+                       "(functions/stream/run.sh); invoke it over HTTP, not as a plain handler")

@@ -1,0 +1,66 @@
+"""The stream app's collaborators, built once per process (per Lambda execution environment)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from shared.config import Env
+from shared.jobs.models import Attempt, Status
+from shared.jobs.record import JobRecord
+from shared.streaming.directory import CachedDirectory, InverterDirectory
+from shared.streaming.hub import Hub
+from shared.streaming.replay import ReplayLog
+
+
+class TenantLookup(Protocol):
+    def tenant_for(self, api_key: str) -> str: ...
+
+
+class JobReader(Protocol):
+    def get(self, tenant: str, job_id: str) -> JobRecord: ...
+
+    def attempts(self, tenant: str, job_id: str) -> list[Attempt]: ...
+
+    def page(self, tenant: str, status: Status | None, limit: int, cursor: str | None
+             ) -> tuple[list[JobRecord], str | None]: ...
+
+
+@dataclass
+class Services:
+    hub: Hub
+    replay: ReplayLog
+    tenants: TenantLookup
+    jobs: JobReader
+    inverters: InverterDirectory
+    token_secret: str
+    max_stream_s: float
+
+    async def start(self) -> None:
+        await self.hub.start()
+
+    async def stop(self) -> None:
+        await self.hub.stop()
+        await self.replay.close()
+
+
+def _inverter_directory(e: Env) -> InverterDirectory:
+    from shared.streaming.dynamo_directory import DynamoDirectory
+
+    return CachedDirectory(DynamoDirectory(e.inverters_table))
+
+
+def from_env(e: Env) -> Services:
+    from shared.jobs.store import JobStore
+    from shared.tenants import TenantStore
+
+    if not e.redis_url:
+        raise RuntimeError("the stream app needs REDIS_URL")
+    return Services(
+        hub=Hub(e.redis_url, queue_size=e.stream_queue_size, heartbeat_s=e.stream_heartbeat_s),
+        replay=ReplayLog(e.redis_url), tenants=TenantStore(e.tenants_table), jobs=JobStore(e.jobs_table),
+        inverters=_inverter_directory(e), token_secret=e.stream_token_secret, max_stream_s=e.stream_max_s)
+
+
+def public_job(record: JobRecord) -> dict[str, Any]:
+    return record.public().model_dump(mode="json")
