@@ -169,6 +169,15 @@ API_ROUTES = HttpApi(
     )
 )
 
+# The sandbox vendor's own HTTP API (local/sandbox/vendor.py), for stages without real inverters.
+SANDBOX_ROUTES = HttpApi(
+    routes=(
+        HttpRoute("POST", "/v1/devices/last-data"),
+        HttpRoute("GET", "/_stats"),
+        HttpRoute("GET", "/v1/health"),
+    )
+)
+
 FUNCTIONS: tuple[Function, ...] = (
     Function(
         name="submit",
@@ -220,6 +229,14 @@ FUNCTIONS: tuple[Function, ...] = (
         needs_redis=True,
         requirements=_BASE_REQUIREMENTS + _STREAM_REQUIREMENTS,
         needs_secrets=True,
+    ),
+    Function(
+        name="sandbox",
+        handler="local.sandbox.handler.handler",
+        trigger=SANDBOX_ROUTES,
+        timeout_s=10,
+        requirements=_BASE_REQUIREMENTS + ("httpx==0.28.1",),
+        production=False,
     ),
 )
 

@@ -1,7 +1,61 @@
-"""Inverter routes (SPEC §3). Filled in by the telemetry work."""
+"""Inverter routes (SPEC §3): register, list, read with the latest reading, history, stream tokens."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from functions.submit.auth import tenant_of
+from functions.submit.telemetry_deps import inverter_store, reading_store
+from shared import stream_tokens
+from shared.config import env
+from shared.errors import BadRequest
+from shared.telemetry.models import Inverter, InverterCreate, InverterPage, ReadingList, StreamToken
+from shared.telemetry.registry import register
+
 router = APIGatewayHttpRouter()
+
+
+@router.post("/v1/inverters", responses={201: {"description": "Registered"}})
+def create_inverter(spec: Annotated[InverterCreate, Body()]) -> Response[Inverter]:
+    record = register(inverter_store(), tenant_of(router), spec)
+    return Response(status_code=201, content_type="application/json", body=record.public(),
+                    headers={"Location": f"/v1/inverters/{record.id}"})
+
+
+@router.get("/v1/inverters")
+def list_inverters(
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> InverterPage:
+    records, next_cursor = inverter_store().list_for_tenant(tenant_of(router), limit, cursor)
+    return InverterPage(items=[r.public() for r in records], next_cursor=next_cursor)
+
+
+@router.get("/v1/inverters/<inverter_id>")
+def get_inverter(inverter_id: str) -> Inverter:
+    return inverter_store().get(tenant_of(router), inverter_id).public()
+
+
+@router.get("/v1/inverters/<inverter_id>/readings")
+def get_readings(
+    inverter_id: str,
+    since: Annotated[datetime | None, Query(description="RFC 3339; oldest first from then on")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> ReadingList:
+    if since is not None and since.tzinfo is None:
+        raise BadRequest("since needs a time zone (RFC 3339, e.g. 2026-11-22T10:00:00Z)")
+    inverter = inverter_store().get(tenant_of(router), inverter_id)
+    return ReadingList(items=reading_store().history(inverter.id, since, limit))
+
+
+@router.post("/v1/inverters/<inverter_id>/stream-token")
+def create_stream_token(inverter_id: str) -> StreamToken:
+    tenant = tenant_of(router)
+    inverter = inverter_store().get(tenant, inverter_id)
+    token, expires_at = stream_tokens.issue(env().stream_token_secret, tenant, inverter.id)
+    return StreamToken(token=token, expires_at=expires_at)

@@ -3,10 +3,10 @@
 Models (each the simplest one that keeps the numbers honest):
 - sun elevation from day of year, UTC time, latitude and longitude (Cooper's declination, equation of
   time after Spencer), so that night gives exactly zero PV and winter days are short;
-- clear-sky global horizontal irradiance after Haurwitz: 1098·cos z·exp(−0.057/cos z) W/m²;
-- cloud cover as an Ornstein–Uhlenbeck process (30-minute memory) squashed to 0…1, attenuating
-  irradiance after Kasten–Czeplak: G = G_clear·(1 − 0.75·C^3.4);
-- cell temperature by the NOCT model, panel power derated by −0.37 %/°C above 25 °C;
+- clear-sky global horizontal irradiance after Haurwitz: 1098·cos z·exp(-0.057/cos z) W/m²;
+- cloud cover as an Ornstein-Uhlenbeck process (30-minute memory) squashed to 0…1, attenuating
+  irradiance after Kasten-Czeplak: G = G_clear·(1 - 0.75·C^3.4);
+- cell temperature by the NOCT model, panel power derated by -0.37 %/°C above 25 °C;
 - a household load with morning and evening peaks and noise;
 - a battery (hybrid sites) that stores surplus PV, covers the load at night down to a 10 % reserve,
   with 95 % efficiency each way;

@@ -64,4 +64,4 @@ class DeviceBackoff:
     def delay_s(self, interval_s: int, failures: int, rng: random.Random, retry_after_s: float | None = None) -> float:
         ceiling = min(self.cap_s, interval_s * 2 ** min(failures, 20))
         delay = max(float(interval_s), ceiling / 2 + rng.uniform(0, ceiling / 2))
-        return max(delay, retry_after_s or 0.0)
+        return float(max(delay, retry_after_s or 0.0))

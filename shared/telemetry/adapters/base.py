@@ -7,6 +7,7 @@ poller only sees `Reading`s and `Failure`s.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,8 @@ from typing import Protocol
 import httpx
 
 from shared.telemetry.models import Brand, InverterRecord, Reading
+
+_QUERY = re.compile(r"\?\S*")
 
 
 class FailureKind(StrEnum):
@@ -49,7 +52,8 @@ class PayloadError(ValueError):
 
 
 class Adapter(Protocol):
-    brand: Brand
+    @property
+    def brand(self) -> Brand: ...
 
     def batches(self, devices: Sequence[InverterRecord], size: int) -> list[list[InverterRecord]]:
         """Split due devices into requests the vendor accepts."""
@@ -87,7 +91,9 @@ def retry_after(response: httpx.Response) -> float | None:
 
 
 def transport_failure(exc: httpx.HTTPError) -> Failure:
-    return Failure(FailureKind.transport, f"{type(exc).__name__}: {exc}"[:200])
+    # A query string may hold a credential (Enphase sends its API key as `?key=`): never keep one.
+    detail = _QUERY.sub("?…", f"{type(exc).__name__}: {exc}")
+    return Failure(FailureKind.transport, detail[:200])
 
 
 def number(raw: object, scale: float = 1.0) -> float | None:

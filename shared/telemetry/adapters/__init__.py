@@ -1,0 +1,1 @@
+"""Vendor adapters: each turns one vendor's API into normalized Readings (see base.py)."""

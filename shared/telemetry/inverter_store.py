@@ -1,0 +1,162 @@
+"""The inverter registry on DynamoDB: an inverter's registration, its latest reading and its poll state
+(next due time, consecutive failures) on one item, so that `GET /v1/inverters/{id}` is one read.
+
+Keys: `INV#<id>`/`INV`; a guard item `SERIAL#<tenant>#<brand>#<serial>` keeps a serial registered once
+per tenant. Indexes: `by_tenant` (list) and `by_next_poll`, a sparse index sharded over POLL_SHARDS
+partitions so that the poller reads what is due with queries, never a scan.
+
+The poller writes poll state with BatchWriteItem (full-item puts, 25 per call) rather than one
+UpdateItem per device: 10,000 devices cost 400 calls instead of 10,000. That is safe because a
+registration never changes after create (the API has no update), and only the poller writes poll
+state, one cycle at a time (see `shared.telemetry.poller`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared import aws
+from shared.errors import BadRequest, Conflict, NotFound, Unavailable
+from shared.telemetry import batch_writes
+from shared.telemetry.models import Brand, InverterRecord, Reading, iso
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+POLL_SHARDS = 4
+
+
+def poll_shard(inverter_id: str) -> str:
+    return f"POLL#{sum(inverter_id.encode()) % POLL_SHARDS}"
+
+
+def to_attributes(r: InverterRecord) -> dict[str, Any]:
+    return {
+        "pk": f"INV#{r.id}", "sk": "INV", "id": r.id, "tenant": r.tenant, "brand": r.brand.value,
+        "serial": r.serial, "device_type": r.device_type, "name": r.name, "poll_interval_s": r.poll_interval_s,
+        "created_at": iso(r.created_at), "next_poll_at": iso(r.next_poll_at), "poll_pk": poll_shard(r.id),
+        "tenant_pk": f"T#{r.tenant}", "created_sk": f"{iso(r.created_at)}#{r.id}",
+        "latest": r.latest.model_dump_json() if r.latest else None, "failures": r.failures,
+        "last_error": r.last_error, "last_polled_at": iso(r.last_polled_at) if r.last_polled_at else None,
+    }
+
+
+def _dt(v: Any) -> datetime | None:
+    return datetime.fromisoformat(v).astimezone(UTC) if v else None
+
+
+def from_attributes(a: dict[str, Any]) -> InverterRecord:
+    return InverterRecord(
+        id=a["id"], tenant=a["tenant"], brand=Brand(a["brand"]), serial=a["serial"], device_type=a.get("device_type"),
+        name=a.get("name"), poll_interval_s=int(a["poll_interval_s"]), created_at=_dt(a["created_at"]),
+        next_poll_at=_dt(a["next_poll_at"]), failures=int(a.get("failures", 0)), last_error=a.get("last_error"),
+        latest=Reading.model_validate_json(a["latest"]) if a.get("latest") else None,
+        last_polled_at=_dt(a.get("last_polled_at")))
+
+
+class InverterStore:
+    def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
+        self.table = table
+        self.db = client or aws.dynamodb()
+
+    def create(self, record: InverterRecord) -> InverterRecord:
+        guard = {"pk": self._serial_pk(record.tenant, record.brand, record.serial), "sk": "SERIAL", "id": record.id}
+        items = [aws.to_item(guard), aws.to_item(to_attributes(record))]
+        try:
+            self.db.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+                for item in items])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                raise Conflict(f"{record.brand} serial {record.serial!r} is already registered") from exc
+            raise Unavailable(f"registering the inverter failed: {exc.response['Error']['Code']}") from exc
+        except BotoCoreError as exc:
+            raise Unavailable("the inverter store is unavailable") from exc
+        return record
+
+    def find_serial(self, tenant: str, brand: Brand, serial: str) -> InverterRecord | None:
+        guard = self._get(self._serial_pk(tenant, brand, serial), "SERIAL")
+        return self.get(tenant, guard["id"]) if guard else None
+
+    def get(self, tenant: str, inverter_id: str) -> InverterRecord:
+        """A tenant's inverter; another tenant's is indistinguishable from a missing one."""
+        item = self._get(f"INV#{inverter_id}", "INV") if inverter_id.startswith("inv_") and len(inverter_id) <= 64 \
+            else None
+        if item is None or item["tenant"] != tenant:
+            raise NotFound(f"no inverter {inverter_id!r}")
+        return from_attributes(item)
+
+    def list_for_tenant(self, tenant: str, limit: int, cursor: str | None) -> tuple[list[InverterRecord], str | None]:
+        pk = f"T#{tenant}"
+        kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": "by_tenant", "Limit": limit,
+                                  "KeyConditionExpression": "tenant_pk = :pk",
+                                  "ExpressionAttributeValues": aws.values({":pk": pk})}
+        if cursor:
+            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, pk)
+        page = self._call(self.db.query, **kwargs)
+        last = page.get("LastEvaluatedKey")
+        records = [from_attributes(aws.from_item(i)) for i in page.get("Items", [])]
+        return records, _encode_cursor(last) if last else None
+
+    def due(self, before: datetime, limit: int) -> list[InverterRecord]:
+        """Inverters whose next poll is at or before `before`, soonest first within each shard.
+
+        Each shard gets an equal share of `limit`, so that a backlog in one cannot starve the others."""
+        out: list[InverterRecord] = []
+        share = -(-limit // POLL_SHARDS)
+        for shard in range(POLL_SHARDS):
+            kwargs: dict[str, Any] = {
+                "TableName": self.table, "IndexName": "by_next_poll",
+                "KeyConditionExpression": "poll_pk = :p AND next_poll_at <= :t",
+                "ExpressionAttributeValues": aws.values({":p": f"POLL#{shard}", ":t": iso(before)})}
+            taken = 0
+            while taken < share:
+                page = self._call(self.db.query, Limit=share - taken, **kwargs)
+                items = [from_attributes(aws.from_item(i)) for i in page.get("Items", [])]
+                out += items
+                taken += len(items)
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return out
+
+    def save_poll_state(self, records: list[InverterRecord]) -> int:
+        """Write latest reading and poll state of polled inverters; returns the DynamoDB calls made."""
+        return batch_writes.put_all(self.db, self.table, [aws.to_item(to_attributes(r)) for r in records])
+
+    # -- plumbing --------------------------------------------------------------------------------
+    @staticmethod
+    def _serial_pk(tenant: str, brand: Brand, serial: str) -> str:
+        return f"SERIAL#{tenant}#{brand.value}#{serial}"
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item = self._call(self.db.get_item, TableName=self.table, Key=aws.to_item({"pk": pk, "sk": sk})).get("Item")
+        return aws.from_item(item) if item else None
+
+    @staticmethod
+    def _call(fn: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise Unavailable(f"the inverter store is unavailable: {type(exc).__name__}") from exc
+
+
+def _encode_cursor(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(aws.from_item(key), separators=(",", ":")).encode()).decode()
+
+
+def _decode_cursor(cursor: str, pk: str) -> dict[str, Any]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("cursor is not one this API returned") from exc
+    # A cursor names a position in one tenant's partition: refuse one crafted for another's.
+    if not isinstance(raw, dict) or raw.get("tenant_pk") != pk or not all(isinstance(v, str) for v in raw.values()):
+        raise BadRequest("cursor is not one this API returned for this query")
+    return aws.to_item(raw)

@@ -1,0 +1,190 @@
+"""One poll cycle: read what is due, call each vendor within its limits, store, then publish.
+
+    due (by_next_poll index, a query per shard)
+      └─ per vendor, concurrently: batches (≤ batch_size serials, one device type each)
+           └─ per batch, ≤ `concurrency` in flight: token from the shared bucket → one HTTP request
+      └─ per device: Reading → latest + history; Failure → back off (next_poll_at moves out, jittered)
+    store (BatchWriteItem) ──then── publish (XADD + PUBLISH)
+
+The poller polls devices, never viewers: however many browsers watch an inverter, it is one request
+per due device (or one per batch of devices) per cycle. A batch that cannot get a token within
+`max_wait_s` is deferred, untouched, to the next cycle (its devices stay due); a vendor that throttles
+the account is blocked in the shared bucket and not called again until the cooldown ends. Nothing a
+vendor sends can crash a cycle: adapters turn every answer into outcomes, and an adapter that raises
+anyway fails only its batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import httpx
+from aws_lambda_powertools import Logger
+
+from shared.telemetry.adapters.base import Adapter, BatchResult, Failure, FailureKind, fail_all
+from shared.telemetry.models import Brand, InverterRecord, Reading, utcnow
+from shared.telemetry.policies import DUE_SLACK, LIMITS, DeviceBackoff, VendorLimits, next_due
+from shared.telemetry.publish import ReadingPublisher
+from shared.telemetry.ratelimit import RateLimiter
+
+logger = Logger(child=True)
+
+
+class PollState(Protocol):
+    """What the poller needs of the inverter store (`InverterStore`)."""
+
+    def due(self, before: datetime, limit: int) -> list[InverterRecord]: ...
+
+    def save_poll_state(self, records: list[InverterRecord]) -> int: ...
+
+
+class History(Protocol):
+    """What the poller needs of the reading store (`ReadingStore`)."""
+
+    def append(self, readings: Sequence[Reading]) -> int: ...
+
+
+@dataclass
+class VendorReport:
+    """Counts per vendor; the handler emits them as EMF metrics with a `vendor` dimension."""
+
+    vendor_calls: int = 0
+    rate_limited: int = 0  # devices the vendor refused for rate (per-device or account-wide)
+    failures: int = 0  # devices that failed for any reason, rate limits included
+    readings: int = 0  # new readings stored
+    unchanged: int = 0  # the vendor had nothing newer than the latest we hold
+    published: int = 0
+    deferred: int = 0  # devices left due because no token came in time
+
+
+@dataclass
+class CycleReport:
+    due: int = 0
+    duration_s: float = 0.0
+    vendors: dict[str, VendorReport] = field(default_factory=lambda: defaultdict(VendorReport))
+
+    @property
+    def vendor_calls(self) -> int:
+        return sum(v.vendor_calls for v in self.vendors.values())
+
+
+@dataclass
+class Poller:
+    inverters: PollState
+    readings: History
+    publisher: ReadingPublisher
+    limiter: RateLimiter
+    adapters: Mapping[Brand, Adapter]
+    http: httpx.AsyncClient
+    limits: Mapping[Brand, VendorLimits] = field(default_factory=lambda: dict(LIMITS))
+    backoff: DeviceBackoff = field(default_factory=DeviceBackoff)
+    rng: random.Random = field(default_factory=random.Random)
+    max_devices: int = 20_000
+    max_wait_s: float = 2.0
+    concurrency: int = 16
+
+    async def cycle(self, now: datetime | None = None) -> CycleReport:
+        started, now = time.perf_counter(), now or utcnow()
+        report = CycleReport()
+        due = await asyncio.to_thread(self.inverters.due, now + DUE_SLACK, self.max_devices)
+        report.due = len(due)
+        by_brand: dict[Brand, list[InverterRecord]] = defaultdict(list)
+        for device in due:
+            by_brand[device.brand].append(device)
+        results = await asyncio.gather(*(self._poll_vendor(brand, devices, now, report.vendors[brand.value])
+                                         for brand, devices in by_brand.items()))
+        outcomes = {k: v for result in results for k, v in result.items()}
+        updated, fresh = self._apply(due, outcomes, now, report)
+        await asyncio.to_thread(self.readings.append, fresh)
+        await asyncio.to_thread(self.inverters.save_poll_state, updated)
+        brand_of = {d.id: d.brand.value for d in due}
+        for brand, readings in _group(fresh, brand_of).items():
+            report.vendors[brand].published += await self.publisher.publish(readings)
+        report.duration_s = time.perf_counter() - started
+        return report
+
+    async def _poll_vendor(self, brand: Brand, devices: list[InverterRecord], now: datetime,
+                           report: VendorReport) -> dict[str, Reading | Failure]:
+        adapter, limits = self.adapters.get(brand), self.limits[brand]
+        if adapter is None:  # no credentials configured: back the devices off without calling anyone
+            return dict(fail_all(devices, Failure(FailureKind.vendor_error, "vendor credentials not configured")))
+        outcomes: dict[str, Reading | Failure] = {}
+        gate = asyncio.Semaphore(self.concurrency)
+        closed = False
+
+        async def run(batch: list[InverterRecord]) -> None:
+            nonlocal closed
+            async with gate:
+                if closed or not await self._token(brand, limits):
+                    report.deferred += len(batch)
+                    return
+                report.vendor_calls += 1
+                try:
+                    result = await adapter.fetch(self.http, batch, now, limits.timeout_s)
+                except Exception as exc:  # an adapter bug fails its batch, never the cycle
+                    logger.exception("adapter raised", extra={"vendor": brand.value, "batch": len(batch)})
+                    result = BatchResult(fail_all(batch, Failure(FailureKind.bad_payload, type(exc).__name__)))
+                if result.vendor_retry_after_s is not None:
+                    closed = True
+                    await self.limiter.block(brand.value, result.vendor_retry_after_s)
+                    logger.warning("vendor throttled the account", extra={
+                        "vendor": brand.value, "cooldown_s": result.vendor_retry_after_s})
+                outcomes.update(result.outcomes)
+
+        await asyncio.gather(*(run(b) for b in adapter.batches(devices, limits.batch_size)))
+        return outcomes
+
+    async def _token(self, brand: Brand, limits: VendorLimits) -> bool:
+        waited = 0.0
+        while (wait := await self.limiter.acquire(brand.value, limits)) > 0:
+            if waited + wait > self.max_wait_s:
+                return False
+            await asyncio.sleep(wait)
+            waited += wait
+        return True
+
+    def _apply(self, due: Sequence[InverterRecord], outcomes: Mapping[str, Reading | Failure], now: datetime,
+               report: CycleReport) -> tuple[list[InverterRecord], list[Reading]]:
+        """The new poll state of every device that got an outcome, and the readings newer than its latest."""
+        updated: list[InverterRecord] = []
+        fresh: list[Reading] = []
+        for device in due:
+            outcome, vendor = outcomes.get(device.id), report.vendors[device.brand.value]
+            if outcome is None:
+                continue  # deferred: stays due
+            if isinstance(outcome, Reading):
+                newer = device.latest is None or outcome.ts > device.latest.ts
+                if newer:
+                    fresh.append(outcome)
+                    vendor.readings += 1
+                else:
+                    vendor.unchanged += 1
+                updated.append(device.model_copy(update={
+                    "latest": outcome if newer else device.latest, "failures": 0, "last_error": None,
+                    "last_polled_at": now, "next_poll_at": next_due(now, device.poll_interval_s)}))
+                continue
+            failures = device.failures + 1
+            delay = self.backoff.delay_s(device.poll_interval_s, failures, self.rng, outcome.retry_after_s)
+            vendor.failures += 1
+            vendor.rate_limited += outcome.kind == FailureKind.rate_limited
+            logger.warning("poll failed", extra={
+                "inverter_id": device.id, "vendor": device.brand.value, "kind": outcome.kind.value,
+                "detail": outcome.detail, "failures": failures, "retry_in_s": round(delay, 1)})
+            updated.append(device.model_copy(update={
+                "failures": failures, "last_error": f"{outcome.kind.value}: {outcome.detail}"[:300],
+                "last_polled_at": now, "next_poll_at": now + timedelta(seconds=delay)}))
+        return updated, fresh
+
+
+def _group(readings: Sequence[Reading], brand_of: Mapping[str, str]) -> dict[str, list[Reading]]:
+    groups: dict[str, list[Reading]] = defaultdict(list)
+    for r in readings:
+        groups[brand_of[r.inverter_id]].append(r)
+    return groups

@@ -1,0 +1,142 @@
+"""Wiring: a Poller built from plain settings, run for one cycle or for a loop of cycles.
+
+Cycles never overlap: each takes a lease in Redis (`SET NX PX`), so that an invocation still running
+when the next schedule fires makes the newcomer skip instead of polling the same devices twice. Redis
+unavailable: the cycle runs without the lease (a possible duplicate poll beats no poll).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+import redis
+import redis.asyncio as aioredis
+from aws_lambda_powertools import Logger
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from shared.config import Env
+from shared.errors import SteadfastError
+from shared.telemetry.adapters.base import Adapter
+from shared.telemetry.adapters.enphase import EnphaseAdapter
+from shared.telemetry.adapters.growatt import GrowattAdapter
+from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN, SandboxAdapter
+from shared.telemetry.credentials import Credentials
+from shared.telemetry.inverter_store import InverterStore
+from shared.telemetry.models import Brand
+from shared.telemetry.poller import CycleReport, Poller
+from shared.telemetry.publish import NoPublisher, ReadingPublisher, RedisPublisher
+from shared.telemetry.ratelimit import LocalTokenBucket, RateLimiter, RedisTokenBucket
+from shared.telemetry.reading_store import ReadingStore
+from shared.telemetry.settings import TelemetryEnv
+
+logger = Logger(child=True)
+LEASE_TTL_S = 120
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    inverters_table: str
+    readings_table: str
+    redis_url: str | None
+    adapters: Mapping[Brand, Adapter]
+    rate_s: float = 60.0
+    loop_s: float = 0.0
+    max_devices: int = 20_000
+    # Namespaces the limiter's and the lease's Redis keys (tests and benchmarks share one Redis).
+    key_prefix: str = ""
+
+    @classmethod
+    def from_env(cls, env: Env, tenv: TelemetryEnv, credentials: Credentials) -> PollSettings:
+        return cls(inverters_table=env.inverters_table, readings_table=env.readings_table, redis_url=env.redis_url,
+                   adapters=build_adapters(tenv, credentials), rate_s=tenv.poll_rate_s, loop_s=tenv.poll_loop_s,
+                   max_devices=tenv.poll_max_devices)
+
+
+def build_adapters(tenv: TelemetryEnv, credentials: Credentials) -> dict[Brand, Adapter]:
+    """An adapter per vendor whose credentials resolve; a vendor left out is not called at all."""
+    sandbox_token = credentials.resolve(tenv.sandbox_token_ref) or DEV_SANDBOX_TOKEN
+    adapters: dict[Brand, Adapter] = {Brand.sandbox: SandboxAdapter(tenv.sandbox_url, sandbox_token)}
+    if token := credentials.resolve(tenv.growatt_token_ref):
+        adapters[Brand.growatt] = GrowattAdapter(tenv.growatt_url, token)
+    key, access = credentials.resolve(tenv.enphase_api_key_ref), credentials.resolve(tenv.enphase_token_ref)
+    if key and access:
+        adapters[Brand.enphase] = EnphaseAdapter(tenv.enphase_url, key, access)
+    return adapters
+
+
+class CycleLease:
+    def __init__(self, client: aioredis.Redis | None, key: str) -> None:
+        self.redis, self.key, self.token = client, key, secrets.token_hex(8)
+
+    async def acquire(self) -> bool:
+        if self.redis is None:
+            return True
+        try:
+            return bool(await self.redis.set(self.key, self.token, nx=True, ex=LEASE_TTL_S))
+        except redis.RedisError as exc:
+            logger.error("poll lease unavailable; polling without it", extra={"error": type(exc).__name__})
+            return True
+
+    async def release(self) -> None:
+        if self.redis is not None:
+            with contextlib.suppress(redis.RedisError):  # the lease expires on its own
+                await self.redis.eval(_RELEASE, 1, self.key, self.token)
+
+
+def redis_client(url: str) -> aioredis.Redis:
+    # Short timeouts and a single retry: Redis is the fast path, never worth stalling a poll for.
+    return aioredis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0,
+                                   retry=Retry(NoBackoff(), 1))
+
+
+@asynccontextmanager
+async def open_poller(settings: PollSettings) -> AsyncIterator[tuple[Poller, CycleLease]]:
+    client = redis_client(settings.redis_url) if settings.redis_url else None
+    publisher: ReadingPublisher = RedisPublisher(client) if client else NoPublisher()
+    limiter: RateLimiter = (RedisTokenBucket(client, prefix=f"{settings.key_prefix}ratelimit:vendor:")
+                            if client else LocalTokenBucket())
+    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0),
+                             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+    try:
+        poller = Poller(inverters=InverterStore(settings.inverters_table),
+                        readings=ReadingStore(settings.readings_table), publisher=publisher, limiter=limiter,
+                        adapters=settings.adapters, http=http, max_devices=settings.max_devices)
+        yield poller, CycleLease(client, f"{settings.key_prefix}poller:lease")
+    finally:
+        await http.aclose()
+        if client is not None:
+            await client.aclose()
+
+
+async def run_polls(settings: PollSettings, budget_s: float | None = None) -> list[CycleReport]:
+    """One cycle, or with `loop_s` > 0 a cycle every `rate_s` for `loop_s` seconds, stopping early so
+    that the last cycle ends within `budget_s` (the invocation's remaining time)."""
+    started = time.monotonic()
+    deadline = started + budget_s if budget_s else float("inf")
+    reports: list[CycleReport] = []
+    async with open_poller(settings) as (poller, lease):
+        while True:
+            tick = time.monotonic()
+            if await lease.acquire():
+                try:
+                    reports.append(await poller.cycle())
+                except SteadfastError:
+                    logger.exception("poll cycle failed; its devices stay due for the next one")
+                finally:
+                    await lease.release()
+            else:
+                logger.info("another poll cycle holds the lease; this one is skipped")
+            slowest = max((r.duration_s for r in reports), default=0.0)
+            next_tick = tick + settings.rate_s
+            if next_tick - started >= settings.loop_s or next_tick + slowest > deadline:
+                return reports
+            await asyncio.sleep(max(0.0, next_tick - time.monotonic()))

@@ -1,0 +1,108 @@
+"""Fixtures for telemetry integration tests: a moto server of our own (a subprocess on a free port) with
+the topology's tables, the machine's real Redis, and the sandbox vendor under uvicorn in a thread.
+Nothing here uses the fixed local-stack ports, so these tests run beside a developer's `make dev`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+
+import httpx
+import pytest
+import redis
+import uvicorn
+
+from local.sandbox.app import create_app
+from local.sandbox.vendor import SandboxVendor
+from shared import aws
+from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN
+
+REDIS_URL = os.environ.get("STEADFAST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TEST_ENV = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            "POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_NAMESPACE": "SteadfastTest"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server with the topology's tables; the process's AWS clients point at it meanwhile."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    saved = {k: os.environ.get(k) for k in [*TEST_ENV, "AWS_ENDPOINT_URL"]}
+    os.environ.update({**TEST_ENV, "AWS_ENDPOINT_URL": endpoint})
+    aws.dynamodb.cache_clear()
+    try:
+        wait_http(endpoint)
+        from local.resources import create_resources
+
+        create_resources()
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        aws.dynamodb.cache_clear()
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test alone; its keys are deleted afterwards."""
+    prefix = f"test:{uuid.uuid4().hex[:8]}:"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()
+
+
+@contextmanager
+def serve_sandbox(min_interval_s: float) -> Iterator[tuple[str, SandboxVendor]]:
+    vendor = SandboxVendor(token=DEV_SANDBOX_TOKEN, min_interval_s=min_interval_s)
+    server = uvicorn.Server(uvicorn.Config(create_app(vendor), host="127.0.0.1", port=free_port(),
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", vendor
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Callable[[float], tuple[str, SandboxVendor]]]:
+    """`sandbox(min_interval_s)` starts a sandbox vendor for this test: (base URL, its in-memory state)."""
+    with ExitStack() as started:
+        yield lambda min_interval_s: started.enter_context(serve_sandbox(min_interval_s))
