@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -35,7 +36,7 @@ async def test_each_poll_is_one_vendor_request_per_device_however_many_watch(
     # Given three sandbox inverters of two device types, and ten subscribers on each one's channel
     url, vendor = sandbox(0.2)
     devices = register_sandbox(redis_prefix.replace(":", ""), ["hybrid", "string", "hybrid"])
-    client = aioredis.Redis.from_url(REDIS_URL)
+    client: Any = aioredis.Redis.from_url(REDIS_URL)
     watchers = []
     for d in devices:
         for _ in range(SUBSCRIBERS):
