@@ -10,11 +10,6 @@ import json
 import os
 import shutil
 from pathlib import Path
-
-# jsii prints a banner on every start under Node 20; the CLI pinned in package.json supports it.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-
 from typing import Any
 
 from aws_cdk import App, Environment, Tags, Validations

@@ -58,6 +58,8 @@ OUTPUT_ALARM_TOPIC = "AlarmTopicArn"
 ENV_STAGE = "STEADFAST_STAGE"
 ENV_REDIS_URL = "REDIS_URL"
 ENV_SECRET_ARN = "STEADFAST_SECRET_ARN"  # noqa: S105 - a name, not a secret
+# shared.config reads the signing key itself from here (see functions._environment).
+ENV_STREAM_TOKEN_SECRET = "STEADFAST_STREAM_TOKEN_SECRET"  # noqa: S105 - a name, not a secret
 ENV_ALLOW_PRIVATE = "STEADFAST_ALLOW_PRIVATE_TARGETS"
 ENV_STREAM_BASE_PATH = "STEADFAST_STREAM_BASE_PATH"
 
@@ -71,7 +73,8 @@ METRICS_NAMESPACE = "Steadfast"
 
 # Keys of the per-stage JSON secret (see infra/README.md).
 SECRET_KEY_STREAM_TOKEN = "stream_token_key"  # noqa: S105 - a name, not a secret
-SECRET_VENDOR_KEYS = ("growatt_token", "enphase_api_key", "enphase_client_id", "solaredge_api_key")
+# Vendor keys match the `secret:<key>` references of shared/telemetry/settings.py.
+SECRET_VENDOR_KEYS = ("growatt_token", "enphase_api_key", "enphase_access_token")
 
 # --- Lambda Web Adapter ----------------------------------------------------------------------------
 # Published by AWS in account 753240598075 in every commercial region; version 30 is the newest

@@ -81,6 +81,14 @@ def _source_files(fn: Function) -> Iterator[Path]:
                 yield path.relative_to(REPO_ROOT)
 
 
+def _source_dirs(fn: Function) -> Iterator[Path]:
+    """Directories of the function's package, kept even when empty (an app may mount one)."""
+    absolute = REPO_ROOT / handler_package(fn)
+    for path in sorted(absolute.rglob("*")):
+        if path.is_dir() and not _skipped(path.relative_to(absolute)):
+            yield path.relative_to(REPO_ROOT)
+
+
 def _skipped(relative: Path) -> bool:
     return bool(_SKIP_NAMES.intersection(relative.parts)) or relative.suffix in _SKIP_SUFFIXES
 
@@ -96,6 +104,8 @@ def asset_hash(fn: Function, with_dependencies: bool) -> str:
     for relative in _source_files(fn):
         digest.update(str(relative).encode())
         digest.update((REPO_ROOT / relative).read_bytes())
+    for relative in _source_dirs(fn):
+        digest.update(f"{relative}/".encode())
     return digest.hexdigest()
 
 
@@ -109,7 +119,7 @@ def install_dependencies(requirements: tuple[str, ...]) -> Path:
         staging = Path(tmp) / "site"
         if requirements:
             command = [
-                sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                sys.executable, "-m", "pip", "install", "-qq", "--disable-pip-version-check",
                 "--no-compile", "--only-binary=:all:", "--implementation", "cp",
                 "--platform", PLATFORM, "--python-version", PYTHON_VERSION,
                 "--target", str(staging), *requirements,
@@ -143,6 +153,8 @@ class LocalPythonBundling:
             destination = out / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO_ROOT / relative, destination)
+        for relative in _source_dirs(self._fn):
+            (out / relative).mkdir(parents=True, exist_ok=True)  # e.g. a static/ dir the app mounts
         run_script = out / "functions" / "stream" / "run.sh"
         if run_script.exists():
             run_script.chmod(0o755)  # the Web Adapter execs it directly

@@ -116,9 +116,10 @@ class Function:
 
 
 # Pinned to what the local stack runs, so that a deployed function imports the versions tested here.
-_BASE_REQUIREMENTS = ("aws-lambda-powertools[tracer]==3.37.0", "pydantic==2.14.3")
-_HTTP_REQUIREMENTS = ("httpx==0.28.1", "redis==8.1.0")
-_STREAM_REQUIREMENTS = ("starlette==1.10.0", "uvicorn==0.54.0", "sse-starlette==3.7.0", "redis==8.1.0")
+# redis is in the base set because shared.jobs.events (job events) is imported by every job function.
+_BASE_REQUIREMENTS = ("aws-lambda-powertools[tracer]==3.37.0", "pydantic==2.14.3", "redis==8.1.0")
+_HTTP_REQUIREMENTS = ("httpx==0.28.1",)
+_STREAM_REQUIREMENTS = ("starlette==1.10.0", "uvicorn==0.54.0", "sse-starlette==3.7.0")
 
 JOBS_TABLE = Table(
     name="jobs",
@@ -186,7 +187,8 @@ FUNCTIONS: tuple[Function, ...] = (
         timeout_s=15,
         tables=("jobs", "tenants", "inverters", "readings"),
         queues=("jobs",),
-        requirements=_BASE_REQUIREMENTS,
+        # httpx: shared.jobs.classify and the telemetry adapters import it.
+        requirements=_BASE_REQUIREMENTS + _HTTP_REQUIREMENTS,
         needs_secrets=True,
     ),
     Function(

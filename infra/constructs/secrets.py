@@ -27,8 +27,9 @@ class Secrets(Construct):
         secret = secretsmanager.Secret(
             self,
             "App",
-            secret_name=f"steadfast/{stage}/app",
-            description="Steadfast: stream-token signing key and vendor API credentials",
+            # No fixed name: a destroyed secret keeps its name for a 7-30 day recovery window,
+            # which would block redeploying the stage. Functions get the ARN.
+            description=f"Steadfast {stage}: stream-token signing key and vendor API credentials",
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 secret_string_template=json.dumps(dict.fromkeys(SECRET_VENDOR_KEYS, "")),
                 generate_string_key=SECRET_KEY_STREAM_TOKEN,

@@ -9,7 +9,7 @@ import pytest
 
 from infra import constants as c
 from infra.packaging import handler_package
-from shared.topology import FUNCTIONS, Function, Schedule, StreamingUrl, queue, table
+from shared.topology import FUNCTIONS, Function, HttpApi, Schedule, StreamingUrl, queue, table
 from tests.infra.conftest import STAGE, Synthesized
 
 FUNCTION_IDS = [fn.name for fn in FUNCTIONS]
@@ -74,6 +74,11 @@ def test_environment_follows_the_topology(synth: Synthesized, fn: Function) -> N
     if fn.needs_redis:
         assert "rediss://" in str(env["REDIS_URL"])
     assert (c.ENV_SECRET_ARN in env) == fn.needs_secrets
+    signs_tokens = fn.needs_secrets and isinstance(fn.trigger, HttpApi | StreamingUrl)
+    assert (c.ENV_STREAM_TOKEN_SECRET in env) == signs_tokens
+    if signs_tokens:
+        assert "{{resolve:secretsmanager:" in str(env[c.ENV_STREAM_TOKEN_SECRET])
+        assert f"SecretString:{c.SECRET_KEY_STREAM_TOKEN}::" in str(env[c.ENV_STREAM_TOKEN_SECRET])
     if isinstance(fn.trigger, Schedule) and fn.trigger.local_rate_env:
         assert env[fn.trigger.local_rate_env] == str(fn.trigger.rate_s)
 

@@ -36,17 +36,19 @@ def test_http_api_serves_exactly_the_topology_routes(synth: Synthesized) -> None
     assert routes == expected
 
 
-def test_http_api_stage_is_throttled_and_logged(synth: Synthesized) -> None:
-    (stage,) = synth.resources("AWS::ApiGatewayV2::Stage").values()
-    props = stage["Properties"]
-    assert props["StageName"] == "$default"
-    assert props["AutoDeploy"] is True
-    assert props["DefaultRouteSettings"] == {
-        "ThrottlingBurstLimit": c.HTTP_API_BURST_LIMIT,
-        "ThrottlingRateLimit": c.HTTP_API_RATE_LIMIT,
-    }
-    assert "DestinationArn" in props["AccessLogSettings"]
-    assert "$context.requestId" in props["AccessLogSettings"]["Format"]
+def test_every_http_api_stage_is_throttled_and_logged(synth: Synthesized) -> None:
+    stages = synth.resources("AWS::ApiGatewayV2::Stage").values()
+    assert len(stages) == sum(isinstance(fn.trigger, HttpApi) for fn in FUNCTIONS)
+    for stage in stages:
+        props = stage["Properties"]
+        assert props["StageName"] == "$default"
+        assert props["AutoDeploy"] is True
+        assert props["DefaultRouteSettings"] == {
+            "ThrottlingBurstLimit": c.HTTP_API_BURST_LIMIT,
+            "ThrottlingRateLimit": c.HTTP_API_RATE_LIMIT,
+        }
+        assert "DestinationArn" in props["AccessLogSettings"]
+        assert "$context.requestId" in props["AccessLogSettings"]["Format"]
 
 
 def test_scheduled_functions_fire_at_the_topology_rate_without_retries(synth: Synthesized) -> None:
