@@ -46,22 +46,26 @@ class EventStream(Response):
         assert task is not None
         gone = False
 
-        async def watch() -> None:
+        def abandon() -> None:
             nonlocal gone
-            while (await receive())["type"] != "http.disconnect":
-                pass
             gone = True
             task.cancel()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            abandon()
 
         async def write(frame: bytes) -> None:
             await send({"type": "http.response.body", "body": frame, "more_body": True})
 
         watcher = asyncio.create_task(watch())
         try:
-            await pump(self.hub, self.feed, self.deadline, write)
+            await pump(self.hub, self.feed, self.deadline, write, on_drop=abandon)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
-            # The client left: close quietly. Any other cancellation (server shutdown) goes on up.
+            # The client left, or was dropped as too slow (uvicorn then closes the connection because
+            # the response is incomplete): end quietly. Any other cancellation (shutdown) goes on up.
             if not gone:
                 raise
         finally:

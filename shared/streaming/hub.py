@@ -26,7 +26,7 @@ import logging
 import math
 import random
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -73,7 +73,7 @@ Item = Message | Signal
 class Subscription:
     """One client's view of one channel: a bounded queue without a lock or a timer of its own."""
 
-    __slots__ = ("_hub", "_items", "_reason", "_waiter", "channel", "maxlen")
+    __slots__ = ("_hub", "_items", "_reason", "_waiter", "channel", "maxlen", "on_drop")
 
     def __init__(self, hub: Hub, channel: str, maxlen: int) -> None:
         self._hub = hub
@@ -82,6 +82,9 @@ class Subscription:
         self._items: deque[Item] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._reason: str | None = None
+        # Called when the client is dropped as too slow: its task is usually stuck in a send that
+        # waits for the socket to drain, so it cannot notice by itself.
+        self.on_drop: Callable[[], None] | None = None
 
     def push(self, item: Item) -> None:
         if self._reason is not None:
@@ -90,6 +93,9 @@ class Subscription:
             return  # a client with queued data needs no keep-alive
         if len(self._items) >= self.maxlen:
             self.close("slow")
+            self._hub._leave(self)
+            if self.on_drop is not None:
+                self.on_drop()
             return
         self._items.append(item)
         self._wake()
@@ -130,10 +136,11 @@ class Backoff:
 
 class Hub:
     def __init__(self, redis_url: str, *, queue_size: int = 256, heartbeat_s: float = 10.0,
-                 backoff: Backoff = Backoff()) -> None:
+                 backoff: Backoff = Backoff(), client_name: str = "steadfast-stream-hub") -> None:
         # A connection of its own, outside any pool: redis-py pools cap at 100 connections and the
-        # subscriber must never wait behind (or starve) replay reads.
-        self._pool = ConnectionPool.from_url(redis_url, socket_connect_timeout=3, socket_timeout=5)
+        # subscriber must never wait behind (or starve) replay reads. Named, for CLIENT LIST.
+        self._pool = ConnectionPool.from_url(redis_url, socket_connect_timeout=3, socket_timeout=5,
+                                             client_name=client_name)
         self.queue_size = queue_size
         self.heartbeat_s = heartbeat_s
         self.backoff = backoff

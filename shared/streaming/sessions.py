@@ -52,21 +52,24 @@ class Feed:
         raise NotImplementedError
 
 
-async def pump(hub: Hub, feed: Feed, deadline: float, write: Write) -> None:
+async def pump(hub: Hub, feed: Feed, deadline: float, write: Write,
+               on_drop: Callable[[], None] | None = None) -> None:
     """Run `feed` until it finishes, the deadline passes (checked at each heartbeat), the client is
-    dropped as too slow, or `write` fails because the client left."""
+    dropped as too slow (`on_drop` is called then, e.g. to cancel a send stuck on a full socket), or
+    `write` fails because the client left."""
     loop = asyncio.get_running_loop()
     for opening in feed.opening():
         await write(opening)
     while not feed.finished:
         async with hub.subscribe(feed.channel) as sub:
+            sub.on_drop = on_drop
             while not feed.finished:
                 try:
                     item = await sub.next()
                 except Closed as closed:
                     if closed.reason == "resync":
                         break
-                    log.info("stream closed", extra={"channel": feed.channel, "reason": closed.reason})
+                    log.info("stream closed: %s", closed.reason, extra={"channel": feed.channel})
                     return
                 if isinstance(item, Message):
                     frame = feed.accept(item)
