@@ -237,7 +237,7 @@ FUNCTIONS: tuple[Function, ...] = (
         handler="local.sandbox.handler.handler",
         trigger=SANDBOX_ROUTES,
         timeout_s=10,
-        requirements=_BASE_REQUIREMENTS + ("httpx==0.28.1",),
+        requirements=(*_BASE_REQUIREMENTS, "httpx==0.28.1"),
         production=False,
     ),
 )
