@@ -43,7 +43,7 @@ class Credentials:
             logger.error("credential unreadable", extra={"ref": ref, "error": type(exc).__name__})
             value = None
         if value is None:
-            logger.warning("credential not configured", extra={"ref": ref})
+            logger.info("credential not configured", extra={"ref": ref})
         self._cache[ref] = (value, time.monotonic() + CACHE_TTL_S)
         return value
 

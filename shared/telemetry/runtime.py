@@ -58,7 +58,7 @@ class PollSettings:
     def from_env(cls, env: Env, tenv: TelemetryEnv, credentials: Credentials) -> PollSettings:
         return cls(inverters_table=env.inverters_table, readings_table=env.readings_table, redis_url=env.redis_url,
                    adapters=build_adapters(tenv, credentials), rate_s=tenv.poll_rate_s, loop_s=tenv.poll_loop_s,
-                   max_devices=tenv.poll_max_devices)
+                   max_devices=tenv.poll_max_devices, key_prefix=tenv.redis_prefix)
 
 
 def build_adapters(tenv: TelemetryEnv, credentials: Credentials) -> dict[Brand, Adapter]:

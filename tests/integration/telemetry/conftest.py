@@ -1,5 +1,6 @@
-"""Fixtures for telemetry integration tests: a moto server of our own (a subprocess on a free port) with
-the topology's tables, the machine's real Redis, and the sandbox vendor under uvicorn in a thread.
+"""Fixtures for telemetry integration tests: a moto server of our own (a subprocess on a free port), tables
+as the topology declares them but per test, the machine's real Redis, and the sandbox vendor under
+uvicorn in a thread.
 Nothing here uses the fixed local-stack ports, so these tests run beside a developer's `make dev`."""
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any
 
+import boto3
 import httpx
 import pytest
 import redis
@@ -23,6 +27,7 @@ from local.sandbox.app import create_app
 from local.sandbox.vendor import SandboxVendor
 from shared import aws
 from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN
+from shared.topology import INVERTERS_TABLE, READINGS_TABLE, TENANTS_TABLE, Table
 
 REDIS_URL = os.environ.get("STEADFAST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TEST_ENV = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -58,9 +63,6 @@ def moto_endpoint() -> Iterator[str]:
     aws.dynamodb.cache_clear()
     try:
         wait_http(endpoint)
-        from local.resources import create_resources
-
-        create_resources()
         yield endpoint
     finally:
         proc.terminate()
@@ -71,6 +73,46 @@ def moto_endpoint() -> Iterator[str]:
             else:
                 os.environ[k] = v
         aws.dynamodb.cache_clear()
+
+
+@dataclass(frozen=True)
+class Tables:
+    inverters: str
+    readings: str
+    tenants: str
+
+
+def create_table(spec: Table, name: str) -> None:
+    """A table as the topology declares it (keys, GSIs, TTL), under another name."""
+    db = boto3.client("dynamodb")
+    keys = {spec.partition_key, spec.sort_key} | {i.partition_key for i in spec.indexes} | {
+        i.sort_key for i in spec.indexes if i.sort_key}
+    kwargs: dict[str, Any] = {
+        "TableName": name, "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": k, "AttributeType": "S"} for k in sorted(keys)],
+        "KeySchema": [{"AttributeName": spec.partition_key, "KeyType": "HASH"},
+                      {"AttributeName": spec.sort_key, "KeyType": "RANGE"}]}
+    if spec.indexes:
+        kwargs["GlobalSecondaryIndexes"] = [{
+            "IndexName": i.name, "Projection": {"ProjectionType": "ALL"},
+            "KeySchema": [{"AttributeName": i.partition_key, "KeyType": "HASH"}]
+            + ([{"AttributeName": i.sort_key, "KeyType": "RANGE"}] if i.sort_key else [])} for i in spec.indexes]
+    db.create_table(**kwargs)
+    if spec.ttl_attribute:
+        db.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True,
+                                                                         "AttributeName": spec.ttl_attribute})
+
+
+@pytest.fixture
+def tables(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Tables:
+    """Tables of this test alone (a poll reads every due inverter of its table), also in the environment."""
+    suffix = uuid.uuid4().hex[:8]
+    names = Tables(f"inverters-{suffix}", f"readings-{suffix}", f"tenants-{suffix}")
+    for spec, name in ((INVERTERS_TABLE, names.inverters), (READINGS_TABLE, names.readings),
+                       (TENANTS_TABLE, names.tenants)):
+        create_table(spec, name)
+        monkeypatch.setenv(spec.env_var, name)
+    return names
 
 
 @pytest.fixture

@@ -20,22 +20,21 @@ from shared.telemetry.models import Brand, InverterCreate, InverterRecord, utcno
 from shared.telemetry.reading_store import ReadingStore
 from shared.telemetry.registry import register
 from shared.telemetry.runtime import PollSettings, open_poller
-from tests.integration.telemetry.conftest import REDIS_URL
+from tests.integration.telemetry.conftest import REDIS_URL, Tables
 
 SUBSCRIBERS = 10
 
 
-def register_sandbox(tenant: str, kinds: list[str]) -> list[InverterRecord]:
-    store = InverterStore("inverters")
+def register_sandbox(store: InverterStore, tenant: str, kinds: list[str]) -> list[InverterRecord]:
     return [register(store, tenant, InverterCreate(brand=Brand.sandbox, serial=f"SBX-{tenant}-{n}", device_type=kind,
                                                    poll_interval_s=5)) for n, kind in enumerate(kinds)]
 
 
 async def test_each_poll_is_one_vendor_request_per_device_however_many_watch(
-        moto_endpoint: str, redis_prefix: str, sandbox: Callable[[float], tuple[str, SandboxVendor]]) -> None:
+        tables: Tables, redis_prefix: str, sandbox: Callable[[float], tuple[str, SandboxVendor]]) -> None:
     # Given three sandbox inverters of two device types, and ten subscribers on each one's channel
     url, vendor = sandbox(0.2)
-    devices = register_sandbox(redis_prefix.replace(":", ""), ["hybrid", "string", "hybrid"])
+    devices = register_sandbox(InverterStore(tables.inverters), "fanout", ["hybrid", "string", "hybrid"])
     client: Any = aioredis.Redis.from_url(REDIS_URL)
     watchers = []
     for d in devices:
@@ -44,8 +43,8 @@ async def test_each_poll_is_one_vendor_request_per_device_however_many_watch(
             await pubsub.subscribe(channels.inverter_channel(d.id))
             await pubsub.get_message(timeout=1)  # the subscribe confirmation
             watchers.append((d.id, pubsub))
-    settings = PollSettings("inverters", "readings", REDIS_URL, {Brand.sandbox: SandboxAdapter(url, DEV_SANDBOX_TOKEN)},
-                            key_prefix=redis_prefix)
+    adapters = {Brand.sandbox: SandboxAdapter(url, DEV_SANDBOX_TOKEN)}
+    settings = PollSettings(tables.inverters, tables.readings, REDIS_URL, adapters, key_prefix=redis_prefix)
     t0 = utcnow().replace(microsecond=0)  # the store keeps milliseconds
 
     async with open_poller(settings) as (poller, _):
@@ -72,8 +71,8 @@ async def test_each_poll_is_one_vendor_request_per_device_however_many_watch(
         await pubsub.aclose()
     # And DynamoDB holds the latest reading on the inverter and both in the history
     for d in devices:
-        stored = InverterStore("inverters").get(d.tenant, d.id)
-        history = ReadingStore("readings").history(d.id, since=None, limit=10)
+        stored = InverterStore(tables.inverters).get(d.tenant, d.id)
+        history = ReadingStore(tables.readings).history(d.id, since=None, limit=10)
         assert stored.latest is not None and len(history) == 2
         assert history[-1] == stored.latest
         assert stored.next_poll_at == t0 + timedelta(seconds=10) and stored.failures == 0

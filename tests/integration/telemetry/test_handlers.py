@@ -1,0 +1,140 @@
+"""The deployed handlers, wired from their environment as in Lambda: the poller function polls the
+sandbox and emits EMF metrics with a `vendor` dimension; the inverter routes of the submit function
+(through the API Gateway emulation) register, list, read, page history and issue stream tokens, with
+every bad input answered 4xx as problem JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+from starlette.testclient import TestClient
+
+from functions.poller import app as poller_app
+from functions.submit import deps, telemetry_deps
+from local.apigw import build_app
+from local.lambda_context import LocalContext
+from local.runner import load_handler
+from local.sandbox.vendor import SandboxVendor
+from shared import stream_tokens
+from shared.config import env
+from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN, SandboxAdapter
+from shared.telemetry.inverter_store import InverterStore
+from shared.telemetry.models import Brand, InverterCreate, utcnow
+from shared.telemetry.registry import register
+from shared.telemetry.runtime import PollSettings, open_poller
+from shared.telemetry.settings import telemetry_env
+from shared.tenants import TenantStore
+from shared.topology import function
+from tests.integration.telemetry.conftest import REDIS_URL, Tables
+
+
+@pytest.fixture
+def fresh_env(tables: Tables) -> Iterator[None]:
+    """Handlers read their environment once; let each test's settings through."""
+    caches = (env, telemetry_env, deps.tenants, telemetry_deps.inverter_store, telemetry_deps.reading_store,
+              poller_app.credentials)
+    for c in caches:
+        c.cache_clear()
+    yield
+    for c in caches:
+        c.cache_clear()
+
+
+def test_poller_handler_polls_and_emits_metrics_per_vendor(
+        fresh_env: None, tables: Tables, redis_prefix: str, sandbox: Callable[[float], tuple[str, SandboxVendor]],
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    url, vendor = sandbox(0.1)
+    d = register(InverterStore(tables.inverters), "handler-tenant",
+                 InverterCreate(brand=Brand.sandbox, serial="SBX-H-1", poll_interval_s=5))
+    monkeypatch.setenv("STEADFAST_SANDBOX_URL", url)
+    monkeypatch.setenv("REDIS_URL", REDIS_URL)
+    monkeypatch.setenv("STEADFAST_REDIS_PREFIX", redis_prefix)
+    summary = poller_app.handler({"source": "aws.scheduler"}, LocalContext("poller", 60))
+    assert summary["vendor_calls"] >= 1 and vendor.stats()["requests"]["SBX-H-1"] == 1
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    sandbox_metrics = next(m for m in emf if m.get("vendor") == "sandbox")
+    assert sandbox_metrics["VendorCalls"] == [1.0] and sandbox_metrics["ReadingsPublished"] == [1.0]
+    assert ["vendor"] in sandbox_metrics["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    assert InverterStore(tables.inverters).get("handler-tenant", d.id).latest is not None
+
+
+@pytest.fixture
+def api(fresh_env: None, tables: Tables) -> Iterator[Callable[[str], TestClient]]:
+    fn = function("submit")
+    app = build_app(fn, load_handler(fn.handler))
+    for tenant in ("tenant-a", "tenant-b"):
+        TenantStore(tables.tenants).add_key(tenant, f"sk_test_{tenant}")
+    with TestClient(app) as client:
+        def as_tenant(tenant: str) -> TestClient:
+            client.headers["authorization"] = f"Bearer sk_test_{tenant}"
+            return client
+        yield as_tenant
+
+
+def test_register_read_and_list_per_tenant(api: Callable[[str], TestClient]) -> None:
+    a = api("tenant-a")
+    r = a.post("/v1/inverters", json={"brand": "growatt", "serial": "OZD0849010", "device_type": "sph",
+                                      "name": "Roof", "poll_interval_s": 60})
+    assert r.status_code == 201 and r.headers["location"] == f"/v1/inverters/{r.json()['id']}"
+    body = r.json()
+    assert set(body) == {"id", "brand", "serial", "device_type", "name", "poll_interval_s", "latest"}
+    assert body["poll_interval_s"] == 300 and body["latest"] is None  # Growatt's minimum applies
+    assert "token" not in json.dumps(body)
+    assert a.get(f"/v1/inverters/{body['id']}").json() == body
+    assert a.post("/v1/inverters", json={"brand": "growatt", "serial": "OZD0849010", "device_type": "sph"}
+                  ).status_code == 409
+    assert body["id"] in [i["id"] for i in a.get("/v1/inverters").json()["items"]]
+    b = api("tenant-b")
+    assert b.get(f"/v1/inverters/{body['id']}").status_code == 404
+    assert body["id"] not in [i["id"] for i in b.get("/v1/inverters").json()["items"]]
+    assert b.get("/v1/inverters", params={"cursor": "bm9wZQ=="}).status_code == 400
+
+
+@pytest.mark.parametrize(("payload", "status"), [
+    ({"brand": "sandbox", "serial": "A", "credentials": "x"}, 422),
+    ({"brand": "nope", "serial": "A"}, 422),
+    ({"brand": "sandbox", "serial": "A", "poll_interval_s": 1}, 422),
+    ({"brand": "growatt", "serial": "A"}, 422),
+    ({"serial": "A"}, 422),
+    ("not json", 400),
+])
+def test_bad_registrations_are_4xx_problems(api: Callable[[str], TestClient], payload: object, status: int) -> None:
+    client = api("tenant-a")
+    r = client.post("/v1/inverters", content=payload) if isinstance(payload, str) else \
+        client.post("/v1/inverters", json=payload)
+    assert r.status_code == status and r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_unauthenticated_is_401(api: Callable[[str], TestClient]) -> None:
+    client = api("tenant-a")
+    del client.headers["authorization"]
+    assert client.get("/v1/inverters").status_code == 401
+
+
+async def test_readings_history_and_stream_token(
+        api: Callable[[str], TestClient], tables: Tables,
+        sandbox: Callable[[float], tuple[str, SandboxVendor]]) -> None:
+    a = api("tenant-a")
+    inverter = a.post("/v1/inverters", json={"brand": "sandbox", "serial": "SBX-API-1", "poll_interval_s": 5}).json()
+    url, _ = sandbox(0)
+    t0 = utcnow().replace(microsecond=0)
+    adapters = {Brand.sandbox: SandboxAdapter(url, DEV_SANDBOX_TOKEN)}
+    settings = PollSettings(tables.inverters, tables.readings, None, adapters)
+    async with open_poller(settings) as (poller, _):
+        for n in range(3):
+            await poller.cycle(now=t0 + timedelta(seconds=5 * n))
+    got = a.get(f"/v1/inverters/{inverter['id']}").json()
+    assert got["latest"]["inverter_id"] == inverter["id"]
+    items = a.get(f"/v1/inverters/{inverter['id']}/readings").json()["items"]
+    assert len(items) == 3 and items[-1] == got["latest"] and items[0]["ts"] < items[-1]["ts"]
+    since = a.get(f"/v1/inverters/{inverter['id']}/readings", params={"since": items[1]["ts"], "limit": 1}).json()
+    assert since["items"] == [items[1]]
+    assert a.get(f"/v1/inverters/{inverter['id']}/readings", params={"since": "yesterday"}).status_code == 422
+    assert a.get(f"/v1/inverters/{inverter['id']}/readings", params={"limit": 0}).status_code == 422
+
+    token = a.post(f"/v1/inverters/{inverter['id']}/stream-token").json()
+    assert stream_tokens.verify(env().stream_token_secret, token["token"], inverter["id"]) == "tenant-a"
+    assert api("tenant-b").post(f"/v1/inverters/{inverter['id']}/stream-token").status_code == 404
