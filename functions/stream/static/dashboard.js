@@ -13,6 +13,7 @@ let inverterStream = null, jobsStream = null, chart = null, drawPending = false;
 let inverterId = null, lastEventId = null, readingCount = 0, newestTs = 0;
 const series = { ts: [], pv: [], load: [], grid: [], batt: [] };
 const jobs = new Map();
+const received = [];               // event ids of the current inverter, in arrival order (tests read it)
 let filter = "all";
 
 // -- helpers -------------------------------------------------------------------------------------
@@ -66,7 +67,7 @@ function makeChart() {
   chart = new uPlot({
     width: el.clientWidth || 800, height: 320,
     scales: { x: { time: true } },
-    axes: [axis, { ...axis, size: 64, values: (u, vals) => vals.map(fmtW) }],
+    axes: [axis, { ...axis, size: 76, values: (u, vals) => vals.map(fmtW) }],
     series: [
       {},
       line("Solar", "#f5b942", { fill: "rgba(245,185,66,.10)" }),
@@ -158,7 +159,7 @@ async function loadInverters() {
 async function openInverter(id, resumeFrom = null) {
   if (inverterStream) inverterStream.close();
   inverterStream = null;
-  if (id !== inverterId) { inverterId = id; lastEventId = null; clearSeries(); }
+  if (id !== inverterId) { inverterId = id; lastEventId = null; received.length = 0; clearSeries(); }
   const meta = $("inverter").meta?.[id];
   $("inverter-meta").textContent = meta ? `${meta.serial} · ${meta.device_type || ""} · every ${meta.poll_interval_s}s` : "";
   setState("conn-state", "connecting", "connecting");
@@ -180,6 +181,8 @@ async function openInverter(id, resumeFrom = null) {
   es.addEventListener("reading", (e) => {
     lastEventId = e.lastEventId;
     document.body.dataset.lastEventId = lastEventId;
+    received.push(lastEventId);
+    if (received.length > 5000) received.shift();
     $("reading-count").textContent = String(++readingCount);
     addReading(JSON.parse(e.data));
   });
@@ -218,7 +221,7 @@ function renderJobs(changedId = null) {
   body.replaceChildren();
   for (const job of rows.slice(0, 100)) {
     const tr = h("tr", { class: "job", "data-job-id": job.id, "data-status": job.status },
-      h("td", {}, h("code", {}, job.id.slice(0, 14))),
+      h("td", { title: job.id }, h("code", {}, `job_…${job.id.slice(-10)}`)),
       h("td", { class: "target", title: job.request.url }, targetOf(job)),
       h("td", {}, h("span", { class: "status", "data-status": job.status }, job.status)),
       h("td", {}, `${job.attempts} / ${job.max_attempts}`),
