@@ -110,8 +110,8 @@ def test_a_crashed_stream_app_is_survived_without_losing_a_reading(dashboard: Pa
     assert len(after) == len(set(after)), "a reading arrived twice"
     log = redis.Redis.from_url(stack.redis_url)
     try:
-        published = [eid.decode() for eid, _ in log.xrange(channels.inverter_log(inverter_id), min=f"({last_before}",
-                                                              max=after[-1])]
+        rows: Any = log.xrange(channels.inverter_log(inverter_id), min=f"({last_before}", max=after[-1])
+        published = [eid.decode() for eid, _ in rows]
     finally:
         log.close()
     assert published, "the poller published nothing in the meantime"
