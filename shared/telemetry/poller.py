@@ -68,6 +68,8 @@ class VendorReport:
 class CycleReport:
     due: int = 0
     duration_s: float = 0.0
+    # Seconds spent reading what is due, calling vendors, writing DynamoDB, publishing to Redis.
+    phases: dict[str, float] = field(default_factory=dict)
     vendors: dict[str, VendorReport] = field(default_factory=lambda: defaultdict(VendorReport))
 
     @property
@@ -93,20 +95,25 @@ class Poller:
     async def cycle(self, now: datetime | None = None) -> CycleReport:
         started, now = time.perf_counter(), now or utcnow()
         report = CycleReport()
+        lap = _Lap(report.phases)
         due = await asyncio.to_thread(self.inverters.due, now + DUE_SLACK, self.max_devices)
         report.due = len(due)
+        lap("due")
         by_brand: dict[Brand, list[InverterRecord]] = defaultdict(list)
         for device in due:
             by_brand[device.brand].append(device)
         results = await asyncio.gather(*(self._poll_vendor(brand, devices, now, report.vendors[brand.value])
                                          for brand, devices in by_brand.items()))
         outcomes = {k: v for result in results for k, v in result.items()}
+        lap("fetch")
         updated, fresh = self._apply(due, outcomes, now, report)
         await asyncio.to_thread(self.readings.append, fresh)
         await asyncio.to_thread(self.inverters.save_poll_state, updated)
+        lap("store")
         brand_of = {d.id: d.brand.value for d in due}
         for brand, readings in _group(fresh, brand_of).items():
             report.vendors[brand].published += await self.publisher.publish(readings)
+        lap("publish")
         report.duration_s = time.perf_counter() - started
         return report
 
@@ -181,6 +188,15 @@ class Poller:
                 "failures": failures, "last_error": f"{outcome.kind.value}: {outcome.detail}"[:300],
                 "last_polled_at": now, "next_poll_at": now + timedelta(seconds=delay)}))
         return updated, fresh
+
+
+class _Lap:
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into, self.at = into, time.perf_counter()
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.into[phase], self.at = round(now - self.at, 3), now
 
 
 def _group(readings: Sequence[Reading], brand_of: Mapping[str, str]) -> dict[str, list[Reading]]:
