@@ -10,6 +10,7 @@ one task that writes pre-encoded frames, and one that waits for the client to go
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Mapping
 
 from starlette.responses import Response
@@ -34,8 +35,8 @@ class EventStream(Response):
         self.status_code = 200
         self.background = None
         self.hub, self.feed, self.deadline = hub, feed, deadline
-        extra = tuple((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())
-        self.raw_headers = [*_BASE_HEADERS, *extra]
+        self.raw_headers = _raw_headers(tuple((headers or {}).items()))
+        self.gone = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
@@ -44,29 +45,34 @@ class EventStream(Response):
             return
         task = asyncio.current_task()
         assert task is not None
-        gone = False
+        if (await receive())["type"] == "http.disconnect":  # the (empty) request body, or an early exit
+            return
 
-        def abandon() -> None:
-            nonlocal gone
-            gone = True
+        def abandon(_: object = None) -> None:
+            self.gone = True
             task.cancel()
-
-        async def watch() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            abandon()
 
         async def write(frame: bytes) -> None:
             await send({"type": "http.response.body", "body": frame, "more_body": True})
 
-        watcher = asyncio.create_task(watch())
+        # A GET has no more body, so the next message is the disconnect. A bare task on `receive()`
+        # with a callback is the cheapest way to notice it while the stream waits for events.
+        watcher = asyncio.ensure_future(receive())
+        watcher.add_done_callback(abandon)
         try:
             await pump(self.hub, self.feed, self.deadline, write, on_drop=abandon)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
             # The client left, or was dropped as too slow (uvicorn then closes the connection because
             # the response is incomplete): end quietly. Any other cancellation (shutdown) goes on up.
-            if not gone:
+            if not self.gone:
                 raise
         finally:
+            watcher.remove_done_callback(abandon)
             watcher.cancel()
+
+
+@functools.cache
+def _raw_headers(extra: tuple[tuple[str, str], ...]) -> list[tuple[bytes, bytes]]:
+    """Shared by every stream with the same headers (uvicorn only reads them)."""
+    return [*_BASE_HEADERS, *((k.lower().encode(), v.encode()) for k, v in extra)]

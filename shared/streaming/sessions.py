@@ -61,8 +61,10 @@ async def pump(hub: Hub, feed: Feed, deadline: float, write: Write,
     for opening in feed.opening():
         await write(opening)
     while not feed.finished:
-        async with hub.subscribe(feed.channel) as sub:
-            sub.on_drop = on_drop
+        # join/leave rather than `async with hub.subscribe`: no context-manager objects per client.
+        sub = hub.join(feed.channel)
+        sub.on_drop = on_drop
+        try:
             while not feed.finished:
                 try:
                     item = await sub.next()
@@ -88,6 +90,8 @@ async def pump(hub: Hub, feed: Feed, deadline: float, write: Write,
                         return
                     for caught_up in frames:
                         await write(caught_up)
+        finally:
+            hub.leave(sub)
 
 
 class InverterFeed(Feed):
