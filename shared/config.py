@@ -32,6 +32,9 @@ class Env(BaseModel):
     stream_heartbeat_s: float = Field(10, alias="STEADFAST_STREAM_HEARTBEAT_S")
     # Messages a client may fall behind before it is dropped (it reconnects and replays).
     stream_queue_size: int = Field(256, alias="STEADFAST_STREAM_QUEUE_SIZE")
+    # Behind API Gateway the stage prefixes every public path (`/dev/v1/…`); the dashboard builds its
+    # links from it.
+    stream_base_path: str = Field("", alias="STEADFAST_STREAM_BASE_PATH")
 
 
 @cache

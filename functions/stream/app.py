@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import html
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -19,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -137,8 +139,15 @@ async def health(request: Request) -> Response:
                          "clients": hub.clients})
 
 
+@functools.cache
+def _page(base_path: str) -> str:
+    # Every URL in the page is relative to <base>, so the same files work at `/` locally and under a
+    # stage prefix (`/dev/`) behind API Gateway.
+    return (STATIC / "index.html").read_text().replace('<base href="/">', f'<base href="{html.escape(base_path)}/">')
+
+
 async def dashboard(request: Request) -> Response:
-    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+    return HTMLResponse(_page(_services(request).base_path), headers={"Cache-Control": "no-cache"})
 
 
 # -- errors as RFC 9457 problems -------------------------------------------------------------------

@@ -35,6 +35,7 @@ class Services:
     inverters: InverterDirectory
     token_secret: str
     max_stream_s: float
+    base_path: str = ""
 
     async def start(self) -> None:
         await self.hub.start()
@@ -59,7 +60,8 @@ def from_env(e: Env) -> Services:
     return Services(
         hub=Hub(e.redis_url, queue_size=e.stream_queue_size, heartbeat_s=e.stream_heartbeat_s),
         replay=ReplayLog(e.redis_url), tenants=TenantStore(e.tenants_table), jobs=JobStore(e.jobs_table),
-        inverters=_inverter_directory(e), token_secret=e.stream_token_secret, max_stream_s=e.stream_max_s)
+        inverters=_inverter_directory(e), token_secret=e.stream_token_secret, max_stream_s=e.stream_max_s,
+        base_path=e.stream_base_path.rstrip("/"))
 
 
 def public_job(record: JobRecord) -> dict[str, Any]:

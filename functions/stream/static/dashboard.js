@@ -1,5 +1,6 @@
 // Steadfast live dashboard: one inverter's power flows and the tenant's jobs, both over EventSource.
 // Plain browser JavaScript, no build step; uPlot (MIT, vendored in ./vendor) draws the chart.
+// Every URL is relative to the page's <base>, which carries the stage prefix behind API Gateway.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -142,7 +143,7 @@ function showTiles(r) {
 
 // -- inverter stream -----------------------------------------------------------------------------
 async function loadInverters() {
-  const { items } = await api("/v1/dashboard/inverters");
+  const { items } = await api("v1/dashboard/inverters");
   const select = $("inverter");
   select.replaceChildren(...items.map((inv) => h("option", { value: inv.id },
     `${inv.name || inv.serial} · ${inv.brand}`)));
@@ -165,7 +166,7 @@ async function openInverter(id, resumeFrom = null) {
   setState("conn-state", "connecting", "connecting");
   let token;
   try {
-    token = (await api(`/v1/dashboard/inverters/${encodeURIComponent(id)}/stream-token`, { method: "POST" })).token;
+    token = (await api(`v1/dashboard/inverters/${encodeURIComponent(id)}/stream-token`, { method: "POST" })).token;
   } catch (err) {
     setState("conn-state", "offline", "offline");
     if (err.status === 401) { notice("The API key was not accepted."); return; }
@@ -174,7 +175,7 @@ async function openInverter(id, resumeFrom = null) {
   }
   // The first open asks for the whole replay window ("0-0"), so the chart starts with recent history.
   const params = new URLSearchParams({ access_token: token, last_event_id: resumeFrom || lastEventId || "0-0" });
-  const es = new EventSource(`/v1/inverters/${encodeURIComponent(id)}/events?${params}`);
+  const es = new EventSource(`v1/inverters/${encodeURIComponent(id)}/events?${params}`);
   inverterStream = es;
   es.onopen = () => { setState("conn-state", "live", "live"); notice(""); };
   es.addEventListener("snapshot", (e) => addReading(JSON.parse(e.data)));
@@ -205,7 +206,7 @@ function upsertJob(job, fromList = false) {
 }
 
 async function loadJobs() {
-  const [all, dead] = await Promise.all([api("/v1/dashboard/jobs?limit=50"), api("/v1/dashboard/jobs?status=dead&limit=50")]);
+  const [all, dead] = await Promise.all([api("v1/dashboard/jobs?limit=50"), api("v1/dashboard/jobs?status=dead&limit=50")]);
   for (const job of [...all.items, ...dead.items]) upsertJob(job, true);
 }
 
@@ -243,7 +244,7 @@ async function toggleAttempts(id, tr) {
   const row = h("tr", { class: "attempts", "data-job-id": id }, h("td", { colSpan: 5 }, "loading attempts…"));
   tr.after(row);
   try {
-    const { items } = await api(`/v1/dashboard/jobs/${encodeURIComponent(id)}/attempts`);
+    const { items } = await api(`v1/dashboard/jobs/${encodeURIComponent(id)}/attempts`);
     const job = jobs.get(id);
     const cls = { success: "ok", retryable: "retry", permanent: "perm" };
     row.firstChild.replaceChildren(...(items.length ? items.map((a) => h("div", { class: "attempt" },
@@ -258,7 +259,7 @@ async function toggleAttempts(id, tr) {
 
 function openJobs() {
   if (jobsStream) jobsStream.close();
-  const es = new EventSource(`/v1/tenant/jobs/events?access_token=${encodeURIComponent(apiKey)}`);
+  const es = new EventSource(`v1/tenant/jobs/events?access_token=${encodeURIComponent(apiKey)}`);
   jobsStream = es;
   // The job stream is live only: each (re)connect reloads the list, then events keep it current.
   es.onopen = () => { setState("jobs-state", "live", "jobs"); loadJobs().catch(() => {}); };

@@ -93,6 +93,7 @@ class Options:
     heartbeat_s: float = 0.5
     max_stream_s: float = 60
     queue_size: int = 256
+    base_path: str = ""
 
 
 @pytest.fixture
@@ -107,7 +108,8 @@ def serve() -> Iterator[Callable[..., Served]]:
             s = Services(hub=Hub(REDIS_URL, queue_size=opts.queue_size, heartbeat_s=opts.heartbeat_s,
                                  client_name=served.hub_name),
                          replay=ReplayLog(REDIS_URL), tenants=served.tenants, jobs=served.jobs,
-                         inverters=served.inverters, token_secret=SECRET, max_stream_s=opts.max_stream_s)
+                         inverters=served.inverters, token_secret=SECRET, max_stream_s=opts.max_stream_s,
+                         base_path=opts.base_path)
             served.services.append(s)
             return s
 
