@@ -13,6 +13,7 @@ STEADFAST_POLL_RATE_S (5 s) in the local stack, whose schedule loop invokes the 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections import defaultdict
 from functools import cache
@@ -31,6 +32,9 @@ from shared.telemetry.settings import telemetry_env
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
+# httpx logs every request URL at INFO, and Enphase's carries the API key (`?key=`): credentials are
+# never logged, so its request log stays off.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 # Left for flushing logs and metrics after the last cycle.
 MARGIN_S = 5.0
 METRICS = {"VendorCalls": "vendor_calls", "RateLimited": "rate_limited", "PollFailures": "failures",

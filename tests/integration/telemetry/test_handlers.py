@@ -6,6 +6,7 @@ every bad input answered 4xx as problem JSON."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -120,7 +121,7 @@ async def test_readings_history_and_stream_token(
     a = api("tenant-a")
     inverter = a.post("/v1/inverters", json={"brand": "sandbox", "serial": "SBX-API-1", "poll_interval_s": 5}).json()
     url, _ = sandbox(0)
-    t0 = utcnow().replace(microsecond=0)
+    t0 = utcnow().replace(microsecond=0) + timedelta(seconds=1)  # after registration; whole ms for the store
     adapters = {Brand.sandbox: SandboxAdapter(url, DEV_SANDBOX_TOKEN)}
     settings = PollSettings(tables.inverters, tables.readings, None, adapters)
     async with open_poller(settings) as (poller, _):
@@ -138,3 +139,21 @@ async def test_readings_history_and_stream_token(
     token = a.post(f"/v1/inverters/{inverter['id']}/stream-token").json()
     assert stream_tokens.verify(env().stream_token_secret, token["token"], inverter["id"]) == "tenant-a"
     assert api("tenant-b").post(f"/v1/inverters/{inverter['id']}/stream-token").status_code == 404
+
+
+def test_the_poller_never_logs_a_vendor_credential(
+        fresh_env: None, tables: Tables, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture, sandbox: Callable[[float], tuple[str, SandboxVendor]]) -> None:
+    # Given an Enphase system whose vendor answers 404 (any HTTP server will do), with credentials set
+    register(InverterStore(tables.inverters), "t", InverterCreate(brand=Brand.enphase, serial="1234567"))
+    monkeypatch.setenv("STEADFAST_ENPHASE_URL", sandbox(5)[0])
+    monkeypatch.setenv("ENPHASE_API_KEY", "key-that-must-not-leak")
+    monkeypatch.setenv("ENPHASE_ACCESS_TOKEN", "token-that-must-not-leak")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    with caplog.at_level(logging.DEBUG):
+        summary = poller_app.handler({}, LocalContext("poller", 60))
+    # Then the device failed and was logged, and neither credential appears anywhere in the output
+    assert summary["vendor_calls"] == 1
+    output = capsys.readouterr().out + "\n".join(r.getMessage() + str(r.__dict__) for r in caplog.records)
+    assert "vendor_error: HTTP 404" in output
+    assert "must-not-leak" not in output

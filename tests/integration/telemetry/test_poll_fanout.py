@@ -45,7 +45,7 @@ async def test_each_poll_is_one_vendor_request_per_device_however_many_watch(
             watchers.append((d.id, pubsub))
     adapters = {Brand.sandbox: SandboxAdapter(url, DEV_SANDBOX_TOKEN)}
     settings = PollSettings(tables.inverters, tables.readings, REDIS_URL, adapters, key_prefix=redis_prefix)
-    t0 = utcnow().replace(microsecond=0)  # the store keeps milliseconds
+    t0 = utcnow().replace(microsecond=0) + timedelta(seconds=1)  # after registration; whole ms for the store
 
     async with open_poller(settings) as (poller, _):
         # When two polls run, five seconds apart

@@ -29,7 +29,7 @@ async def test_a_device_answered_with_429_is_backed_off_and_never_hammered(
                                                                 poll_interval_s=5))
     adapters = {Brand.sandbox: SandboxAdapter(url, DEV_SANDBOX_TOKEN)}
     settings = PollSettings(tables.inverters, tables.readings, REDIS_URL, adapters, key_prefix=redis_prefix)
-    t0 = utcnow().replace(microsecond=0)
+    t0 = utcnow().replace(microsecond=0) + timedelta(seconds=1)  # after registration; whole ms for the store
     async with open_poller(settings) as (poller, _):
         await poller.cycle(now=t0)  # served
         # When the poller runs every second for two simulated minutes

@@ -34,7 +34,7 @@ async def test_readings_reach_dynamodb_without_redis_and_publish_again_once_it_i
     d = register(store, redis_prefix.strip(":"), InverterCreate(brand=Brand.sandbox, serial="SBX-RD-1",
                                                                 poll_interval_s=5))
     adapters = {Brand.sandbox: SandboxAdapter(url, DEV_SANDBOX_TOKEN)}
-    t0 = utcnow().replace(microsecond=0)
+    t0 = utcnow().replace(microsecond=0) + timedelta(seconds=1)  # after registration; whole ms for the store
 
     # Given Redis is down, when a poll runs
     with caplog.at_level(logging.ERROR):
