@@ -84,13 +84,19 @@ class InverterStore:
         guard = self._get(self._serial_pk(tenant, brand, serial), "SERIAL")
         return self.get(tenant, guard["id"]) if guard else None
 
+    def find(self, inverter_id: str) -> InverterRecord | None:
+        """Any tenant's inverter, for callers that check the owner themselves (the stream app)."""
+        if not inverter_id.startswith("inv_") or len(inverter_id) > 64:
+            return None
+        item = self._get(f"INV#{inverter_id}", "INV")
+        return from_attributes(item) if item else None
+
     def get(self, tenant: str, inverter_id: str) -> InverterRecord:
         """A tenant's inverter; another tenant's is indistinguishable from a missing one."""
-        item = self._get(f"INV#{inverter_id}", "INV") if inverter_id.startswith("inv_") and len(inverter_id) <= 64 \
-            else None
-        if item is None or item["tenant"] != tenant:
+        record = self.find(inverter_id)
+        if record is None or record.tenant != tenant:
             raise NotFound(f"no inverter {inverter_id!r}")
-        return from_attributes(item)
+        return record
 
     def list_for_tenant(self, tenant: str, limit: int, cursor: str | None) -> tuple[list[InverterRecord], str | None]:
         pk = f"T#{tenant}"
