@@ -37,8 +37,9 @@ tracer = Tracer()
 logging.getLogger("httpx").setLevel(logging.WARNING)
 # Left for flushing logs and metrics after the last cycle.
 MARGIN_S = 5.0
-METRICS = {"VendorCalls": "vendor_calls", "RateLimited": "rate_limited", "PollFailures": "failures",
-           "ReadingsPublished": "published", "PollsDeferred": "deferred"}
+METRICS = {"VendorCalls": "vendor_calls", "RateLimitedCalls": "rate_limited_calls",
+           "RateLimitedDevices": "rate_limited", "PollFailures": "failures", "ReadingsPublished": "published",
+           "PollsDeferred": "deferred"}
 
 
 @cache

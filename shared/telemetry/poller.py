@@ -56,6 +56,7 @@ class VendorReport:
     """Counts per vendor; the handler emits them as EMF metrics with a `vendor` dimension."""
 
     vendor_calls: int = 0
+    rate_limited_calls: int = 0  # requests in which the vendor refused at least one device for rate
     rate_limited: int = 0  # devices the vendor refused for rate (per-device or account-wide)
     failures: int = 0  # devices that failed for any reason, rate limits included
     readings: int = 0  # new readings stored
@@ -138,6 +139,8 @@ class Poller:
                 except Exception as exc:  # an adapter bug fails its batch, never the cycle
                     logger.exception("adapter raised", extra={"vendor": brand.value, "batch": len(batch)})
                     result = BatchResult(fail_all(batch, Failure(FailureKind.bad_payload, type(exc).__name__)))
+                if any(isinstance(o, Failure) and o.kind == FailureKind.rate_limited for o in result.outcomes.values()):
+                    report.rate_limited_calls += 1
                 if result.vendor_retry_after_s is not None:
                     closed = True
                     await self.limiter.block(brand.value, result.vendor_retry_after_s)

@@ -100,6 +100,7 @@ async def test_account_throttle_blocks_the_vendor_for_every_later_batch_and_cycl
     report = await p.cycle(now=T0)
     assert len(calls) == 1  # the first batch was throttled; the other two were not attempted
     assert report.vendors["growatt"].rate_limited == 100 and report.vendors["growatt"].deferred == 150
+    assert report.vendors["growatt"].rate_limited_calls == 1
     throttled = [r for r in store.records.values() if r.failures]
     assert len(throttled) == 100 and all(r.next_poll_at >= T0 + timedelta(seconds=300) for r in throttled)
     later = await p.cycle(now=T0 + timedelta(seconds=5))
