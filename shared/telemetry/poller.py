@@ -183,7 +183,8 @@ class Poller:
             failures = device.failures + 1
             delay = self.backoff.delay_s(device.poll_interval_s, failures, self.rng, outcome.retry_after_s)
             vendor.failures += 1
-            vendor.rate_limited += outcome.kind == FailureKind.rate_limited
+            if outcome.kind == FailureKind.rate_limited:
+                vendor.rate_limited += 1
             logger.warning("poll failed", extra={
                 "inverter_id": device.id, "vendor": device.brand.value, "kind": outcome.kind.value,
                 "detail": outcome.detail, "failures": failures, "retry_in_s": round(delay, 1)})

@@ -3,6 +3,7 @@ an API with a real vendor's quirks (form encoding, token, batch size, per-device
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -91,3 +92,16 @@ def test_per_device_rate_limit_and_stats() -> None:
     clock[0] += 1.5  # 4 s after the first: on time within the tolerance
     assert last_data(v, "deviceType=hybrid&serials=A")[0] == 200
     assert v.stats() == {"requests": {"A": 4, "B": 1, "C": 1}, "rate_limited": 2}
+
+
+def test_the_deployed_handler_serves_an_http_api_event() -> None:
+    from local.sandbox import handler
+
+    form = base64.b64encode(b"deviceType=string&serials=L1").decode()
+    event = {"rawPath": "/v1/devices/last-data", "requestContext": {"http": {"method": "POST"}},
+             "headers": {"X-Sandbox-Token": DEV_SANDBOX_TOKEN, "Content-Type": "application/x-www-form-urlencoded"},
+             "body": form, "isBase64Encoded": True}
+    response = handler.handler(event, None)
+    assert response["statusCode"] == 200 and "ppv" in json.loads(response["body"])["data"]["L1"]
+    stats = handler.handler({"rawPath": "/_stats", "requestContext": {"http": {"method": "GET"}}}, None)
+    assert json.loads(stats["body"])["requests"]["L1"] == 1
