@@ -10,6 +10,7 @@ one task that writes pre-encoded frames, and one that waits for the client to go
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Mapping
 
@@ -64,9 +65,12 @@ class EventStream(Response):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
             # The client left, or was dropped as too slow (uvicorn then closes the connection because
-            # the response is incomplete): end quietly. Any other cancellation (shutdown) goes on up.
+            # the response is incomplete): end quietly. Otherwise the server is shutting down and
+            # cancels what is still open after its grace period: end the response properly, so that
+            # the browser reconnects (to a new process) with its last id instead of seeing an error.
             if not self.gone:
-                raise
+                with contextlib.suppress(Exception):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             watcher.remove_done_callback(abandon)
             watcher.cancel()
