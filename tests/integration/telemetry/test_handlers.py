@@ -31,6 +31,8 @@ from shared.tenants import TenantStore
 from shared.topology import function
 from tests.integration.telemetry.conftest import REDIS_URL, Tables
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def fresh_env(tables: Tables) -> Iterator[None]:

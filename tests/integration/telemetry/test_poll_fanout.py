@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from local.sandbox.vendor import SandboxVendor
@@ -21,6 +22,8 @@ from shared.telemetry.reading_store import ReadingStore
 from shared.telemetry.registry import register
 from shared.telemetry.runtime import PollSettings, open_poller
 from tests.integration.telemetry.conftest import REDIS_URL, Tables
+
+pytestmark = pytest.mark.integration
 
 SUBSCRIBERS = 10
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 import redis.asyncio as aioredis
 
 from local.sandbox.vendor import SandboxVendor
@@ -18,6 +19,8 @@ from shared.telemetry.ratelimit import RedisTokenBucket
 from shared.telemetry.registry import register
 from shared.telemetry.runtime import PollSettings, open_poller
 from tests.integration.telemetry.conftest import REDIS_URL, Tables
+
+pytestmark = pytest.mark.integration
 
 
 async def test_a_device_answered_with_429_is_backed_off_and_never_hammered(

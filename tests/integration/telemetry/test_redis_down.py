@@ -23,6 +23,8 @@ from shared.telemetry.registry import register
 from shared.telemetry.runtime import PollSettings, open_poller
 from tests.integration.telemetry.conftest import REDIS_URL, Tables
 
+pytestmark = pytest.mark.integration
+
 DOWN = "redis://127.0.0.1:1/0"
 
 
