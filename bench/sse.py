@@ -70,7 +70,7 @@ def serve(port: int, redis_url: str, inverter_id: str) -> None:
 
     def services() -> Services:
         return Services(hub=Hub(redis_url), replay=ReplayLog(redis_url), tenants=None, jobs=None,  # type: ignore[arg-type]
-                        inverters=directory, token_secret=SECRET, max_stream_s=3600)
+                        inverters=directory, token_secret=SECRET, max_stream_s=3600, tune_gc=True)
 
     uvicorn.run(create_app(services), host="127.0.0.1", port=port, log_level="warning", access_log=False,
                 backlog=16384, timeout_graceful_shutdown=1)
@@ -170,10 +170,13 @@ async def _bench(redis_url: str, port: int, server_pid: int, inverter_id: str, l
     await asyncio.sleep(0.5)
     await _publish(redis_url, inverter_id, PUBLISHES, PUBLISH_GAP_S)
     await asyncio.sleep(0.5)
+    details: dict[str, Any] = {
+        "latency_clients": len(clients) + len(first), "latency_samples": len(samples),
+        "latency_expected": PUBLISHES * len(clients),
+    }
     result: dict[str, Any] = {
         "sse_p50_ms": round(_pct(samples, 0.50), 2), "sse_p99_ms": round(_pct(samples, 0.99), 2),
-        "sse_latency_clients": len(clients) + len(first),
-        "sse_latency_samples": len(samples), "sse_latency_expected": PUBLISHES * len(clients),
+        "sse_details": details,
     }
 
     more: list[int] = []
@@ -185,18 +188,37 @@ async def _bench(redis_url: str, port: int, server_pid: int, inverter_id: str, l
     await _publish(redis_url, inverter_id, 1, 2.0)
     live = sum(1 for c in held if c.received > before[id(c)])
     result.update({
-        "sse_max_streams": live, "sse_streams_attempted": max_streams,
+        "sse_max_streams": live,
         "sse_kb_per_conn": round((rss - base_rss) / max(1, len(held) - len(first)), 2),
-        "sse_server_rss_mb": round(rss / 1024, 1),
-        "sse_broadcast_10k_p99_ms": round(_pct(more, 0.99), 2) if more else None,
+    })
+    details.update({
+        "streams_attempted": max_streams, "server_rss_mb": round(rss / 1024, 1),
+        # One publish reaching every one of the held streams (not a target; how the tail grows).
+        "broadcast_all_streams_p99_ms": round(_pct(more, 0.99), 2) if more else None,
+        "http": _server_stack(),
     })
     _close(held)
     return result
 
 
+def _server_stack() -> str:
+    """What uvicorn picks in the server process ("auto"): uvloop and httptools when installed."""
+    import importlib.util
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"uvicorn {loop} {http}"
+
+
 def run(redis_url: str | None = None, latency_clients: int = LATENCY_CLIENTS,
         max_streams: int = MAX_STREAMS) -> dict[str, Any]:
     redis_url = redis_url or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    import redis
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        # No figure rather than an invented one: this benchmark needs a real Redis.
+        return {k: None for k in ("sse_p50_ms", "sse_p99_ms", "sse_max_streams", "sse_kb_per_conn")} | {
+            "sse_details": {"error": f"no Redis at {redis_url}: {exc}"}}
     _raise_nofile()
     port, inverter_id = _free_port(), f"inv_bench_{uuid.uuid4().hex[:10]}"
     server = subprocess.Popen([sys.executable, "-m", "bench.sse", "--serve", "--port", str(port),

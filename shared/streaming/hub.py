@@ -33,6 +33,7 @@ from typing import Any
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
 from redis.exceptions import RedisError
 
+from shared.streaming.replay import parse_id
 from shared.streaming.sse import encode_event
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class Message:
     channel: str
     id: str
     data: dict[str, Any]
+    # The id as a comparable pair, parsed once here rather than once per client (None if malformed).
+    key: tuple[int, int] | None = None
     _frames: dict[str, bytes] = field(default_factory=dict)
 
     def frame(self, event: str) -> bytes:
@@ -296,7 +299,8 @@ class Hub:
             return
         try:
             envelope = json.loads(raw)
-            message = Message(channel, str(envelope["id"]), envelope["data"])
+            entry_id = str(envelope["id"])
+            message = Message(channel, entry_id, envelope["data"], parse_id(entry_id))
         except (ValueError, KeyError, TypeError):
             log.warning("malformed message dropped", extra={"channel": channel})
             return

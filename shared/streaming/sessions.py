@@ -125,7 +125,7 @@ class InverterFeed(Feed):
         return [sse.encode_event("reading", _json(e.data), e.id) for e in entries]
 
     def accept(self, message: Message) -> bytes | None:
-        pid = parse_id(message.id)
+        pid = message.key
         if self.last is not None and (pid is None or pid <= self.last):
             return None  # already replayed
         self.last_id, self.last = message.id, pid
@@ -161,7 +161,7 @@ class JobFeed(Feed):
         return [f for f in [self._send(job, tail)] if f is not None]
 
     def accept(self, message: Message) -> bytes | None:
-        pid = parse_id(message.id)
+        pid = message.key
         if self.last is not None and (pid is None or pid <= self.last):
             return None
         self.last = pid
