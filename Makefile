@@ -30,7 +30,12 @@ lint: install
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	# One interpreter per suite: some unit tests leave asyncio/Powertools process state behind that
+	# breaks later async tests in the same process (open bug, see the closing note).
+	$(BIN)/python -m pytest -q tests/unit
+	$(BIN)/python -m pytest -q tests/integration
+	$(BIN)/python -m pytest -q tests/infra
+	$(BIN)/python -m pytest -q tests/e2e || [ $$? -eq 5 ]
 
 synth: install node_modules/.installed
 	npx cdk synth --quiet
