@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -144,6 +143,8 @@ class Hub:
         # subscriber must never wait behind (or starve) replay reads. Named, for CLIENT LIST.
         self._pool = ConnectionPool.from_url(redis_url, socket_connect_timeout=3, socket_timeout=5,
                                              client_name=client_name)
+        if heartbeat_s <= 0 or queue_size < 1:
+            raise ValueError("heartbeat_s must be > 0 and queue_size ≥ 1")
         self.queue_size = queue_size
         self.heartbeat_s = heartbeat_s
         self.backoff = backoff
@@ -234,23 +235,30 @@ class Hub:
                 failures = 0
                 self.connected.set()
                 log.info("hub connected to redis", extra={"channels": len(self._channels)})
-                writer = asyncio.create_task(self._write(conn))
+                # Either side failing ends the connection: a dead writer would otherwise leave the
+                # reader waiting for PING replies that were never sent.
+                tasks = {asyncio.create_task(self._read(conn)), asyncio.create_task(self._write(conn))}
                 try:
-                    await self._read(conn)
+                    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 finally:
-                    writer.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
-                        await writer
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                for task in done:
+                    task.result()
             except (TimeoutError, RedisError, OSError) as exc:
                 log.warning("hub lost redis", extra={"error": repr(exc), "failures": failures})
             finally:
+                was_live = self.connected.is_set()
                 self.connected.clear()
                 self._conn = None
                 with contextlib.suppress(Exception):
                     await conn.disconnect(nowait=True)
                 # Anything published while we were away is only in the replay logs: every client
-                # resubscribes and replays from its last id.
-                self._close_all("resync")
+                # resubscribes and replays from its last id. (A failed connect changes nothing: the
+                # clients are still waiting for READY.)
+                if was_live:
+                    self._close_all("resync")
             await asyncio.sleep(self.backoff.delay(failures))
             failures += 1
 
@@ -267,8 +275,8 @@ class Hub:
     async def _read(self, conn: AbstractConnection) -> None:
         while True:
             # The ticker PINGs every heartbeat, so silence for three of them means a dead peer.
-            reply = await conn.read_response(timeout=self.heartbeat_s * 3 if self.heartbeat_s else math.inf,
-                                             disconnect_on_error=False, push_request=True)
+            reply = await conn.read_response(timeout=self.heartbeat_s * 3, disconnect_on_error=False,
+                                             push_request=True)
             if not isinstance(reply, list) or len(reply) < 3:
                 continue
             kind = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])

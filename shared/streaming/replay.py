@@ -47,9 +47,14 @@ class ReplayLog:
         return [_entry(eid, fields) for eid, fields in rows]
 
     async def tail(self, log: str) -> str | None:
-        """The id of the newest entry: where a client without Last-Event-ID starts."""
+        """The id of the newest entry."""
+        entry = await self.tail_entry(log)
+        return entry.id if entry else None
+
+    async def tail_entry(self, log: str) -> Entry | None:
+        """The newest entry: a new client's snapshot and starting point."""
         rows: Any = await self.redis.xrevrange(log, max="+", min="-", count=1) or []
-        return _text(rows[0][0]) if rows else None
+        return _entry(rows[0][0], rows[0][1]) if rows else None
 
 
 def _text(value: bytes | str) -> str:

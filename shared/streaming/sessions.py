@@ -22,6 +22,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from shared import channels
+from shared.errors import SteadfastError
 from shared.jobs.models import TERMINAL, Status
 from shared.streaming import sse
 from shared.streaming.hub import Closed, Hub, Message, Signal
@@ -42,7 +43,8 @@ class Feed:
     channel: str
     finished = False
 
-    def opening(self) -> list[bytes]:
+    async def opening(self) -> list[bytes]:
+        """The first frames, before the feed joins its channel."""
         return [sse.retry()]
 
     async def catch_up(self) -> list[bytes]:
@@ -58,7 +60,12 @@ async def pump(hub: Hub, feed: Feed, deadline: float, write: Write,
     dropped as too slow (`on_drop` is called then, e.g. to cancel a send stuck on a full socket), or
     `write` fails because the client left."""
     loop = asyncio.get_running_loop()
-    for opening in feed.opening():
+    try:
+        first = await feed.opening()
+    except (RedisError, SteadfastError) as exc:
+        log.warning("stream not started", extra={"error": repr(exc)})
+        return
+    for opening in first:
         await write(opening)
     while not feed.finished:
         # join/leave rather than `async with hub.subscribe`: no context-manager objects per client.
@@ -84,7 +91,7 @@ async def pump(hub: Hub, feed: Feed, deadline: float, write: Write,
                 else:
                     try:
                         frames = await feed.catch_up()
-                    except RedisError as exc:
+                    except (RedisError, SteadfastError) as exc:
                         # The browser comes back in `retry` ms with its last id; nothing is lost.
                         log.warning("catch-up failed; closing the stream", extra={"error": repr(exc)})
                         return
@@ -95,29 +102,40 @@ async def pump(hub: Hub, feed: Feed, deadline: float, write: Write,
 
 
 class InverterFeed(Feed):
-    """SPEC §4: retry, snapshot, the readings after Last-Event-ID from the replay log, then live."""
+    """SPEC §4: retry, snapshot, the readings after Last-Event-ID from the replay log, then live.
 
-    def __init__(self, replay: ReplayLog, inverter_id: str, snapshot: dict[str, Any] | None,
+    The snapshot is the log's newest entry (the stored `latest` only when the log is empty), so that
+    a new client's starting point is exact: it continues after that entry's id. A snapshot read from
+    DynamoDB could be older than the log's tail, and readings in between would be lost."""
+
+    def __init__(self, replay: ReplayLog, inverter_id: str, stored_latest: dict[str, Any] | None,
                  last_event_id: str | None) -> None:
         self.replay = replay
         self.channel = channels.inverter_channel(inverter_id)
         self.log = channels.inverter_log(inverter_id)
-        self.snapshot = snapshot
+        self.stored_latest = stored_latest
         self.last = parse_id(last_event_id)
         self.last_id = last_event_id if self.last else None
 
-    def opening(self) -> list[bytes]:
+    async def opening(self) -> list[bytes]:
         frames = [sse.retry()]
-        if self.snapshot is not None:
-            frames.append(sse.encode_event("snapshot", _json(self.snapshot)))
+        tail = await self.replay.tail_entry(self.log)
+        snapshot = tail.data if tail else self.stored_latest
+        if self.last_id is None:
+            # A new client: the snapshot carries its log id, and live readings continue after it.
+            # With an empty log everything published from now on is new ("0-0").
+            self.last_id = tail.id if tail else "0-0"
+            self.last = parse_id(self.last_id)
+            if snapshot is not None:
+                frames.append(sse.encode_event("snapshot", _json(snapshot), tail.id if tail else None))
+        elif snapshot is not None:
+            # A resuming client: no id on the snapshot, or a drop during the replay that follows
+            # would make the browser skip the rest of it.
+            frames.append(sse.encode_event("snapshot", _json(snapshot)))
         return frames
 
     async def catch_up(self) -> list[bytes]:
-        if self.last_id is None:
-            # No history asked for: start after whatever the log holds now (what the snapshot shows).
-            self.last_id = await self.replay.tail(self.log)
-            self.last = parse_id(self.last_id)
-            return []
+        assert self.last_id is not None
         entries = await self.replay.after(self.log, self.last_id)
         if entries:
             self.last_id = entries[-1].id

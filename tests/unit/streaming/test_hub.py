@@ -102,3 +102,24 @@ def test_malformed_messages_are_dropped(hub: Hub) -> None:
     hub._confirmed.add("c")
     hub._dispatch("c", b"not json")
     assert hub.messages == 0
+
+
+async def test_an_unreachable_redis_keeps_the_hub_retrying_until_stopped() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    hub = Hub(f"redis://127.0.0.1:{port}/0", heartbeat_s=0.05)
+    await hub.start()
+    async with hub.subscribe("c") as sub:
+        await asyncio.sleep(0.3)
+        assert not hub.connected.is_set()
+        assert await sub.next() is Signal.HEARTBEAT  # streams stay alive while Redis is away
+    await hub.stop()
+    assert all(t.done() for t in hub._tasks)
+
+
+def test_settings_that_would_spin_are_refused() -> None:
+    with pytest.raises(ValueError, match="heartbeat_s"):
+        Hub("redis://127.0.0.1:1/0", heartbeat_s=0)

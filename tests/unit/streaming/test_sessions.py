@@ -22,6 +22,9 @@ class FakeReplay:
     async def tail(self, log: str) -> str | None:
         return self.entries[-1].id if self.entries else None
 
+    async def tail_entry(self, log: str) -> Entry | None:
+        return self.entries[-1] if self.entries else None
+
 
 def publish(hub: Hub, channel: str, entry_id: str, **data: Any) -> None:
     hub._dispatch(channel, json.dumps({"id": entry_id, "data": data}).encode())
@@ -74,15 +77,30 @@ async def test_resume_replays_the_missed_readings_then_goes_live_without_duplica
     task.cancel()
 
 
-async def test_a_new_client_starts_after_the_log_tail() -> None:
+async def test_a_new_client_gets_the_log_tail_as_snapshot_and_continues_after_it() -> None:
     hub = Hub("redis://127.0.0.1:1/0")
-    feed = InverterFeed(FakeReplay([Entry("7-0", {"n": 7})]), "inv_b", None, None)  # type: ignore[arg-type]
+    replay = FakeReplay([Entry("7-0", {"n": 7})])
+    feed = InverterFeed(replay, "inv_b", {"n": 6}, None)  # type: ignore[arg-type]
     task, frames = await run(hub, feed)
+    replay.entries.append(Entry("8-0", {"n": 8}))  # published before our SUBSCRIBE took effect
     confirm(hub, "inverter:inv_b")
-    publish(hub, "inverter:inv_b", "7-0", n=7)  # already in the log when we joined
-    publish(hub, "inverter:inv_b", "8-0", n=8)
     await settle()
-    assert events(frames) == [("reading", "8-0", '{"n":8}')]
+    publish(hub, "inverter:inv_b", "8-0", n=8)  # the same one, live: not sent twice
+    publish(hub, "inverter:inv_b", "9-0", n=9)
+    await settle()
+    assert events(frames) == [("snapshot", "7-0", '{"n":7}'), ("reading", "8-0", '{"n":8}'),
+                              ("reading", "9-0", '{"n":9}')]
+    task.cancel()
+
+
+async def test_with_an_empty_log_the_stored_latest_is_the_snapshot_and_everything_after_is_new() -> None:
+    hub = Hub("redis://127.0.0.1:1/0")
+    task, frames = await run(hub, InverterFeed(FakeReplay([]), "inv_e", {"n": 1}, None))  # type: ignore[arg-type]
+    confirm(hub, "inverter:inv_e")
+    await settle()
+    publish(hub, "inverter:inv_e", "5-0", n=5)
+    await settle()
+    assert events(frames) == [("snapshot", None, '{"n":1}'), ("reading", "5-0", '{"n":5}')]
     task.cancel()
 
 
@@ -98,7 +116,7 @@ async def test_after_a_redis_outage_the_feed_resubscribes_and_replays_what_it_mi
     await settle()
     confirm(hub, "inverter:inv_c")
     await settle()
-    assert [e[1] for e in events(frames)] == ["2-0", "3-0"]
+    assert [e[1] for e in events(frames)] == ["1-0", "2-0", "3-0"]  # snapshot, live, replayed
     assert not task.done()
     task.cancel()
 
