@@ -158,7 +158,7 @@ async def test_job_stream_sends_current_state_then_changes_until_terminal(
 
 async def test_a_client_that_stops_reading_is_dropped_and_the_others_get_everything(
         serve: Callable[..., Served], r: aioredis.Redis) -> None:
-    served = serve(queue_size=32)
+    served = serve(queue_size=64)
     inverter_id, token = inverter(served)
     # A raw socket that never reads: its TCP buffers fill, its sends stall, its queue overflows.
     _, writer = await asyncio.open_connection("127.0.0.1", int(served.url.rsplit(":", 1)[1]))
@@ -170,14 +170,14 @@ async def test_a_client_that_stops_reading_is_dropped_and_the_others_get_everyth
         await take(events, 1)
         await wait_until(lambda: served.hub.clients == 2 and bool(served.hub._confirmed))
         # 20 MB: more than loopback's socket buffers hold for the silent client (a 4 MB send buffer
-        # and the receiver's window) plus its 32-message queue;
+        # and the receiver's window) plus its 64-message queue;
         # paced so that this test's own client, sharing the GIL with the server thread, keeps up.
         big, sent = "x" * 100_000, []
-        reading_task = asyncio.create_task(take(events, 200, timeout_s=40))
+        reading_task = asyncio.create_task(take(events, 200, timeout_s=60))
         for n in range(200):
             sent.append(await publish(r, channels.inverter_channel(inverter_id), channels.inverter_log(inverter_id),
                                       {"n": n, "pad": big}))
-            await asyncio.sleep(0.015)
+            await asyncio.sleep(0.02)
         got = await reading_task
         assert [e.id for e in got] == sent
         await wait_until(lambda: served.hub.clients == 1, timeout_s=10)
