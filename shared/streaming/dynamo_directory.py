@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared import aws
 from shared.streaming.directory import Owner
-from shared.telemetry.inverter_store import InverterStore, from_attributes
+from shared.telemetry.inverter_store import InverterStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -20,16 +19,11 @@ class DynamoDirectory:
         self.store = InverterStore(table, client)
 
     def owner_and_latest(self, inverter_id: str) -> Owner | None:
-        if not inverter_id.startswith("inv_") or len(inverter_id) > 64:
+        record = self.store.find(inverter_id)
+        if record is None:
             return None
-        item = self.store._call(self.store.db.get_item, TableName=self.store.table,
-                                Key=aws.to_item({"pk": f"INV#{inverter_id}", "sk": "INV"})).get("Item")
-        if item is None:
-            return None
-        record = from_attributes(aws.from_item(item))
         return record.tenant, record.latest.model_dump(mode="json") if record.latest else None
 
     def list_for_tenant(self, tenant: str) -> list[dict[str, Any]]:
         records, _ = self.store.list_for_tenant(tenant, LIST_LIMIT, None)
         return [r.public().model_dump(mode="json") for r in records]
-
