@@ -55,6 +55,18 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_signing_secret(args: argparse.Namespace) -> int:
+    _local_env()
+    from shared.config import env
+    from shared.signing import new_secret
+    from shared.tenants import TenantStore
+
+    secret = new_secret()
+    TenantStore(env().tenants_table).set_signing_secret(args.tenant, secret)
+    print(secret)
+    return 0
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
     _local_env()
     from local.lambda_context import LocalContext
@@ -186,6 +198,9 @@ def parser() -> argparse.ArgumentParser:
     kc = keys.add_parser("create", help="create an API key for a tenant on the local stack")
     kc.add_argument("--tenant", required=True)
     kc.set_defaults(fn=cmd_keys_create)
+    ks = keys.add_parser("signing-secret", help="give a tenant a new Standard Webhooks signing secret (whsec_…)")
+    ks.add_argument("--tenant", required=True)
+    ks.set_defaults(fn=cmd_keys_signing_secret)
     inv = sub.add_parser("invoke", help="invoke a function once, locally")
     inv.add_argument("function")
     inv.add_argument("--event", help="a JSON file with the event (default: a synthetic one)")

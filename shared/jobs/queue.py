@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
@@ -38,16 +37,6 @@ class JobQueue:
         except (ClientError, BotoCoreError) as exc:
             raise Unavailable(f"the jobs queue is unavailable: {type(exc).__name__}") from exc
 
-    def send_many(self, messages: list[tuple[str, str, float]]) -> None:
-        """(job_id, tenant, delay_s) triples, ten to a call."""
-        for start in range(0, len(messages), 10):
-            entries = [{"Id": str(i), "MessageBody": JobMessage(job_id=j, tenant=t).model_dump_json(),
-                        "DelaySeconds": max(0, min(MAX_DELAY_SECONDS, int(d)))}
-                       for i, (j, t, d) in enumerate(messages[start:start + 10])]
-            out = self.sqs.send_message_batch(QueueUrl=self.url, Entries=entries)  # type: ignore[arg-type]
-            if out.get("Failed"):
-                raise Unavailable(f"{len(out['Failed'])} messages were not enqueued")
-
     def retry_in(self, receipt_handle: str, seconds: float) -> None:
         """Hide a delivered message for `seconds` (the retry delay, or the rest of a lease)."""
         timeout = max(0, min(MAX_VISIBILITY_SECONDS, round(seconds)))
@@ -57,11 +46,3 @@ class JobQueue:
     def dead_letter(self, body: str, reason: str) -> None:
         self.sqs.send_message(QueueUrl=self.dlq_url, MessageBody=body, MessageAttributes={
             "reason": {"DataType": "String", "StringValue": reason[:256]}})
-
-    def peek_dlq(self, max_messages: int = 10) -> list[dict[str, object]]:
-        """Messages in the DLQ without consuming them (visibility 0), for `steadfast dlq list`."""
-        out = self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=min(10, max_messages),
-                                       VisibilityTimeout=0, MessageAttributeNames=["All"])
-        messages: list[dict[str, Any]] = list(out.get("Messages", []))  # type: ignore[arg-type]
-        return [{"body": json.loads(m["Body"]) if m["Body"].startswith("{") else m["Body"],
-                 "reason": m.get("MessageAttributes", {}).get("reason", {}).get("StringValue")} for m in messages]

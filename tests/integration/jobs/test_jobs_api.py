@@ -15,7 +15,9 @@ import boto3
 import httpx
 import pytest
 
+from local.client import verify_webhook
 from local.stack import StackState
+from shared.signing import InvalidSignature
 from tests.conftest import ROOT, wait_for
 
 pytestmark = pytest.mark.integration
@@ -92,10 +94,7 @@ def test_idempotent_replay_and_mismatch(api: httpx.Client, stack: StackState) ->
 
 def test_tenants_never_see_each_others_jobs(api: httpx.Client, stack: StackState) -> None:
     job = submit(api, f"{stack.demo_target_url}/slow?ms=10")
-    out = subprocess.run([sys.executable, "-m", "local.cli", "keys", "create", "--tenant", "acme"], cwd=ROOT,
-                         env={**os.environ, "STEADFAST_HOME": stack.home}, capture_output=True,
-                         text=True, check=True)
-    other = {"authorization": f"Bearer {out.stdout.strip()}"}
+    other = {"authorization": f"Bearer {_cli(stack, 'keys', 'create', '--tenant', 'acme')}"}
     assert httpx.get(f"{stack.api_url}/v1/jobs/{job['id']}", headers=other).status_code == 404
     assert httpx.get(f"{stack.api_url}/v1/jobs/{job['id']}/attempts", headers=other).status_code == 404
     assert httpx.post(f"{stack.api_url}/v1/jobs/{job['id']}/cancel", headers=other).status_code == 404
@@ -169,3 +168,27 @@ def test_health_and_openapi_need_no_key(stack: StackState) -> None:
     assert httpx.get(f"{stack.api_url}/v1/health").json() == {"status": "ok"}
     spec = httpx.get(f"{stack.api_url}/v1/openapi.json").json()
     assert "/v1/jobs" in spec["paths"]
+
+
+def _cli(stack: StackState, *args: str) -> str:
+    out = subprocess.run([sys.executable, "-m", "local.cli", *args], cwd=ROOT,
+                         env={**os.environ, "STEADFAST_HOME": stack.home}, capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def test_calls_are_signed_with_the_tenants_secret(stack: StackState) -> None:
+    # Given a tenant with a signing secret, set through the CLI
+    tenant = f"signer{os.urandom(3).hex()}"
+    key = _cli(stack, "keys", "create", "--tenant", tenant)
+    secret = _cli(stack, "keys", "signing-secret", "--tenant", tenant)
+    assert secret.startswith("whsec_")
+    # When one of its jobs is delivered
+    with httpx.Client(base_url=stack.api_url, headers={"authorization": f"Bearer {key}"}) as api:
+        job = submit(api, f"{stack.demo_target_url}/slow?ms=1")
+        assert finished(api, job["id"])["status"] == "completed"
+    # Then the target can verify the Standard Webhooks headers it received
+    call = httpx.get(f"{stack.demo_target_url}/_calls", params={"key": job["id"]}).json()["calls"][0]
+    verify_webhook(secret, call["headers"], call["body"])
+    assert call["headers"]["webhook-id"] == job["id"]
+    with pytest.raises(InvalidSignature):
+        verify_webhook(secret, call["headers"], call["body"] + "tampered")
