@@ -29,6 +29,7 @@ from local.stack import Ports, StackState, home
 from shared.topology import FUNCTIONS, HttpApi, StreamingUrl
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+HEALTHY_RUN_S = 5.0
 
 
 @dataclass
@@ -42,9 +43,11 @@ class Child:
     log: IO[bytes] | None = None
     restarts: int = 0
     not_before: float = 0.0
+    started_at: float = 0.0
 
     def start(self) -> None:
         self.log = self.log or self.log_path.open("ab")
+        self.started_at = time.monotonic()
         self.proc = subprocess.Popen(self.argv, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
 
@@ -194,8 +197,9 @@ class LocalCloud:
                         raise RuntimeError(f"{child.name} exited (code {child.proc.returncode}); see {child.log_path}")
                     now = time.monotonic()
                     if child.not_before == 0.0:
-                        # A crash loop backs off (0.5 s doubling to 30 s), like a failing Lambda init.
-                        child.restarts += 1
+                        # A crash loop backs off (0.5 s doubling to 30 s), like a failing Lambda init; a
+                        # process that ran healthily for a while before it died starts over at 0.5 s.
+                        child.restarts = 1 if now - child.started_at > HEALTHY_RUN_S else child.restarts + 1
                         child.not_before = now + min(30.0, 0.5 * 2 ** min(child.restarts - 1, 6))
                         print(f"  {child.name} exited with {child.proc.returncode}; restarting", file=sys.stderr)
                     elif now >= child.not_before:

@@ -23,7 +23,13 @@ class Env(BaseModel):
     # The worker's lease on a job: its Lambda timeout plus a margin, shorter than the queue's visibility.
     lease_s: int = Field(90, alias="STEADFAST_LEASE_S")
     fault_points: str = Field("", alias="STEADFAST_FAULTS")
-    # Signs stream tokens; in AWS it comes from Secrets Manager, locally the stack makes one per run.
+    # How long past due a job may sit before the sweeper assumes its message was lost and sends another.
+    sweep_grace_s: float = Field(60, alias="STEADFAST_SWEEP_GRACE_S")
+    # The stage's JSON secret in AWS (stream-token key, vendor credentials), read at run time by
+    # shared.stage_secret; unset in the local stack.
+    secret_arn: str | None = Field(None, alias="STEADFAST_SECRET_ARN")
+    # Signs stream tokens in the local stack only (the stack makes one per run); a deployed stage reads
+    # the key from secret_arn instead (shared.stage_secret.stream_token_key).
     stream_token_secret: str = Field("dev-only-stream-token-secret", alias="STEADFAST_STREAM_TOKEN_SECRET")
     # An SSE stream ends this long after it opened, before Lambda's 15-minute limit cuts it mid-event;
     # the browser reconnects with Last-Event-ID.

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from functools import cache
 
-import redis
-
 from shared.config import env
-from shared.jobs.events import JobEvents, NoEvents, RedisJobEvents
+from shared.jobs.events import JobEvents, job_events
 from shared.jobs.queue import JobQueue
 from shared.jobs.service import JobService
 from shared.jobs.store import JobStore
@@ -26,10 +24,7 @@ def job_store() -> JobStore:
 
 @cache
 def events() -> JobEvents:
-    url = env().redis_url
-    if not url:
-        return NoEvents()
-    return RedisJobEvents(redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5))
+    return job_events(env().redis_url)
 
 
 @cache

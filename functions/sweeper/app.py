@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -9,6 +10,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.config import env
+from shared.jobs.events import job_events
 from shared.jobs.queue import JobQueue
 from shared.jobs.store import JobStore
 from shared.jobs.sweeper import Sweeper
@@ -21,7 +23,8 @@ tracer = Tracer()
 @cache
 def sweeper() -> Sweeper:
     e = env()
-    return Sweeper(JobStore(e.jobs_table), JobQueue(e.jobs_queue_url, e.jobs_dlq_url))
+    return Sweeper(JobStore(e.jobs_table), JobQueue(e.jobs_queue_url, e.jobs_dlq_url), job_events(e.redis_url),
+                   grace=timedelta(seconds=e.sweep_grace_s))
 
 
 @logger.inject_lambda_context

@@ -44,3 +44,10 @@ class RedisJobEvents:
             pipe.execute()
         except redis.RedisError as exc:
             log.warning("job event not published", extra={"job_id": job.id, "error": str(exc)})
+
+
+def job_events(redis_url: str | None) -> JobEvents:
+    """Events on Redis when the function has one, with short timeouts (events never hold up a job)."""
+    if not redis_url:
+        return NoEvents()
+    return RedisJobEvents(redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5))

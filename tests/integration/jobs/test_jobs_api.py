@@ -16,9 +16,10 @@ import httpx
 import pytest
 
 from local.client import verify_webhook
+from local.launch import ROOT
 from local.stack import StackState
 from shared.signing import InvalidSignature
-from tests.conftest import ROOT, wait_for
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 TERMINAL = {"completed", "failed", "dead", "cancelled"}
