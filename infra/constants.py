@@ -58,7 +58,7 @@ OUTPUT_ALARM_TOPIC = "AlarmTopicArn"
 ENV_STAGE = "STEADFAST_STAGE"
 ENV_REDIS_URL = "REDIS_URL"
 ENV_SECRET_ARN = "STEADFAST_SECRET_ARN"  # noqa: S105 - a name, not a secret
-# shared.config reads the signing key itself from here (see functions._environment).
+# The local stack's stream-token key; never set in AWS, where shared.stage_secret reads the secret.
 ENV_STREAM_TOKEN_SECRET = "STEADFAST_STREAM_TOKEN_SECRET"  # noqa: S105 - a name, not a secret
 ENV_ALLOW_PRIVATE = "STEADFAST_ALLOW_PRIVATE_TARGETS"
 ENV_STREAM_BASE_PATH = "STEADFAST_STREAM_BASE_PATH"
@@ -71,7 +71,8 @@ def env_url(function_name: str) -> str:
 
 METRICS_NAMESPACE = "Steadfast"
 
-# Keys of the per-stage JSON secret (see infra/README.md).
+# Keys of the per-stage JSON secret (see README.md, "Deploy to AWS with CDK"). The functions read
+# them at run time: shared.stage_secret (this key) and shared.telemetry.credentials (vendor keys).
 SECRET_KEY_STREAM_TOKEN = "stream_token_key"  # noqa: S105 - a name, not a secret
 # Vendor keys match the `secret:<key>` references of shared/telemetry/settings.py.
 SECRET_VENDOR_KEYS = ("growatt_token", "enphase_api_key", "enphase_access_token")

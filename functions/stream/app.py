@@ -1,8 +1,9 @@
 """The stream function (SPEC §4): SSE streams of inverter readings and job statuses, and the dashboard.
 
-One ASGI app, run by uvicorn locally and, in AWS, by the Lambda Web Adapter (`run.sh`) behind a
-function URL in RESPONSE_STREAM mode. Routes parse the request, check the credential and hand over to
-`shared.streaming.sessions`; no stream logic lives here.
+One ASGI app, run by uvicorn locally and, in AWS, by the Lambda Web Adapter (`run.sh`) behind an API
+Gateway REST API that streams the response (the function is in the VPC, where function URLs do not
+stream), under the stage prefix `STEADFAST_STREAM_BASE_PATH`. Routes parse the request, check the
+credential and hand over to `shared.streaming.sessions`; no stream logic lives here.
 """
 
 from __future__ import annotations
@@ -64,12 +65,17 @@ def _stream(request: Request, feed: sessions.Feed) -> EventStream:
     return EventStream(_services(request).hub, feed, _deadline(request), headers=_ANY_ORIGIN)
 
 
+async def signing_key(s: Services) -> str:
+    # In AWS a cache miss reads Secrets Manager (blocking I/O): off the event loop.
+    return s.token_secret if isinstance(s.token_secret, str) else await asyncio.to_thread(s.token_secret)
+
+
 async def inverter_events(request: Request) -> Response:
     s = _services(request)
     inverter_id = request.path_params["id"]
     cred = credential(request)
     if stream_tokens.looks_like_stream_token(cred):
-        tenant = stream_tokens.verify(s.token_secret, cred, inverter_id)
+        tenant = stream_tokens.verify(await signing_key(s), cred, inverter_id)
     else:
         tenant = await asyncio.to_thread(s.tenants.tenant_for, cred)
     found = await asyncio.to_thread(s.inverters.owner_and_latest, inverter_id)
@@ -127,7 +133,7 @@ async def stream_token(request: Request) -> Response:
     found = await asyncio.to_thread(s.inverters.owner_and_latest, inverter_id)
     if found is None or found[0] != tenant:
         raise NotFound(f"no inverter {inverter_id!r}")
-    token, expires = stream_tokens.issue(s.token_secret, tenant, inverter_id)
+    token, expires = stream_tokens.issue(await signing_key(s), tenant, inverter_id)
     return JSONResponse({"token": token, "expires_at": expires.isoformat().replace("+00:00", "Z")})
 
 
@@ -180,14 +186,29 @@ class StreamApp:
         self.inner = inner
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = self._under_base_path(scope)
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             for pattern, endpoint in _STREAMS:
-                match = pattern.match(scope["path"])
+                match = pattern.match(route_path(scope))
                 if match:
                     response = await self._open(scope, endpoint, match)
                     await response(scope, receive, send)
                     return
         await self.inner(scope, receive, send)
+
+    def _under_base_path(self, scope: Scope) -> Scope:
+        """Behind API Gateway every public path starts with the stage (`/dev/v1/health`), and the Lambda
+        Web Adapter passes it on; the adapter's own readiness check and the local stack use bare paths.
+        A request under STEADFAST_STREAM_BASE_PATH is routed as if the prefix were the app's mount point
+        (ASGI `root_path`); any other request is routed as it is."""
+        services: Services | None = getattr(self.inner.state, "services", None)
+        base = services.base_path if services else ""
+        path: str = scope["path"]
+        if not base or not (path == base or path.startswith(base + "/")) or scope.get("root_path"):
+            return scope
+        # `/dev` alone is the dashboard, as `/dev/` is.
+        return {**scope, "root_path": base, "path": path if path != base else base + "/"}
 
     async def _open(self, scope: Scope, endpoint: Callable[[Request], Awaitable[Response]],
                     match: re.Match[str]) -> Response:
@@ -199,6 +220,13 @@ class StreamApp:
             return await endpoint(request)
         except SteadfastError as exc:
             return await _domain_error(request, exc)
+
+
+def route_path(scope: Scope) -> str:
+    """The path below the ASGI `root_path`, as Starlette's router matches it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root + "/") else path
 
 
 _STREAMS: tuple[tuple[re.Pattern[str], Callable[[Request], Awaitable[Response]]], ...] = (

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from shared import stage_secret
 from shared.config import Env
 from shared.jobs.models import Attempt, Status
 from shared.jobs.record import JobRecord
@@ -34,7 +36,9 @@ class Services:
     tenants: TenantLookup
     jobs: JobReader
     inverters: InverterDirectory
-    token_secret: str
+    # The stream-token key, or (in AWS) what reads it from the stage secret, cached for minutes, so that
+    # a rotated key is picked up without a cold start.
+    token_secret: str | Callable[[], str]
     max_stream_s: float
     base_path: str = ""
     # Process-wide, so only for a process that is the stream app (not a test runner hosting it).
@@ -61,6 +65,13 @@ def _inverter_directory(e: Env) -> InverterDirectory:
     return CachedDirectory(DynamoDirectory(e.inverters_table))
 
 
+def _token_key(e: Env) -> str | Callable[[], str]:
+    if e.secret_arn:
+        arn = e.secret_arn
+        return lambda: stage_secret.secret_value(arn, stage_secret.STREAM_TOKEN_KEY)
+    return stage_secret.stream_token_key(e)  # the local stack's key, or an error in a deployed stage
+
+
 def from_env(e: Env) -> Services:
     from shared.jobs.store import JobStore
     from shared.tenants import TenantStore
@@ -70,7 +81,7 @@ def from_env(e: Env) -> Services:
     return Services(
         hub=Hub(e.redis_url, queue_size=e.stream_queue_size, heartbeat_s=e.stream_heartbeat_s),
         replay=ReplayLog(e.redis_url), tenants=TenantStore(e.tenants_table), jobs=JobStore(e.jobs_table),
-        inverters=_inverter_directory(e), token_secret=e.stream_token_secret, max_stream_s=e.stream_max_s,
+        inverters=_inverter_directory(e), token_secret=_token_key(e), max_stream_s=e.stream_max_s,
         base_path=e.stream_base_path.rstrip("/"), tune_gc=True)
 
 

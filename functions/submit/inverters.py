@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.submit.auth import tenant_of
 from functions.submit.telemetry_deps import inverter_store, reading_store
-from shared import stream_tokens
+from shared import stage_secret, stream_tokens
 from shared.config import env
 from shared.errors import BadRequest
 from shared.telemetry.models import Inverter, InverterCreate, InverterPage, ReadingList, StreamToken
@@ -57,5 +57,5 @@ def get_readings(
 def create_stream_token(inverter_id: str) -> StreamToken:
     tenant = tenant_of(router)
     inverter = inverter_store().get(tenant, inverter_id)
-    token, expires_at = stream_tokens.issue(env().stream_token_secret, tenant, inverter.id)
+    token, expires_at = stream_tokens.issue(stage_secret.stream_token_key(env()), tenant, inverter.id)
     return StreamToken(token=token, expires_at=expires_at)

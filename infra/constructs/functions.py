@@ -23,7 +23,7 @@ from infra import constants as c
 from infra.constructs.queues import QueuePair
 from infra.nag import acknowledge
 from infra.packaging import RUNTIME, function_code, handler_package
-from shared.topology import Function, HttpApi, QueueSource, Schedule, StreamingUrl, queue, table
+from shared.topology import Function, QueueSource, Schedule, StreamingUrl, queue, table
 
 LWA_PORT = "8080"
 # ENI management for a function in a VPC; EC2 grants these on "*" only.
@@ -190,14 +190,9 @@ class Functions(Construct):
                 raise ValueError(f"{fn.name} needs Redis but the stack has no cache")
             env[c.ENV_REDIS_URL] = self._deps.redis_url
         if fn.needs_secrets:
+            # Only the ARN: the functions read the keys at run time (shared.stage_secret, cached), so no
+            # value shows in the function's configuration and a rotated key needs no deploy.
             env[c.ENV_SECRET_ARN] = self._deps.secret.secret_arn
-            if isinstance(fn.trigger, HttpApi | StreamingUrl):
-                # The HTTP-facing functions issue (submit) and verify (stream) stream tokens, and
-                # shared.config takes the key as a value. A CloudFormation dynamic reference keeps
-                # Secrets Manager the source of truth; the price is that the value is visible in the
-                # function's configuration and changes need a deploy (see infra/README.md).
-                key = self._deps.secret.secret_value_from_json(c.SECRET_KEY_STREAM_TOKEN)
-                env[c.ENV_STREAM_TOKEN_SECRET] = key.unsafe_unwrap()
         if isinstance(fn.trigger, Schedule) and fn.trigger.local_rate_env:
             # The handler learns its real cadence under the same name the local cloud uses.
             env[fn.trigger.local_rate_env] = str(fn.trigger.rate_s)

@@ -1,8 +1,9 @@
 """The per-stage secret: the stream-token signing key and the vendor API credentials.
 
-One JSON secret (one $0.40/month charge, one read per cold start) instead of one per value. The
-signing key is generated at deploy time; vendor credentials start empty and are filled in by an
-operator (`aws secretsmanager put-secret-value`), see infra/README.md.
+One JSON secret (one $0.40/month charge) instead of one per value. The signing key is generated at
+deploy time; vendor credentials start empty and are filled in by an operator (`aws secretsmanager
+put-secret-value`), see README.md ("Deploy to AWS with CDK"). Functions get only the ARN and read the
+keys at run time with a five-minute cache (shared.stage_secret, shared.telemetry.credentials).
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ class Secrets(Construct):
         acknowledge(
             secret,
             "AwsSolutions-SMG4",
-            "No automatic rotation: rotating the signing key would cut every open stream token "
-            "at once, and vendor credentials are issued by the vendors; both are rotated by hand "
-            "(infra/README.md).",
+            "No automatic rotation: rotating the signing key invalidates every stream token issued "
+            "under the old one, and vendor credentials are issued by the vendors; both are rotated by "
+            "hand with put-secret-value and reach the functions within five minutes (README.md).",
         )
         return secret

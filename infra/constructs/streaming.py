@@ -11,7 +11,7 @@ and the stream app must be in the VPC to reach ElastiCache. So the endpoint depe
 - outside a VPC: a function URL in `RESPONSE_STREAM` mode, the cheaper and simpler path.
 
 The reasoning, and the alternatives that lost (a container service, a public Redis), are in
-infra/README.md.
+README.md ("Deploy to AWS with CDK").
 """
 
 from __future__ import annotations
@@ -108,7 +108,8 @@ class Streaming(Construct):
         api.node.try_remove_child("Endpoint")
         api.root.add_method("ANY", integration)
         api.root.add_proxy(default_integration=integration, any_method=True)
-        # The stage name prefixes every public path; the app's pages build links from it.
+        # The stage name prefixes every public path and the Web Adapter passes it on: the app routes
+        # below it and its pages build their links from it (functions/stream/app.py).
         function.add_environment(c.ENV_STREAM_BASE_PATH, f"/{stage}")
         self._acknowledge(api)
         return api.url

@@ -3,13 +3,14 @@ its topology entry declares, and nothing more."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from infra import constants as c
 from infra.packaging import handler_package
-from shared.topology import FUNCTIONS, Function, HttpApi, Schedule, StreamingUrl, queue, table
+from shared.topology import FUNCTIONS, Function, Schedule, StreamingUrl, queue, table
 from tests.infra.conftest import STAGE, Synthesized
 
 FUNCTION_IDS = [fn.name for fn in FUNCTIONS]
@@ -74,11 +75,10 @@ def test_environment_follows_the_topology(synth: Synthesized, fn: Function) -> N
     if fn.needs_redis:
         assert "rediss://" in str(env["REDIS_URL"])
     assert (c.ENV_SECRET_ARN in env) == fn.needs_secrets
-    signs_tokens = fn.needs_secrets and isinstance(fn.trigger, HttpApi | StreamingUrl)
-    assert (c.ENV_STREAM_TOKEN_SECRET in env) == signs_tokens
-    if signs_tokens:
-        assert "{{resolve:secretsmanager:" in str(env[c.ENV_STREAM_TOKEN_SECRET])
-        assert f"SecretString:{c.SECRET_KEY_STREAM_TOKEN}::" in str(env[c.ENV_STREAM_TOKEN_SECRET])
+    if fn.needs_secrets:
+        assert env[c.ENV_SECRET_ARN] == {"Ref": synth.logical_id(synth.stack.secrets.secret)}
+    # The key is read at run time (shared.stage_secret); the local-only variable never deploys.
+    assert c.ENV_STREAM_TOKEN_SECRET not in env
     if isinstance(fn.trigger, Schedule) and fn.trigger.local_rate_env:
         assert env[fn.trigger.local_rate_env] == str(fn.trigger.rate_s)
 
@@ -125,6 +125,23 @@ def test_role_reaches_only_declared_tables_queues_and_secret(synth: Synthesized,
     assert referenced & all_queues == queue_ids
     secret = synth.logical_id(synth.stack.secrets.secret)
     assert (secret in referenced) == fn.needs_secrets
+
+
+def test_no_secret_value_reaches_the_template(synth: Synthesized) -> None:
+    # A dynamic reference would put the resolved value into a function's configuration.
+    assert "{{resolve:secretsmanager" not in json.dumps(synth.raw)
+    assert "{{resolve:ssm-secure" not in json.dumps(synth.raw)
+
+
+def test_secret_grant_is_read_only(synth: Synthesized) -> None:
+    secret = synth.logical_id(synth.stack.secrets.secret)
+    actions: set[str] = set()
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if secret in _refs(statement.get("Resource")):
+                found = statement["Action"]
+                actions |= {found} if isinstance(found, str) else set(found)
+    assert actions == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
 
 
 def test_roles_are_one_per_function_and_not_shared(synth: Synthesized) -> None:
