@@ -119,7 +119,7 @@ class Function:
 # redis is in the base set because shared.jobs.events (job events) is imported by every job function.
 _BASE_REQUIREMENTS = ("aws-lambda-powertools[tracer]==3.37.0", "pydantic==2.14.3", "redis==8.1.0")
 _HTTP_REQUIREMENTS = ("httpx==0.28.1",)
-_STREAM_REQUIREMENTS = ("starlette==1.10.0", "uvicorn==0.54.0", "sse-starlette==3.7.0")
+_STREAM_REQUIREMENTS = ("starlette==1.10.0", "uvicorn==0.54.0")
 
 JOBS_TABLE = Table(
     name="jobs",
