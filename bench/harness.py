@@ -78,3 +78,31 @@ class AwsCallCounter:
     def reset(self) -> Counter[str]:
         out, self.calls = self.calls, Counter()
         return out
+
+
+@contextmanager
+def serve_process(app: str) -> Iterator[str]:
+    """An ASGI app ("module:attr") under uvicorn in a process of its own: a target that does not share
+    this process's interpreter lock with the code being measured."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+                             "--log-level", "error", "--no-access-log"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/status/200", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"{app} did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
