@@ -37,11 +37,13 @@ test: install
 	$(BIN)/python -m pytest -q tests/infra
 	$(BIN)/python -m pytest -q tests/e2e || [ $$? -eq 5 ]
 
+# STAGE names the deployment (default dev; prod/production keep their data). The CLI is the one pinned
+# in package.json: the npm `latest` (3.x) cannot read aws-cdk-lib 2.275's cloud assembly.
 synth: install node_modules/.installed
-	npx cdk synth --quiet
+	node_modules/.bin/cdk synth --quiet -c stage=$${STAGE:-dev}
 
 deploy: install node_modules/.installed
-	npx cdk deploy --all --require-approval never
+	node_modules/.bin/cdk deploy --all --require-approval never -c stage=$${STAGE:-dev}
 
 bench: install
 	$(BIN)/python -m bench

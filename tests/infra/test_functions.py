@@ -10,7 +10,7 @@ import pytest
 
 from infra import constants as c
 from infra.packaging import handler_package
-from shared.topology import FUNCTIONS, Function, Schedule, StreamingUrl, queue, table
+from shared.topology import FUNCTIONS, Function, QueueSource, Schedule, StreamingUrl, queue, table
 from tests.infra.conftest import STAGE, Synthesized
 
 FUNCTION_IDS = [fn.name for fn in FUNCTIONS]
@@ -142,6 +142,18 @@ def test_secret_grant_is_read_only(synth: Synthesized) -> None:
                 found = statement["Action"]
                 actions |= {found} if isinstance(found, str) else set(found)
     assert actions == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+
+
+def test_only_the_queue_consumer_receives_from_the_jobs_queue(synth: Synthesized) -> None:
+    # Producers (submit, sweeper) may send; only the event source's function may take messages away.
+    jobs = synth.logical_id(synth.stack.messaging.queues["jobs"].queue)
+    roles = {synth.logical_id(synth.stack.functions.functions[fn.name].role): fn.name for fn in FUNCTIONS}
+    receivers = set()
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if jobs in _refs(statement.get("Resource")) and "sqs:ReceiveMessage" in statement["Action"]:
+                receivers |= {roles[r["Ref"]] for r in policy["Properties"]["Roles"] if r["Ref"] in roles}
+    assert receivers == {fn.name for fn in FUNCTIONS if isinstance(fn.trigger, QueueSource)}
 
 
 def test_roles_are_one_per_function_and_not_shared(synth: Synthesized) -> None:

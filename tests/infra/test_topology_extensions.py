@@ -72,6 +72,7 @@ def test_a_streaming_function_outside_the_vpc_gets_a_streaming_function_url(exte
     assert "VpcConfig" not in feed
     assert feed["Handler"] == "functions/stream/run.sh"
     assert feed["Environment"]["Variables"]["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert c.ENV_STREAM_BASE_PATH not in feed["Environment"]["Variables"]  # a function URL has no stage prefix
     assert "FeedUrl" in extended.raw["Outputs"]
 
 

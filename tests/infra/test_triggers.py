@@ -23,6 +23,16 @@ def test_worker_event_source_reports_item_failures_with_declared_batching(synth:
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["BatchSize"] == worker.trigger.batch_size
     assert props["ScalingConfig"] == {"MaximumConcurrency": worker.trigger.max_concurrency}
+    assert props.get("MaximumBatchingWindowInSeconds", 0) == worker.trigger.max_batching_window_s
+
+
+def test_queue_visibility_outlasts_six_consumer_timeouts_in_the_template(synth: Synthesized) -> None:
+    # The visibility timeout is the lease: a batch still running must not be handed out again.
+    for fn in FUNCTIONS:
+        if isinstance(fn.trigger, QueueSource):
+            queue_props = synth.raw["Resources"][synth.logical_id(synth.stack.messaging.queues[fn.trigger.queue].queue)]
+            timeout = synth.function(fn.name)["Properties"]["Timeout"]
+            assert queue_props["Properties"]["VisibilityTimeout"] >= c.VISIBILITY_TO_TIMEOUT_FACTOR * timeout
 
 
 def test_http_api_serves_exactly_the_topology_routes(synth: Synthesized) -> None:
