@@ -8,14 +8,13 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from local.lambda_context import LocalContext
 from shared.topology import Function, HttpApi
@@ -42,13 +41,13 @@ def to_event(request: Request, body: bytes, route_key: str, path_params: dict[st
         text, is_b64 = base64.b64encode(body).decode(), True
     now = time.time()
     event: dict[str, Any] = {
-        "version": "2.0", "routeKey": route_key, "rawPath": request.url.path,
+        "version": "2.0", "routeKey": route_key, "rawPath": request.scope["path"],
         "rawQueryString": request.url.query, "headers": headers, "isBase64Encoded": is_b64,
         "requestContext": {
             "accountId": "000000000000", "apiId": "local", "domainName": request.url.netloc,
             "domainPrefix": "local", "requestId": str(uuid.uuid4()), "routeKey": route_key, "stage": "$default",
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)), "timeEpoch": int(now * 1000),
-            "http": {"method": request.method, "path": request.url.path, "protocol": "HTTP/1.1",
+            "http": {"method": request.method, "path": request.scope["path"], "protocol": "HTTP/1.1",
                      "sourceIp": request.client.host if request.client else "127.0.0.1",
                      "userAgent": request.headers.get("user-agent", "")},
         },
@@ -73,7 +72,7 @@ def to_response(result: dict[str, Any]) -> Response:
     return response
 
 
-def build_app(fn: Function, handler: Handler, cors_origins: tuple[str, ...] = ()) -> Starlette:
+def build_app(fn: Function, handler: Handler, cors_origins: tuple[str, ...] = ()) -> Gateway:
     assert isinstance(fn.trigger, HttpApi)
     routes = [(r.method, r.path, _route_pattern(r.path)) for r in fn.trigger.routes]
     # One event at a time, as one Lambda execution environment would (the resolver keeps per-request state).
@@ -91,7 +90,7 @@ def build_app(fn: Function, handler: Handler, cors_origins: tuple[str, ...] = ()
         if len(body) > MAX_PAYLOAD:
             return JSONResponse({"message": "Request Entity Too Large"}, status_code=413)
         for method, path, pattern in routes:
-            m = pattern.match(request.url.path)
+            m = pattern.match(request.scope["path"])
             if m and method == request.method:
                 result = await run_in_threadpool(invoke, to_event(request, body, f"{method} {path}", m.groupdict()))
                 response = to_response(result)
@@ -99,8 +98,24 @@ def build_app(fn: Function, handler: Handler, cors_origins: tuple[str, ...] = ()
                 return response
         return JSONResponse({"message": "Not Found"}, status_code=404, headers=cors)
 
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-    return Starlette(routes=[Route("/{path:path}", dispatch, methods=methods)])
+    return Gateway(dispatch)
+
+
+class Gateway:
+    """The ASGI app in front of the handler. Every path reaches `dispatch`, as every path reaches API
+    Gateway; a router would answer paths with encoded control characters (`%0A`) itself."""
+
+    def __init__(self, dispatch: Callable[[Request], Awaitable[Response]]) -> None:
+        self.dispatch = dispatch
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        response = await self.dispatch(Request(scope, receive))
+        await response(scope, receive, send)
 
 
 def _cors_headers(request: Request, origins: tuple[str, ...]) -> dict[str, str]:

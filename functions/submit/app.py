@@ -57,6 +57,12 @@ def invalid_request(err: RequestValidationError) -> Response[str]:
                                      errors=errors, instance=app.current_event.path))
 
 
+@app.exception_handler(UnicodeDecodeError)
+def undecodable_body(_: UnicodeDecodeError) -> Response[str]:
+    return _problem(problems.problem(400, "Bad request", "the request body is not valid UTF-8 JSON",
+                                     slug="bad-request", instance=app.current_event.path))
+
+
 @app.not_found
 def not_found(_: NotFoundError) -> Response[str]:
     return _problem(problems.problem(404, "Not found", f"no route {app.current_event.path}", slug="not-found"))

@@ -151,6 +151,8 @@ def test_bad_input_is_problem_json(api: httpx.Client, body: dict[str, Any], stat
 
 @pytest.mark.parametrize(("method", "path", "data", "status"), [
     ("POST", "/v1/jobs", "{not json", 400),
+    ("POST", "/v1/jobs", b'{"request": "\xfe\xff"}', 400),  # not UTF-8 (found by the fuzzer: was a 500)
+    ("GET", "/v1/jobs/a%0Ab", None, 404),  # an encoded newline in a path parameter
     ("POST", "/v1/jobs", json.dumps({"request": {"url": "https://a.example.com/" + "x" * 300_000}}), 422),
     ("GET", "/v1/jobs?cursor=garbage!!", None, 400),
     ("GET", "/v1/jobs?limit=0", None, 422),
@@ -158,7 +160,7 @@ def test_bad_input_is_problem_json(api: httpx.Client, body: dict[str, Any], stat
     ("GET", "/v1/jobs/job_doesnotexist", None, 404),
     ("POST", "/v1/jobs/job_doesnotexist/retry", None, 404),
 ])
-def test_malformed_requests_never_5xx(api: httpx.Client, method: str, path: str, data: str | None,
+def test_malformed_requests_never_5xx(api: httpx.Client, method: str, path: str, data: str | bytes | None,
                                       status: int) -> None:
     r = api.request(method, path, content=data, headers={"content-type": "application/json"})
     assert r.status_code == status, r.text
