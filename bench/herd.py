@@ -96,6 +96,7 @@ def run(jobs: int = JOBS) -> dict[str, Any]:
                                         "none": round(peak_to_mean(plain, 1.0), 3)},
             "as_delivered_by_sqs": {
                 "peak_to_mean": round(peak_to_mean(delivered, BUCKET_S), 3),
+                "histogram": histogram(delivered, BUCKET_S),
                 "visibility_timeouts_s": dict(sorted(Counter(int(d) for d in delivered).items())),
             },
         },
