@@ -14,13 +14,17 @@ from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from shared.config import env
 from shared.faults import Faults
 from shared.jobs.delivery import make_client
 from shared.jobs.engine import Worker
 from shared.jobs.events import JobEvents, NoEvents, RedisJobEvents
+from shared.jobs.protection import Protection
 from shared.jobs.queue import JobQueue
+from shared.jobs.settings import jobs_env
 from shared.jobs.store import JobStore
 from shared.tenants import TenantStore
 from shared.topology import JOBS_QUEUE
@@ -39,13 +43,19 @@ class RetryScheduled(Exception):
 
 @cache
 def worker() -> Worker:
-    e = env()
+    e, j = env(), jobs_env()
     events: JobEvents = NoEvents()
+    protection = Protection()
     if e.redis_url:
-        events = RedisJobEvents(redis.Redis.from_url(e.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5))
+        # Short timeouts, one retry, no backoff: Redis is the fast path and never worth stalling a batch for.
+        client = redis.Redis.from_url(e.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5,
+                                      retry=Retry(NoBackoff(), 1))
+        events = RedisJobEvents(client)
+        if j.protection:
+            protection = Protection.on_redis(client, j.redis_prefix, j.breaker(), j.budget())
     return Worker(JobStore(e.jobs_table), JobQueue(e.jobs_queue_url, e.jobs_dlq_url), TenantStore(e.tenants_table),
                   events, lease=timedelta(seconds=e.lease_s), max_receive_count=JOBS_QUEUE.max_receive_count,
-                  faults=Faults(e.fault_points))
+                  faults=Faults(e.fault_points), protection=protection)
 
 
 def client() -> httpx.AsyncClient:

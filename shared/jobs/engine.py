@@ -3,12 +3,18 @@
 Visibility timeout is the lease: while a job runs its message stays invisible; a retry hides the
 message for the jittered delay and reports it as a batch failure, so SQS hands it back when due.
 Per-job max_attempts is enforced here; the queue's maxReceiveCount only catches poison messages.
+
+Between claim and call, target protection (`shared.jobs.protection`: circuit breaker, retry budget,
+flow control) may say "not now": the job is then put back unattempted, pending or retrying with
+`next_attempt_at` set, and its message hidden for the wait. A terminal state is written together with
+the callback job it owes, which is enqueued right after (the sweeper covers a crash in between).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import random
 import secrets
 from collections.abc import Callable
@@ -22,10 +28,13 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
+from shared.errors import Unavailable
 from shared.faults import Faults
 from shared.jobs import backoff, delivery
+from shared.jobs.callbacks import callback_job
 from shared.jobs.events import JobEvents, NoEvents
 from shared.jobs.models import Attempt, Outcome, Status, utcnow
+from shared.jobs.protection import Admission, Protection
 from shared.jobs.queue import MAX_DELAY_SECONDS, MAX_VISIBILITY_SECONDS, JobMessage, JobQueue
 from shared.jobs.record import JobRecord
 from shared.jobs.store import JobStore
@@ -64,6 +73,7 @@ class Worker:
     max_receive_count: int = 5
     faults: Faults = field(default_factory=lambda: Faults(""))
     rng: random.Random = field(default_factory=random.Random)
+    protection: Protection = field(default_factory=Protection)
 
     async def handle(self, body: str, receipt_handle: str, receive_count: int,
                      client: httpx.AsyncClient) -> Disposition:
@@ -81,7 +91,11 @@ class Worker:
         if record is None:
             return await self._unclaimed(msg, receipt_handle, receive_count, now)
         self.faults.point("after_claim")
-        disposition = await self._attempt(record, owner, client)
+        admission = await _io(self.protection.admit, record, owner, self.lease.total_seconds())
+        if admission.go:
+            disposition = await self._attempt(record, owner, client, admission)
+        else:
+            disposition = await self._defer(record, owner, admission)
         if not disposition.ack:
             disposition = await self._keep(msg, receipt_handle, receive_count, disposition.retry_in_s)
         self.faults.point("before_ack")
@@ -112,11 +126,36 @@ class Worker:
         await _io(self.queue.retry_in, receipt_handle, min(wait_s, MAX_VISIBILITY_SECONDS))
         return Disposition(ack=False, retry_in_s=wait_s)
 
-    async def _attempt(self, record: JobRecord, owner: str, client: httpx.AsyncClient) -> Disposition:
+    async def _defer(self, record: JobRecord, owner: str, admission: Admission) -> Disposition:
+        """Put the claimed job back unattempted for `admission.wait_s` (whole seconds: SQS visibility)."""
+        now = utcnow()
+        wait = max(1, math.ceil(admission.wait_s))
+        waiting = record.model_copy(update={
+            "status": Status.retrying if record.attempts > 0 else Status.pending, "updated_at": now,
+            "next_attempt_at": now + timedelta(seconds=wait), "lease_until": None, "lease_owner": None,
+            # A deferral is not a crash: it must not count toward the sweeper's crash-loop limit.
+            "claims": max(0, record.claims - 1)})
+        log = {"job_id": record.id, "destination": admission.destination, "reason": admission.reason,
+               "wait_s": wait}
+        if not await _io(self.store.defer, waiting, owner):
+            logger.warning("lease lost before deferring; state left to its new holder", extra=log)
+            return ACK
+        logger.info("job deferred by target protection", extra=log)
+        await _io(self.events.publish, record.tenant, waiting.public())
+        return Disposition(ack=False, retry_in_s=wait)
+
+    async def _attempt(self, record: JobRecord, owner: str, client: httpx.AsyncClient,
+                       admission: Admission) -> Disposition:
         n = record.attempts + 1
         started = utcnow()
-        secret = await _io(self.tenants.signing_secret, record.tenant)
-        call = await delivery.call(client, record, n, secret, started)
+        lease_s = self.lease.total_seconds()
+        try:
+            secret = await _io(self.tenants.signing_secret, record.tenant)
+            call = await delivery.call(client, record, n, secret, started)
+        except BaseException:
+            await _io(self.protection.settle, record, owner, admission, None, lease_s)
+            raise
+        await _io(self.protection.settle, record, owner, admission, call.outcome, lease_s)
         self.faults.point("after_call")
         metrics.add_metric(name="Attempts", unit=MetricUnit.Count, value=1)
         updated, attempt, disposition = self.decide(record, n, started, call)
@@ -128,11 +167,28 @@ class Worker:
             return ACK
         logger.info("attempt recorded", extra=log | {"next_delay_s": attempt.next_delay_s})
         self._count(updated)
+        if updated.terminal:
+            await self._send_callback(updated)
         if updated.status == Status.dead:
             await _io(self.queue.dead_letter, JobMessage(job_id=record.id, tenant=record.tenant)
                                     .model_dump_json(), updated.last_error or "retries exhausted")
         await _io(self.events.publish, record.tenant, updated.public())
         return disposition
+
+    async def _send_callback(self, record: JobRecord) -> None:
+        """Enqueue the callback job the store wrote with this terminal state, if it owes one."""
+        callback = callback_job(record)
+        if callback is None:
+            return
+        log = {"job_id": record.id, "callback_job_id": callback.id, "job_status": record.status.value}
+        try:
+            await _io(self.queue.send, callback.id, callback.tenant, 0)
+        except Unavailable:
+            logger.warning("callback job written but not enqueued; the sweeper will send it", extra=log)
+            return
+        metrics.add_metric(name="CallbacksCreated", unit=MetricUnit.Count, value=1)
+        logger.info("callback job enqueued", extra=log)
+        await _io(self.events.publish, callback.tenant, callback.public())
 
     def decide(self, record: JobRecord, n: int, started: datetime, call: delivery.CallOutcome
                ) -> tuple[JobRecord, Attempt, Disposition]:

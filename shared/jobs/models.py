@@ -158,6 +158,22 @@ class Fallback(Strict):
         return None if v is None else check_headers(v)
 
 
+class FlowControl(Strict):
+    """Per-key flow control, as QStash offers it: at most `rate` calls a second and `parallelism` calls at
+    once for every job of this tenant that names `key`. A job that cannot start now waits; it never fails
+    for it."""
+
+    key: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/-]+$")
+    rate: float | None = Field(default=None, gt=0, le=1000)
+    parallelism: int | None = Field(default=None, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> FlowControl:
+        if self.rate is None and self.parallelism is None:
+            raise ValueError("flow_control needs rate, parallelism or both")
+        return self
+
+
 class JobSpec(Strict):
     """What a caller submits to `POST /v1/jobs`. Only `request.url` is required."""
 
@@ -169,6 +185,7 @@ class JobSpec(Strict):
     callback_url: Url | None = None
     failure_callback_url: Url | None = None
     labels: dict[str, Annotated[str, Field(max_length=256)]] = Field(default_factory=dict, max_length=20)
+    flow_control: FlowControl | None = None
 
     @field_validator("callback_url", "failure_callback_url")
     @classmethod
@@ -249,6 +266,7 @@ class Job(BaseModel):
     fallbacks: list[Fallback] = Field(default_factory=list)
     callback_url: str | None = None
     failure_callback_url: str | None = None
+    flow_control: FlowControl | None = None
 
 
 class JobPage(BaseModel):

@@ -32,6 +32,9 @@ class JobRecord(BaseModel):
     last_error: str | None = None
     last_delay_ms: int | None = None
     result: Result | None = None
+    # Runs of the job: 0 at submit, +1 on every manual retry or redrive. Each run that ends owes its own
+    # callback (see shared.jobs.callbacks), so the run is part of the callback job's id.
+    run: int = 0
 
     @property
     def terminal(self) -> bool:
@@ -44,7 +47,7 @@ class JobRecord(BaseModel):
             request=self.spec.request, retry=self.spec.retry, labels=self.spec.labels,
             target_index=self.target_index, last_error=self.last_error, result=self.result,
             fallbacks=self.spec.fallbacks, callback_url=self.spec.callback_url,
-            failure_callback_url=self.spec.failure_callback_url,
+            failure_callback_url=self.spec.failure_callback_url, flow_control=self.spec.flow_control,
         )
 
 
@@ -76,7 +79,7 @@ def to_attributes(r: JobRecord) -> dict[str, Any]:
         "attempts": r.attempts, "target_index": r.target_index, "target_attempts": r.target_attempts,
         "claims": r.claims, "lease_until": iso(r.lease_until) if r.lease_until else None,
         "lease_owner": r.lease_owner, "last_error": r.last_error, "last_delay_ms": r.last_delay_ms,
-        "result": r.result.model_dump_json() if r.result else None,
+        "result": r.result.model_dump_json() if r.result else None, "run": r.run,
         **index_keys(r.tenant, r.id, r.status, r.created_at, r.updated_at, due),
     }
 
@@ -95,4 +98,5 @@ def from_attributes(a: dict[str, Any]) -> JobRecord:
         last_error=a.get("last_error"),
         last_delay_ms=int(a["last_delay_ms"]) if a.get("last_delay_ms") is not None else None,
         result=Result.model_validate(json.loads(a["result"])) if a.get("result") else None,
+        run=int(a.get("run", 0)),
     )

@@ -33,6 +33,12 @@ def fingerprint(canonical_spec: str) -> str:
     return hashlib.sha256(canonical_spec.encode()).hexdigest()
 
 
+def canonical(spec: JobSpec) -> str:
+    """The spec as the idempotency fingerprint reads it. Without flow control it is what it was before
+    that field existed, so keys taken before it was added still match their bodies."""
+    return spec.model_dump_json(exclude={"flow_control"} if spec.flow_control is None else None)
+
+
 def check_targets(spec: JobSpec) -> None:
     """Refuse literal private, loopback and metadata addresses at submit (DNS is checked at connect)."""
     urls = [spec.request.url, *(f.url for f in spec.fallbacks), spec.callback_url, spec.failure_callback_url]
@@ -57,7 +63,7 @@ class JobService:
         if idempotency_key is not None:
             if not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
                 raise BadRequest(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
-            idem = (idempotency_key, fingerprint(spec.model_dump_json()))
+            idem = (idempotency_key, fingerprint(canonical(spec)))
         first = spec.first_attempt_at(now)
         record = JobRecord(id=new_job_id(), tenant=tenant, spec=spec, status=Status.pending,
                            created_at=now, updated_at=now, next_attempt_at=first)
@@ -86,7 +92,8 @@ class JobService:
         return updated
 
     def restart(self, tenant: str, job_id: str, delay_s: float = 0) -> JobRecord:
-        """A failed or dead job starts again on its first target with a fresh attempt budget."""
+        """A failed or dead job starts again on its first target with a fresh attempt budget, as a new run
+        (which owes its own callback when it ends; see shared.jobs.callbacks)."""
         record = self.store.get(tenant, job_id)
         if record.status not in (Status.failed, Status.dead):
             raise Conflict(f"only failed or dead jobs can be retried; job {job_id} is {record.status.value}")
@@ -94,7 +101,7 @@ class JobService:
         updated = record.model_copy(update={
             "status": Status.pending, "updated_at": now, "next_attempt_at": now + timedelta(seconds=delay_s),
             "target_index": 0, "target_attempts": 0, "claims": 0, "last_delay_ms": None,
-            "lease_until": None, "lease_owner": None})
+            "lease_until": None, "lease_owner": None, "run": record.run + 1})
         self.store.transition(updated, {record.status}, what="retry")
         if delay_s <= MAX_DELAY_SECONDS:
             self.queue.send(job_id, tenant, delay_s)

@@ -1,8 +1,12 @@
 """The job store on DynamoDB: the source of truth for every job, its attempts and idempotency keys.
 
-Operations are the ones the engine needs (create, claim, finish_attempt, cancel, restart, due), each a
-single conditional write or transaction, so that two workers, a cancel and a sweep can race safely.
-AWS errors become domain errors here and nowhere else.
+Operations are the ones the engine needs (create, claim, defer, finish_attempt, cancel, restart, due),
+each a single conditional write or transaction, so that two workers, a cancel and a sweep can race
+safely. AWS errors become domain errors here and nowhere else.
+
+A terminal state and the callback job it owes (`shared.jobs.callbacks`) are written in one transaction,
+the callback conditioned on its absence: whoever records how a run ended creates its callback exactly
+once, and a crash right after leaves a pending job the sweeper enqueues.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from shared import aws
 from shared.errors import BadRequest, Conflict, IdempotencyInFlight, IdempotencyMismatch, NotFound, Unavailable
+from shared.jobs.callbacks import callback_job
 from shared.jobs.models import Attempt, Status, iso
 from shared.jobs.record import DUE_SHARDS, JobRecord, from_attributes, to_attributes
 
@@ -175,8 +180,23 @@ class JobStore:
             raise Unavailable(f"claim failed: {exc.response['Error']['Code']}") from exc
         return from_attributes(aws.from_item(out["Attributes"]))
 
+    def defer(self, record: JobRecord, owner: str) -> bool:
+        """Put a claimed job back unattempted (target protection said "not now"), provided this worker
+        still holds the lease; `record` carries the waiting state. False when the lease was lost."""
+        try:
+            self.db.put_item(TableName=self.table, Item=aws.to_item(to_attributes(record)),
+                             ConditionExpression="lease_owner = :o AND #s = :running",
+                             ExpressionAttributeNames={"#s": "status"},
+                             ExpressionAttributeValues=aws.values({":o": owner, ":running": "running"}))
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise Unavailable(f"deferring job failed: {exc.response['Error']['Code']}") from exc
+
     def finish_attempt(self, record: JobRecord, attempt: Attempt, owner: str) -> bool:
-        """Record an attempt and the job's new state, provided this worker still holds the lease.
+        """Record an attempt and the job's new state, provided this worker still holds the lease; a
+        terminal state brings its callback job along.
 
         Returns False when the lease was lost (cancelled, or expired and taken over): the attempt is
         then kept in the history, but the job's state is left to whoever holds it now."""
@@ -190,8 +210,9 @@ class JobStore:
                            "ConditionExpression": "lease_owner = :o AND #s = :running",
                            "ExpressionAttributeNames": {"#s": "status"},
                            "ExpressionAttributeValues": aws.values({":o": owner, ":running": "running"})}}
+        callback = self._callback_put(record)
         try:
-            self.db.transact_write_items(TransactItems=[attempt_item, put_job])  # type: ignore[list-item]
+            self._write_with_callback([attempt_item, put_job], callback)
             return True
         except ClientError as exc:
             if "ConditionalCheckFailed" not in _reasons(exc):
@@ -202,22 +223,51 @@ class JobStore:
             "ExpressionAttributeValues": aws.values({":one": 1})}}])
         return False
 
+    def _callback_put(self, record: JobRecord) -> dict[str, Any] | None:
+        callback = callback_job(record) if record.terminal else None
+        if callback is None:
+            return None
+        return {"Put": {"TableName": self.table, "Item": aws.to_item(to_attributes(callback)),
+                        "ConditionExpression": "attribute_not_exists(pk)"}}
+
+    def _write_with_callback(self, items: list[dict[str, Any]], callback: dict[str, Any] | None) -> None:
+        """One transaction of `items` plus the callback job; a callback that exists already (this run's
+        end was recorded before) is left out, so the state is still written. ClientError propagates."""
+        if callback is None:
+            self.db.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+            return
+        try:
+            self.db.transact_write_items(TransactItems=[*items, callback])  # type: ignore[list-item]
+            return
+        except ClientError as exc:
+            reasons = _reasons(exc)
+            if len(reasons) != len(items) + 1 or reasons[-1] != "ConditionalCheckFailed" or any(
+                    r not in ("", "None") for r in reasons[:-1]):
+                raise
+        self.db.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+
     # -- API state changes -----------------------------------------------------------------------
     def transition(self, record: JobRecord, expected: set[Status], *, what: str) -> JobRecord:
-        """Replace a job's state if its status is still one of `expected` (cancel, retry, redrive)."""
+        """Replace a job's state if its status is still one of `expected` (cancel, retry, redrive, sweep);
+        a terminal state brings its callback job along (a sweep that dead-letters a crash loop)."""
         names = {f":s{i}": s.value for i, s in enumerate(sorted(expected))}
         attrs = to_attributes(record)
         if record.terminal:
             attrs["expires_at"] = _epoch(record.updated_at + TERMINAL_RETENTION)
+        put = {"TableName": self.table, "Item": aws.to_item(attrs),
+               "ConditionExpression": f"#s IN ({', '.join(names)})",
+               "ExpressionAttributeNames": {"#s": "status"}, "ExpressionAttributeValues": aws.values(names)}
+        callback = self._callback_put(record)
         try:
-            self.db.put_item(TableName=self.table, Item=aws.to_item(attrs),
-                             ConditionExpression=f"#s IN ({', '.join(names)})",
-                             ExpressionAttributeNames={"#s": "status"},
-                             ExpressionAttributeValues=aws.values(names))
+            if callback is None:
+                self.db.put_item(**put)  # type: ignore[arg-type]
+            else:
+                self._write_with_callback([{"Put": put}], callback)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            code = exc.response["Error"]["Code"]
+            if code == "ConditionalCheckFailedException" or "ConditionalCheckFailed" in _reasons(exc):
                 raise Conflict(f"cannot {what} job {record.id}: its status changed") from exc
-            raise Unavailable(f"{what} failed: {exc.response['Error']['Code']}") from exc
+            raise Unavailable(f"{what} failed: {code}") from exc
         return record
 
     # -- plumbing --------------------------------------------------------------------------------
