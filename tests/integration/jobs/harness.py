@@ -4,7 +4,6 @@ httpx.MockTransport target that records every call. The event-source mapping is 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import uuid
@@ -104,7 +103,7 @@ def world() -> Iterator[World]:
         with mock_aws():
             db, sqs = boto3.client("dynamodb"), boto3.client("sqs")
             for name in ("jobs", "tenants"):
-                _create_table(db, dataclasses.replace(table(name)))
+                _create_table(db, table(name))
             dlq = sqs.create_queue(QueueName="jobs-dlq")["QueueUrl"]
             url = sqs.create_queue(QueueName="jobs", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
             store, queue = JobStore(table("jobs").name, db), JobQueue(url, dlq, sqs)

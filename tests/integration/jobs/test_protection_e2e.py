@@ -22,7 +22,7 @@ from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 TERMINAL = {"completed", "failed", "dead", "cancelled"}
-COOLDOWN_S = 4
+COOLDOWN_S = 6
 
 
 def submit(api: httpx.Client, url: str, **spec: Any) -> dict[str, Any]:
@@ -112,7 +112,7 @@ def test_flow_control_parallelism_one_never_overlaps_calls(api: httpx.Client, st
 def test_without_flow_control_the_same_jobs_do_overlap(api: httpx.Client, stack: StackState) -> None:
     # The control for the test above: the target and the worker do run such jobs at once.
     group = uuid.uuid4().hex
-    jobs = [submit(api, f"{stack.demo_target_url}/overlap?ms=1500&group={group}") for _ in range(4)]
+    jobs = [submit(api, f"{stack.demo_target_url}/overlap?ms=2000&group={group}") for _ in range(4)]
     assert all(finished(api, j["id"], 60)["status"] == "completed" for j in jobs)
     assert httpx.get(f"{stack.demo_target_url}/_overlap", params={"group": group}).json()["max_in_flight"] >= 2
 
