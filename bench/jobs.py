@@ -215,7 +215,9 @@ def run() -> dict[str, Any]:
                 "batches_of_one_200ms": round(cost_per_million(single.usage(units))["total"], 3),
             },
             "excluded": ["free tiers", "the idle ESM's empty long polls and the sweeper's schedule (fixed, not "
-                         "per job)", "ElastiCache (job events) and CloudWatch Logs/metrics", "data transfer"],
+                         "per job)", "cache refreshes (API key and signing secret: one GetItem a minute per "
+                         "tenant per warm environment)", "ElastiCache (job events, target protection) and "
+                         "CloudWatch Logs/metrics/X-Ray", "data transfer"],
         },
         "batch_moto": {"batch_10x200ms_s": round(slow.batch_s, 3), "sequential_10x200ms_s": round(sequential_s, 3),
                        "submit_ms_mean": round(statistics.fmean(slow.submit_s) * 1000, 1),
