@@ -14,6 +14,7 @@ import argparse
 import json
 import shutil
 import sys
+import textwrap
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -374,10 +375,26 @@ def readme_section(summary: dict[str, Any], details: dict[str, Any], images: dic
              "- The herd uses 100 ms buckets: with the default base of 1 s the whole first-retry spread is one "
              "second. SQS visibility is whole seconds, so as delivered the jittered retries land at 0 s and 1 s.",
              "- Cold imports are the handler module's import in a fresh interpreter with tracing on, median of "
-             "7; the report adds an upper bound without bytecode caches (the deployed asset ships no .pyc).",
+             "7; the report adds an upper bound without bytecode caches (the deployed asset ships no .pyc). "
+             "Like every timing here they move with the machine's load: several times slower while other "
+             "test suites run.",
              ""]
     lines += [f"![{k}](docs/bench/{v})" for k, v in images.items()]
-    return "\n".join([*lines, ""])
+    return "\n".join([*_wrap(lines), ""])
+
+
+def _wrap(lines: list[str], width: int = 100) -> list[str]:
+    """Prose wrapped like the rest of the README; tables, code and images left alone."""
+    out: list[str] = []
+    fenced = False
+    for line in lines:
+        fenced ^= line.startswith("```")
+        if fenced or line.startswith(("|", "!", "#", "```")) or len(line) <= width:
+            out.append(line)
+        else:
+            indent = "  " if line.startswith("- ") else ""
+            out += textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False)
+    return out
 
 
 def replace_section(readme: str, section: str) -> str:
