@@ -117,7 +117,7 @@ class Function:
 
 # Pinned to what the local stack runs, so that a deployed function imports the versions tested here.
 # redis is in the base set because shared.jobs.events (job events) is imported by every job function.
-_BASE_REQUIREMENTS = ("aws-lambda-powertools[tracer]==3.37.0", "pydantic==2.14.3", "redis==8.1.0")
+_BASE_REQUIREMENTS = ("aws-lambda-powertools==3.37.0", "pydantic==2.14.3", "redis==8.1.0")
 _HTTP_REQUIREMENTS = ("httpx==0.28.1",)
 _STREAM_REQUIREMENTS = ("starlette==1.10.0", "uvicorn==0.54.0")
 

@@ -19,7 +19,7 @@ from collections import defaultdict
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -31,7 +31,6 @@ from shared.telemetry.settings import telemetry_env
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 # httpx logs every request URL at INFO, and Enphase's carries the API key (`?key=`): credentials are
 # never logged, so its request log stays off.
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -64,7 +63,6 @@ def emit(reports: list[CycleReport]) -> None:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     settings = PollSettings.from_env(env(), telemetry_env(), credentials())
     reports = asyncio.run(run_polls(settings, budget_s=context.get_remaining_time_in_millis() / 1000 - MARGIN_S))

@@ -6,7 +6,7 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.config import env
@@ -17,7 +17,6 @@ from shared.jobs.sweeper import Sweeper
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 
 
 @cache
@@ -29,6 +28,5 @@ def sweeper() -> Sweeper:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     return sweeper().sweep()

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import redis
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -31,7 +31,6 @@ from shared.topology import JOBS_QUEUE
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 # A batch whose every job is waiting for a retry is normal here, not an invocation error.
 processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 _client: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
@@ -77,7 +76,6 @@ async def record_handler(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return async_process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                           context=context)

@@ -35,7 +35,7 @@ from shared.jobs.callbacks import callback_job
 from shared.jobs.events import JobEvents, NoEvents
 from shared.jobs.models import Attempt, Outcome, Status, utcnow
 from shared.jobs.protection import Admission, Protection
-from shared.jobs.queue import MAX_DELAY_SECONDS, MAX_VISIBILITY_SECONDS, JobMessage, JobQueue
+from shared.jobs.queue import EARLY_CLAIM_S, MAX_DELAY_SECONDS, MAX_VISIBILITY_SECONDS, JobMessage, JobQueue
 from shared.jobs.record import JobRecord
 from shared.jobs.store import JobStore
 from shared.tenants import TenantStore
@@ -91,6 +91,8 @@ class Worker:
         if record is None:
             return await self._unclaimed(msg, receipt_handle, receive_count, now)
         self.faults.point("after_claim")
+        if record.next_attempt_at and (early := (record.next_attempt_at - utcnow()).total_seconds()) > 0:
+            await asyncio.sleep(min(early, EARLY_CLAIM_S))  # SQS rounds to whole seconds; keep the jitter
         admission = await _io(self.protection.admit, record, owner, self.lease.total_seconds())
         if admission.go:
             disposition = await self._attempt(record, owner, client, admission)

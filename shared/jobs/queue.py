@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -15,6 +16,14 @@ if TYPE_CHECKING:
 
 MAX_DELAY_SECONDS = 900          # SQS DelaySeconds ceiling
 MAX_VISIBILITY_SECONDS = 43_200  # SQS visibility ceiling (12 h); longer waits re-arm on delivery
+# SQS counts delays in whole seconds. Delays are rounded down, so a message is never late, and a job
+# may be claimed up to this much before it is due; the worker then waits out the rest itself, so that
+# jittered retries keep their sub-second spread instead of landing on whole seconds together.
+EARLY_CLAIM_S = 1.0
+
+
+def whole_seconds(delay_s: float, ceiling: int) -> int:
+    return max(0, min(ceiling, math.floor(delay_s)))
 
 
 class JobMessage(BaseModel):
@@ -31,7 +40,7 @@ class JobQueue:
 
     def send(self, job_id: str, tenant: str, delay_s: float = 0) -> None:
         body = JobMessage(job_id=job_id, tenant=tenant).model_dump_json()
-        delay = max(0, min(MAX_DELAY_SECONDS, int(delay_s)))
+        delay = whole_seconds(delay_s, MAX_DELAY_SECONDS)
         try:
             self.sqs.send_message(QueueUrl=self.url, MessageBody=body, DelaySeconds=delay)
         except (ClientError, BotoCoreError) as exc:
@@ -39,7 +48,7 @@ class JobQueue:
 
     def retry_in(self, receipt_handle: str, seconds: float) -> None:
         """Hide a delivered message for `seconds` (the retry delay, or the rest of a lease)."""
-        timeout = max(0, min(MAX_VISIBILITY_SECONDS, round(seconds)))
+        timeout = whole_seconds(seconds, MAX_VISIBILITY_SECONDS)
         self.sqs.change_message_visibility(QueueUrl=self.url, ReceiptHandle=receipt_handle,
                                            VisibilityTimeout=timeout)
 

@@ -25,6 +25,7 @@ from shared import aws
 from shared.errors import BadRequest, Conflict, IdempotencyInFlight, IdempotencyMismatch, NotFound, Unavailable
 from shared.jobs.callbacks import callback_job
 from shared.jobs.models import Attempt, Status, iso
+from shared.jobs.queue import EARLY_CLAIM_S
 from shared.jobs.record import DUE_SHARDS, JobRecord, from_attributes, to_attributes
 
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ class JobStore:
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=aws.values({
                     ":t": tenant, ":p": Status.pending.value, ":r": Status.retrying.value,
-                    ":run": Status.running.value, ":now": iso(now), ":due": iso(now + timedelta(seconds=1)),
+                    ":run": Status.running.value, ":now": iso(now), ":due": iso(now + timedelta(seconds=EARLY_CLAIM_S)),
                     ":lu": iso(lease_until), ":o": owner, ":one": 1,
                     ":tsp": f"T#{tenant}#{Status.running.value}", ":usk": f"{iso(now)}#{job_id}",
                 }),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.herd import as_delivered, first_retry_delays, histogram, peak_to_mean
+from bench.herd import as_delivered, first_retry_delays, histogram, peak_to_mean, visibility_timeouts
 from shared.jobs.models import Jitter, RetrySpec
 
 
@@ -29,5 +29,6 @@ def test_default_policy_spreads_the_first_retries_evenly_over_one_second() -> No
     assert set(plain) == {1.0}
 
 
-def test_sqs_visibility_rounds_delays_to_whole_seconds() -> None:
-    assert as_delivered([0.2, 0.6, 1.4]) == [0.0, 1.0, 1.0]
+def test_sqs_visibility_rounds_down_and_the_worker_waits_out_the_rest() -> None:
+    assert visibility_timeouts([0.2, 0.6, 1.4, 2.0]) == [0, 0, 1, 2]  # never later than the schedule
+    assert as_delivered([0.2, 0.6, 1.4, 2.0]) == pytest.approx([0.2, 0.6, 1.4, 2.0])
