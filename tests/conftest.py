@@ -3,6 +3,7 @@ server over HTTP, real Redis, the deployed handlers in their own processes, loop
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -11,6 +12,21 @@ import pytest
 
 from local.launch import start_stack, stop_stack
 from local.stack import StackState
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_running_loop(request: pytest.FixtureRequest) -> None:
+    """A test starts on a thread without a running event loop, else pytest-asyncio and every handler's
+    asyncio.run() fail with "... cannot be called from a running event loop". Only the browser tests run
+    beside one: Playwright's sync API marks its loop running while started (see tests/e2e/conftest.py)."""
+    if "browser" in request.fixturenames:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    pytest.fail(f"an earlier test or fixture left {loop!r} marked as this thread's running event loop",
+                pytrace=False)
 
 
 @pytest.fixture(scope="session")

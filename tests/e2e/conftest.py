@@ -18,7 +18,12 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: while Playwright's sync API is started, its event loop is marked as the
+# running loop of the main thread (between calls too, see playwright/_impl/_greenlets.py). A session-scoped
+# browser kept it so until the end of the run, and every later async test failed with "Runner.run() cannot
+# be called from a running event loop" (pytest-asyncio) or "asyncio.run() cannot be called ..." (handlers).
+# Stopped with the last test of this package, Playwright closes its loop and the thread has none again.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
