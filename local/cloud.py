@@ -240,7 +240,9 @@ def run() -> int:
     def _terminate(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Explicit for SIGINT too: a shell that starts `make dev &` in the background ignores SIGINT for it.
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     try:
         state = cloud.start()
         print(banner(state), flush=True)
