@@ -14,10 +14,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import boto3
-import httpx
 import uvicorn
 
-from local.cloud import _free_port
+from local.cloud import _free_port, wait_http
 from local.resources import create_resources, local_aws_env
 
 
@@ -28,15 +27,8 @@ def moto_stack() -> Iterator[dict[str, str]]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         endpoint = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{endpoint}/moto-api/", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        if not wait_http(f"{endpoint}/moto-api/", 30):
+            raise RuntimeError("moto did not start")
         env = local_aws_env(endpoint) | {"POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_DISABLED": "1",
                                          "STEADFAST_ALLOW_PRIVATE_TARGETS": "true", "LAMBDA_TASK_ROOT": os.getcwd()}
         os.environ.update(env)
@@ -90,15 +82,8 @@ def serve_process(app: str) -> Iterator[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/status/200", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"{app} did not start") from None
-                time.sleep(0.1)
+        if not wait_http(f"{url}/status/200", 30):
+            raise RuntimeError(f"{app} did not start")
         yield url
     finally:
         proc.terminate()

@@ -61,7 +61,8 @@ class Child:
                 self.proc.wait()
 
 
-def _wait_http(url: str, timeout_s: float = 30.0) -> bool:
+def wait_http(url: str, timeout_s: float = 30.0) -> bool:
+    """Whether `url` answered (any status under 500) within `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -117,7 +118,7 @@ class LocalCloud:
         endpoint = f"http://127.0.0.1:{self.ports.aws}"
         self._child("moto", self._python("-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.ports.aws)),
                     dict(os.environ), restart=False)
-        if not _wait_http(f"{endpoint}/moto-api/", 30):
+        if not wait_http(f"{endpoint}/moto-api/", 30):
             raise RuntimeError(f"moto did not start on port {self.ports.aws} (see {home() / 'logs/moto.log'})")
         return endpoint
 
@@ -178,10 +179,10 @@ class LocalCloud:
             self._child(fn.name, self._python("-m", "local.runner", fn.name, "--port", str(port)), {
                 **child_env, "POWERTOOLS_SERVICE_NAME": f"steadfast-{fn.name}"})
         for url in (f"{api_url}/v1/health", f"http://127.0.0.1:{self.ports.demo}/_applied"):
-            if not _wait_http(url, 60):
+            if not wait_http(url, 60):
                 raise RuntimeError(f"{url} did not come up (logs in {home() / 'logs'})")
         if any(c.name == "stream" for c in self.children):
-            _wait_http(f"{stream_url}/v1/health", 30)
+            wait_http(f"{stream_url}/v1/health", 30)
         state = StackState(pid=os.getpid(), home=str(home()), api_url=api_url, stream_url=stream_url,
                            sandbox_url=sandbox_url, demo_target_url=f"http://127.0.0.1:{self.ports.demo}",
                            aws_endpoint=aws_endpoint, redis_url=redis_url, dev_api_key=dev_key, function_env=fn_env)
