@@ -385,11 +385,12 @@ def readme_section(summary: dict[str, Any], details: dict[str, Any], images: dic
              "- Cost ≤ ¼ of QStash is out of reach of this architecture at list prices: API Gateway, Lambda and "
              "SQS alone come to about $2.1 per million jobs (API Gateway $1.00), which leaves DynamoDB under "
              "$0.40, less than one write unit per job, while a job needs at least two (written at submit, "
-             "finished by the worker): the floor is about $3.4 (≈ 3× cheaper than QStash). Of today's 19 write "
-             "units, 12 are index writes: the status and due indexes move at claim and at finish, and the "
-             "by-tenant index (projection ALL) copies every update. Levers not taken yet: a KEYS_ONLY "
-             "by-tenant index, leaving the due index alone at claim, a plain conditional write instead of a "
-             "transaction when no callback is owed (about 2 units each).",
+             "finished by the worker): the floor is about $3.4 (≈ 3× cheaper than QStash). Of today's 18 write "
+             "units, 11 are index writes: the status index moves at claim and at finish, and the by-tenant "
+             "and due indexes (projection ALL) copy every update (the claim no longer moves the due index). "
+             "Levers not taken yet: KEYS_ONLY projections on those two indexes (reading the listed items "
+             "with BatchGetItem), a plain conditional write instead of a transaction when no callback is "
+             "owed.",
              "- Cold imports: boto3 alone is ~140 ms, Powertools' event handler with OpenAPI validation "
              "60–100 ms, redis-py ~50 ms; the X-Ray SDK (100–200 ms) is already gone. Shipping bytecode "
              "compiled for the Lambda runtime's Python (3.12; this machine has 3.11) would remove the much "

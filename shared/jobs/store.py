@@ -154,7 +154,10 @@ class JobStore:
 
     # -- worker ----------------------------------------------------------------------------------
     def claim(self, job_id: str, tenant: str, now: datetime, lease: timedelta, owner: str) -> JobRecord | None:
-        """Take the lease on a due job; None when it is not claimable (terminal, leased, not yet due)."""
+        """Take the lease on a due job; None when it is not claimable (terminal, leased, not yet due).
+
+        The due index is left as it is: the running job stays listed under its (past) due time, where the
+        sweeper finds it and reads the lease. Moving it would cost two index writes on every claim."""
         lease_until = now + lease
         try:
             out = self.db.update_item(
@@ -165,7 +168,7 @@ class JobStore:
                     " AND (attribute_not_exists(next_attempt_at) OR next_attempt_at <= :due)"),
                 UpdateExpression=(
                     "SET #s = :run, lease_until = :lu, lease_owner = :o, updated_at = :now,"
-                    " tenant_status_pk = :tsp, updated_sk = :usk, due_at = :lu ADD claims :one"),
+                    " tenant_status_pk = :tsp, updated_sk = :usk ADD claims :one"),
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=aws.values({
                     ":t": tenant, ":p": Status.pending.value, ":r": Status.retrying.value,
