@@ -34,8 +34,9 @@ def _local_env() -> None:
     if state is None and not os.environ.get("AWS_ENDPOINT_URL"):
         raise SystemExit("steadfast: no local stack is running here (start it with `make dev`)")
     if state is not None:
-        for k, v in state.function_env.items():
-            os.environ.setdefault(k, v)
+        # The running stack's own settings win over whatever the shell has (an AWS_ENDPOINT_URL left
+        # over from another stack would act on the wrong one); without a stack the shell's are used.
+        os.environ.update(state.function_env)
 
 
 def cmd_dev(_: argparse.Namespace) -> int:

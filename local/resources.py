@@ -19,7 +19,7 @@ def _create_table(db: object, t: Table) -> None:
         "IndexName": i.name,
         "KeySchema": [{"AttributeName": i.partition_key, "KeyType": "HASH"}]
         + ([{"AttributeName": i.sort_key, "KeyType": "RANGE"}] if i.sort_key else []),
-        "Projection": {"ProjectionType": "ALL"},
+        "Projection": {"ProjectionType": i.projection},
     } for i in t.indexes]
     kwargs: dict[str, object] = {
         "TableName": t.name, "BillingMode": "PAY_PER_REQUEST",

@@ -15,7 +15,8 @@ KeyType = Literal["S", "N"]
 
 @dataclass(frozen=True)
 class Index:
-    """A global secondary index (projection ALL)."""
+    """A global secondary index. KEYS_ONLY when readers fetch the items anyway: an update that leaves the
+    index's keys alone then writes nothing to it (each such write is billed)."""
 
     name: str
     partition_key: str
@@ -23,6 +24,7 @@ class Index:
     # DynamoDB key attribute types: both backends must declare the same, or writes fail in AWS.
     partition_key_type: KeyType = "S"
     sort_key_type: KeyType = "S"
+    projection: Literal["ALL", "KEYS_ONLY"] = "ALL"
 
 
 @dataclass(frozen=True)
@@ -126,12 +128,13 @@ JOBS_TABLE = Table(
     env_var="JOBS_TABLE",
     ttl_attribute="expires_at",
     indexes=(
-        # Every job of a tenant, newest first (list without a status filter).
-        Index("by_tenant", "tenant_pk", "created_sk"),
+        # Every job of a tenant, newest first (list without a status filter); the page's items are read
+        # after (BatchGetItem), so the job's many updates never write to this index.
+        Index("by_tenant", "tenant_pk", "created_sk", projection="KEYS_ONLY"),
         # Jobs of a tenant in one status (list ?status=dead, DLQ redrive).
         Index("by_tenant_status", "tenant_status_pk", "updated_sk"),
-        # Sparse: only non-terminal jobs carry `due_pk`; the sweeper reads what is due from it.
-        Index("by_due", "due_pk", "due_at"),
+        # Sparse: only non-terminal jobs carry `due_pk`; the sweeper reads what is due from it (then the items).
+        Index("by_due", "due_pk", "due_at", projection="KEYS_ONLY"),
     ),
 )
 TENANTS_TABLE = Table(name="tenants", env_var="TENANTS_TABLE")

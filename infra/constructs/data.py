@@ -62,5 +62,5 @@ class Data(Construct):
                 if index.sort_key
                 else None
             ),
-            projection_type=dynamodb.ProjectionType.ALL,
+            projection_type=dynamodb.ProjectionType[index.projection],
         )

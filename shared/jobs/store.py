@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 IDEMPOTENCY_RETENTION = timedelta(hours=48)
 TERMINAL_RETENTION = timedelta(days=30)
+BATCH_GET_MAX = 100  # keys per BatchGetItem call (DynamoDB's limit)
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,8 @@ class JobStore:
         if cursor:
             kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, pk_name, pk)
         page = self._call(self.db.query, **kwargs)
-        records = [from_attributes(aws.from_item(i)) for i in page.get("Items", [])]
+        items = page.get("Items", [])
+        records = self._items(items) if status is None else [from_attributes(aws.from_item(i)) for i in items]
         last = page.get("LastEvaluatedKey")
         return records, _encode_cursor(last) if last else None
 
@@ -149,8 +151,22 @@ class JobStore:
                 self.db.query, TableName=self.table, IndexName="by_due", Limit=limit,
                 KeyConditionExpression="due_pk = :p AND due_at < :t",
                 ExpressionAttributeValues=aws.values({":p": f"DUE#{shard}", ":t": iso(before)}))
-            out += [from_attributes(aws.from_item(i)) for i in page.get("Items", [])]
+            out += self._items(page.get("Items", []))
         return out
+
+    def _items(self, keys: list[dict[str, Any]]) -> list[JobRecord]:
+        """The jobs a KEYS_ONLY index listed, in its order (BatchGetItem, 100 keys a call); a job that
+        is gone by now (expired) is left out."""
+        wanted = [{"pk": k["pk"], "sk": k["sk"]} for k in keys]
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), BATCH_GET_MAX):
+            request: dict[str, Any] = {self.table: {"Keys": wanted[start:start + BATCH_GET_MAX]}}
+            while request:
+                out = self._call(self.db.batch_get_item, RequestItems=request)
+                for item in out.get("Responses", {}).get(self.table, []):
+                    found[item["pk"]["S"]] = item
+                request = out.get("UnprocessedKeys") or {}
+        return [from_attributes(aws.from_item(found[k["pk"]["S"]])) for k in wanted if k["pk"]["S"] in found]
 
     # -- worker ----------------------------------------------------------------------------------
     def claim(self, job_id: str, tenant: str, now: datetime, lease: timedelta, owner: str) -> JobRecord | None:

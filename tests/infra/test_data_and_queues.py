@@ -36,7 +36,7 @@ def test_table_is_on_demand_recoverable_and_indexed_as_declared(synth: Synthesiz
         if index.sort_key:
             assert keys[1] == {"AttributeName": index.sort_key, "KeyType": "RANGE"}
             assert types[index.sort_key] == index.sort_key_type
-        assert indexes[index.name]["Projection"] == {"ProjectionType": "ALL"}
+        assert indexes[index.name]["Projection"] == {"ProjectionType": index.projection}
 
 
 def test_non_production_tables_can_be_torn_down(synth: Synthesized) -> None:
