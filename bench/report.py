@@ -385,12 +385,12 @@ def readme_section(summary: dict[str, Any], details: dict[str, Any], images: dic
              "- Cost ≤ ¼ of QStash is out of reach of this architecture at list prices: API Gateway, Lambda and "
              "SQS alone come to about $2.1 per million jobs (API Gateway $1.00), which leaves DynamoDB under "
              "$0.40, less than one write unit per job, while a job needs at least two (written at submit, "
-             "finished by the worker): the floor is about $3.4 (≈ 3× cheaper than QStash). Of today's 18 write "
-             "units, 11 are index writes: the status index moves at claim and at finish, and the by-tenant "
-             "and due indexes (projection ALL) copy every update (the claim no longer moves the due index). "
-             "Levers not taken yet: KEYS_ONLY projections on those two indexes (reading the listed items "
-             "with BatchGetItem), a plain conditional write instead of a transaction when no callback is "
-             "owed.",
+             "finished by the worker): the floor is about $3.4 (≈ 3× cheaper than QStash). Of today's 15 write "
+             "units, 8 are index writes (the status index moves at claim and at finish; the by-tenant and due "
+             "indexes are KEYS_ONLY, so updates that keep their keys cost nothing there) and 3 are the "
+             "transactions' doubling. A plain conditional write instead of a transaction would save 2 more, "
+             "but would let a crash between the attempt record and the job's state leave a history that does "
+             "not add up; it is not taken.",
              "- Cold imports: boto3 alone is ~140 ms, Powertools' event handler with OpenAPI validation "
              "60–100 ms, redis-py ~50 ms; the X-Ray SDK (100–200 ms) is already gone. Shipping bytecode "
              "compiled for the Lambda runtime's Python (3.12; this machine has 3.11) would remove the much "
