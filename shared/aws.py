@@ -3,12 +3,17 @@ itself; the retry mode is set explicitly so that a throttled call backs off with
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
+
+from shared.errors import BadRequest
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -41,3 +46,20 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
 def values(values: dict[str, Any]) -> dict[str, Any]:
     """Expression attribute values, serialized."""
     return {k: _ser.serialize(v) for k, v in values.items()}
+
+
+def encode_cursor(key: dict[str, Any]) -> str:
+    """A query's LastEvaluatedKey as an opaque page cursor."""
+    return base64.urlsafe_b64encode(json.dumps(from_item(key), separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str, pk_name: str, pk: str) -> dict[str, Any]:
+    """The ExclusiveStartKey a cursor stands for, provided it names a position in partition `pk`: a
+    cursor crafted for another tenant's partition is refused."""
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("cursor is not one this API returned") from exc
+    if not isinstance(raw, dict) or raw.get(pk_name) != pk or not all(isinstance(v, str) for v in raw.values()):
+        raise BadRequest("cursor is not one this API returned for this query")
+    return to_item(raw)

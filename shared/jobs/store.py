@@ -11,10 +11,7 @@ once, and a crash right after leaves a pending job the sweeper enqueues.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared import aws
-from shared.errors import BadRequest, Conflict, IdempotencyInFlight, IdempotencyMismatch, NotFound, Unavailable
+from shared.errors import Conflict, IdempotencyInFlight, IdempotencyMismatch, NotFound, Unavailable
 from shared.jobs.callbacks import callback_job
 from shared.jobs.models import Attempt, Status, iso
 from shared.jobs.queue import EARLY_CLAIM_S
@@ -136,12 +133,12 @@ class JobStore:
             "KeyConditionExpression": f"{pk_name} = :pk", "ExpressionAttributeValues": aws.values({":pk": pk}),
         }
         if cursor:
-            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, pk_name, pk)
+            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, pk_name, pk)
         page = self._call(self.db.query, **kwargs)
         items = page.get("Items", [])
         records = self._items(items) if status is None else [from_attributes(aws.from_item(i)) for i in items]
         last = page.get("LastEvaluatedKey")
-        return records, _encode_cursor(last) if last else None
+        return records, aws.encode_cursor(last) if last else None
 
     def due(self, before: datetime, limit: int) -> list[JobRecord]:
         """Non-terminal jobs whose due time (next attempt, or lease end while running) is before `before`."""
@@ -297,18 +294,3 @@ class JobStore:
             return fn(**kwargs)
         except (ClientError, BotoCoreError) as exc:
             raise Unavailable(f"the job store is unavailable: {type(exc).__name__}") from exc
-
-
-def _encode_cursor(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(aws.from_item(key), separators=(",", ":")).encode()).decode()
-
-
-def _decode_cursor(cursor: str, pk_name: str, pk: str) -> dict[str, Any]:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("cursor is not one this API returned") from exc
-    # A cursor names a position inside one partition: refuse one crafted for another tenant's.
-    if not isinstance(raw, dict) or raw.get(pk_name) != pk or not all(isinstance(v, str) for v in raw.values()):
-        raise BadRequest("cursor is not one this API returned for this query")
-    return aws.to_item(raw)

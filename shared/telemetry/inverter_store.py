@@ -13,16 +13,13 @@ state, one cycle at a time (see `shared.telemetry.poller`).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared import aws
-from shared.errors import BadRequest, Conflict, NotFound, Unavailable
+from shared.errors import Conflict, NotFound, Unavailable
 from shared.telemetry import batch_writes
 from shared.telemetry.models import Brand, InverterRecord, Reading, iso
 
@@ -104,11 +101,11 @@ class InverterStore:
                                   "KeyConditionExpression": "tenant_pk = :pk",
                                   "ExpressionAttributeValues": aws.values({":pk": pk})}
         if cursor:
-            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, pk)
+            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "tenant_pk", pk)
         page = self._call(self.db.query, **kwargs)
         last = page.get("LastEvaluatedKey")
         records = [from_attributes(aws.from_item(i)) for i in page.get("Items", [])]
-        return records, _encode_cursor(last) if last else None
+        return records, aws.encode_cursor(last) if last else None
 
     def due(self, before: datetime, limit: int) -> list[InverterRecord]:
         """Inverters whose next poll is at or before `before`, soonest first within each shard.
@@ -151,18 +148,3 @@ class InverterStore:
             return fn(**kwargs)
         except (ClientError, BotoCoreError) as exc:
             raise Unavailable(f"the inverter store is unavailable: {type(exc).__name__}") from exc
-
-
-def _encode_cursor(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(aws.from_item(key), separators=(",", ":")).encode()).decode()
-
-
-def _decode_cursor(cursor: str, pk: str) -> dict[str, Any]:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("cursor is not one this API returned") from exc
-    # A cursor names a position in one tenant's partition: refuse one crafted for another's.
-    if not isinstance(raw, dict) or raw.get("tenant_pk") != pk or not all(isinstance(v, str) for v in raw.values()):
-        raise BadRequest("cursor is not one this API returned for this query")
-    return aws.to_item(raw)
