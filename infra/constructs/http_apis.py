@@ -17,6 +17,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import constants as c
+from infra.constructs.access_logs import access_log_format, access_log_group
 from infra.nag import acknowledge
 from shared.topology import Function, HttpApi
 
@@ -32,17 +33,7 @@ class _AccessLogs:
 
     @property
     def format(self) -> apigw.AccessLogFormat:
-        return apigw.AccessLogFormat.json_with_standard_fields(
-            caller=False,
-            http_method=True,
-            ip=True,
-            protocol=True,
-            request_time=True,
-            resource_path=True,
-            response_length=True,
-            status=True,
-            user=False,
-        )
+        return access_log_format()
 
 
 class HttpApis(Construct):
@@ -76,12 +67,7 @@ class HttpApis(Construct):
         integration = integrations.HttpLambdaIntegration(f"{construct_id}Integration", function)
         for route in trigger.routes:
             api.add_routes(path=route.path, methods=[apigwv2.HttpMethod(route.method)], integration=integration)
-        access_logs = logs.LogGroup(
-            self,
-            f"{construct_id}AccessLogs",
-            retention=c.LOG_RETENTION,
-            removal_policy=removal,
-        )
+        access_logs = access_log_group(self, construct_id, removal)
         default_stage = apigwv2.HttpStage(
             self,
             f"{construct_id}Stage",

@@ -19,10 +19,10 @@ from __future__ import annotations
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import constants as c
+from infra.constructs.access_logs import access_log_format, access_log_group
 from infra.nag import acknowledge
 from shared.topology import Function, StreamingUrl
 
@@ -60,12 +60,7 @@ class Streaming(Construct):
 
     def _build_rest_api(self, fn: Function, function: lambda_.Function, stage: str, removal: RemovalPolicy) -> str:
         construct_id = fn.name.capitalize()
-        access_logs = logs.LogGroup(
-            self,
-            f"{construct_id}AccessLogs",
-            retention=c.LOG_RETENTION,
-            removal_policy=removal,
-        )
+        access_logs = access_log_group(self, construct_id, removal)
         api = apigw.RestApi(
             self,
             f"{construct_id}Api",
@@ -80,17 +75,7 @@ class Streaming(Construct):
                 throttling_rate_limit=c.STREAM_API_RATE_LIMIT,
                 throttling_burst_limit=c.STREAM_API_BURST_LIMIT,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=False,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=False,
-                ),
+                access_log_format=access_log_format(),
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 metrics_enabled=True,
                 tracing_enabled=True,
