@@ -12,23 +12,15 @@ from datetime import timedelta
 
 import pytest
 
-from shared.jobs import engine
 from shared.jobs.callbacks import callback_id, callback_job
 from shared.jobs.models import Attempt, Outcome, Status, utcnow
 from shared.jobs.sweeper import Sweeper
 from tests.integration.jobs.harness import TENANT, World, world
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("emf_namespace")]
 URL = "http://target.test"
 HOOK = "http://hooks.test/callback"
 FAIL_HOOK = "http://hooks.test/failed"
-
-
-@pytest.fixture(autouse=True)
-def metrics_namespace(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(engine.metrics, "namespace", "SteadfastTest")
-    yield
-    engine.metrics.clear_metrics()
 
 
 @pytest.fixture

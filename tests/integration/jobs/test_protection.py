@@ -13,14 +13,13 @@ from datetime import timedelta
 import pytest
 import redis
 
-from shared.jobs import protection
 from shared.jobs.breaker import BreakerPolicy, DestinationGuard, RetryBudgetPolicy, Verdict, destination
 from shared.jobs.flow import FlowLimiter
 from shared.jobs.models import FlowControl, JobSpec, Outcome, Status, utcnow
 from shared.jobs.protection import BREAKER_OPEN, FLOW_PARALLELISM, RETRY_BUDGET, Protection
 from shared.jobs.record import JobRecord
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("emf_namespace")]
 REDIS_URL = os.environ.get("STEADFAST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DEST = "http://target.test:80"
 
@@ -34,14 +33,6 @@ class Clock:
 
     def tick(self, s: float) -> None:
         self.t += s
-
-
-@pytest.fixture(autouse=True)
-def metrics_namespace(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # EMF needs a namespace to flush (Powertools flushes on its own at 100 values); Lambda sets it by env.
-    monkeypatch.setattr(protection.metrics, "namespace", "SteadfastTest")
-    yield
-    protection.metrics.clear_metrics()
 
 
 @pytest.fixture

@@ -19,17 +19,9 @@ from shared.jobs.protection import Protection
 from shared.jobs.record import JobRecord
 from tests.integration.jobs.harness import TENANT, World, world
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("emf_namespace")]
 URL = "http://target.test"
 DEST = "http://target.test:80"
-
-
-@pytest.fixture(autouse=True)
-def metrics_namespace(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for m in (engine.metrics, protection.metrics):
-        monkeypatch.setattr(m, "namespace", "SteadfastTest")
-    yield
-    protection.metrics.clear_metrics()
 
 
 @pytest.fixture

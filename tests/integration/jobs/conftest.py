@@ -1,0 +1,19 @@
+"""Fixtures of the in-process engine tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from shared.jobs import engine, protection
+
+
+@pytest.fixture
+def emf_namespace(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """EMF needs a namespace to flush (Powertools flushes on its own at 100 values); Lambda sets it by env."""
+    for metrics in (engine.metrics, protection.metrics):
+        monkeypatch.setattr(metrics, "namespace", "SteadfastTest")
+    yield
+    for metrics in (engine.metrics, protection.metrics):
+        metrics.clear_metrics()
