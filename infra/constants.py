@@ -58,6 +58,8 @@ OUTPUT_ALARM_TOPIC = "AlarmTopicArn"
 ENV_STAGE = "STEADFAST_STAGE"
 ENV_REDIS_URL = "REDIS_URL"
 ENV_SECRET_ARN = "STEADFAST_SECRET_ARN"  # noqa: S105 - a name, not a secret
+ENV_KMS_KEY_ID = "STEADFAST_KMS_KEY_ID"
+OUTPUT_DATA_KEY_ARN = "DataKeyArn"
 # The local stack's stream-token key; never set in AWS, where shared.stage_secret reads the secret.
 ENV_STREAM_TOKEN_SECRET = "STEADFAST_STREAM_TOKEN_SECRET"  # noqa: S105 - a name, not a secret
 ENV_ALLOW_PRIVATE = "STEADFAST_ALLOW_PRIVATE_TARGETS"

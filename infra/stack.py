@@ -82,6 +82,7 @@ class SteadfastStack(Stack):
                 tables=data.tables,
                 queues=messaging.queues,
                 secret=secrets.secret,
+                data_key=secrets.data_key,
                 redis_url=cache.redis_url if cache else None,
                 vpc=network.vpc if network else None,
                 security_group=network.function_security_group if network else None,
@@ -128,6 +129,7 @@ class SteadfastStack(Stack):
         if cache:
             CfnOutput(self, c.OUTPUT_REDIS_ENDPOINT, value=cache.redis_url)
         CfnOutput(self, c.OUTPUT_SECRET_ARN, value=secrets.secret.secret_arn)
+        CfnOutput(self, c.OUTPUT_DATA_KEY_ARN, value=secrets.data_key.key_arn)
         CfnOutput(self, c.OUTPUT_DASHBOARD, value=monitoring.dashboard.dashboard_name)
         CfnOutput(self, c.OUTPUT_ALARM_TOPIC, value=monitoring.topic.topic_arn)
         self.monitoring = monitoring

@@ -154,6 +154,8 @@ class LocalCloud:
             **local_aws_env(aws_endpoint), **resources, "REDIS_URL": redis_url, "STEADFAST_STAGE": "local",
             "STEADFAST_ALLOW_PRIVATE_TARGETS": os.environ.get("STEADFAST_ALLOW_PRIVATE_TARGETS", "true"),
             "STEADFAST_STREAM_TOKEN_SECRET": os.environ.get("STEADFAST_STREAM_TOKEN_SECRET", secrets.token_hex(32)),
+            # Wraps the data keys of secrets at rest (shared.envelope); the stack's state lives as long as it.
+            "STEADFAST_LOCAL_DATA_KEY": os.environ.get("STEADFAST_LOCAL_DATA_KEY", secrets.token_hex(32)),
             "STEADFAST_SANDBOX_URL": sandbox_url, "STEADFAST_API_URL": api_url,
             "STEADFAST_CORS_ORIGINS": f"{stream_url},http://localhost:{self.ports.stream}",
             "POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_NAMESPACE": "Steadfast",

@@ -31,6 +31,10 @@ class Env(BaseModel):
     # Signs stream tokens in the local stack only (the stack makes one per run); a deployed stage reads
     # the key from secret_arn instead (shared.stage_secret.stream_token_key).
     stream_token_secret: str = Field("dev-only-stream-token-secret", alias="STEADFAST_STREAM_TOKEN_SECRET")
+    # Wraps the data keys of secrets at rest (shared.envelope): a KMS key in AWS; without one, and only in
+    # the local stage, a key derived from `local_data_key` (the local stack makes one per home directory).
+    kms_key_id: str | None = Field(None, alias="STEADFAST_KMS_KEY_ID")
+    local_data_key: str = Field("dev-only-local-data-key", alias="STEADFAST_LOCAL_DATA_KEY")
     # An SSE stream ends this long after it opened, before Lambda's 15-minute limit cuts it mid-event;
     # the browser reconnects with Last-Event-ID.
     stream_max_s: float = Field(840, alias="STEADFAST_STREAM_MAX_S")

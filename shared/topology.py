@@ -115,6 +115,8 @@ class Function:
     production: bool = True
     # Reads the per-stage secret (stream-token signing key, vendor credentials).
     needs_secrets: bool = False
+    # Seals or opens secrets at rest (shared.envelope): kms:GenerateDataKey and kms:Decrypt on the stage's key.
+    needs_kms: bool = False
 
 
 # Pinned to what the local stack runs, so that a deployed function imports the versions tested here.
@@ -122,6 +124,8 @@ class Function:
 _BASE_REQUIREMENTS = ("aws-lambda-powertools==3.37.0", "pydantic==2.14.3", "redis==8.1.0")
 _HTTP_REQUIREMENTS = ("httpx==0.28.1",)
 _STREAM_REQUIREMENTS = ("starlette==1.10.0", "uvicorn==0.54.0")
+# AES-GCM for shared.envelope (imported on first seal or open, so only those calls pay for it).
+_CRYPTO_REQUIREMENTS = ("cryptography==50.0.2",)
 
 JOBS_TABLE = Table(
     name="jobs",
@@ -191,8 +195,9 @@ FUNCTIONS: tuple[Function, ...] = (
         tables=("jobs", "tenants", "inverters", "readings"),
         queues=("jobs",),
         # httpx: shared.jobs.classify and the telemetry adapters import it.
-        requirements=_BASE_REQUIREMENTS + _HTTP_REQUIREMENTS,
+        requirements=_BASE_REQUIREMENTS + _HTTP_REQUIREMENTS + _CRYPTO_REQUIREMENTS,
         needs_secrets=True,
+        needs_kms=True,
     ),
     Function(
         name="worker",
@@ -203,7 +208,8 @@ FUNCTIONS: tuple[Function, ...] = (
         tables=("jobs", "tenants"),
         queues=("jobs",),
         needs_redis=True,
-        requirements=_BASE_REQUIREMENTS + _HTTP_REQUIREMENTS,
+        requirements=_BASE_REQUIREMENTS + _HTTP_REQUIREMENTS + _CRYPTO_REQUIREMENTS,
+        needs_kms=True,
     ),
     Function(
         name="sweeper",
@@ -221,8 +227,9 @@ FUNCTIONS: tuple[Function, ...] = (
         timeout_s=60,
         tables=("inverters", "readings"),
         needs_redis=True,
-        requirements=_BASE_REQUIREMENTS + _HTTP_REQUIREMENTS,
+        requirements=_BASE_REQUIREMENTS + _HTTP_REQUIREMENTS + _CRYPTO_REQUIREMENTS,
         needs_secrets=True,
+        needs_kms=True,
     ),
     Function(
         name="stream",

@@ -1,9 +1,9 @@
 """The Lambda functions, built in one loop from `topology.FUNCTIONS`.
 
 Each function gets its own role holding only what its topology entry declares: its log group, the
-tables and queues it names, the secret if it `needs_secrets`, the VPC if it `needs_redis`. Its
-environment is derived from the same entry, so the deployed handler reads the same variables the
-local cloud sets.
+tables and queues it names, the secret if it `needs_secrets`, the data key if it `needs_kms`, the VPC
+if it `needs_redis`. Its environment is derived from the same entry, so the deployed handler reads the
+same variables the local cloud sets.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -44,6 +45,7 @@ class Dependencies:
     tables: dict[str, dynamodb.Table]
     queues: dict[str, QueuePair]
     secret: secretsmanager.ISecret
+    data_key: kms.IKey
     redis_url: str | None
     vpc: ec2.IVpc | None
     security_group: ec2.ISecurityGroup | None
@@ -153,6 +155,9 @@ class Functions(Construct):
             self._deps.queues[fn.trigger.queue].queue.grant_consume_messages(role)
         if fn.needs_secrets:
             self._deps.secret.grant_read(role)
+        if fn.needs_kms:
+            # Exactly what shared.envelope calls: no Encrypt, ReEncrypt or key administration.
+            self._deps.data_key.grant(role, "kms:GenerateDataKey", "kms:Decrypt")
         acknowledge(
             role,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
@@ -193,6 +198,8 @@ class Functions(Construct):
             # Only the ARN: the functions read the keys at run time (shared.stage_secret, cached), so no
             # value shows in the function's configuration and a rotated key needs no deploy.
             env[c.ENV_SECRET_ARN] = self._deps.secret.secret_arn
+        if fn.needs_kms:
+            env[c.ENV_KMS_KEY_ID] = self._deps.data_key.key_arn
         if isinstance(fn.trigger, Schedule) and fn.trigger.local_rate_env:
             # The handler learns its real cadence under the same name the local cloud uses.
             env[fn.trigger.local_rate_env] = str(fn.trigger.rate_s)

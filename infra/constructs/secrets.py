@@ -1,4 +1,5 @@
-"""The per-stage secret: the stream-token signing key and the vendor API credentials.
+"""The per-stage secret (the stream-token signing key and the vendor API credentials) and the KMS key that
+wraps the data keys of secrets at rest (shared.envelope).
 
 One JSON secret (one $0.40/month charge) instead of one per value. The signing key is generated at
 deploy time; vendor credentials start empty and are filled in by an operator (`aws secretsmanager
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 
 from aws_cdk import RemovalPolicy
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -23,6 +25,13 @@ class Secrets(Construct):
         super().__init__(scope, id)
         self.secret = self._build_app_secret(stage)
         self.secret.apply_removal_policy(removal)
+        self.data_key = self._build_data_key(stage, removal)
+
+    def _build_data_key(self, stage: str, removal: RemovalPolicy) -> kms.Key:
+        # Wraps the data keys of shared.envelope (job credential headers, vendor connections, webhook
+        # secrets). Yearly rotation keeps old ciphertexts readable: KMS keeps every key version.
+        return kms.Key(self, "DataKey", description=f"Steadfast {stage}: wraps the data keys of secrets at rest",
+                       enable_key_rotation=True, removal_policy=removal)
 
     def _build_app_secret(self, stage: str) -> secretsmanager.Secret:
         secret = secretsmanager.Secret(

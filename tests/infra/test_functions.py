@@ -77,6 +77,10 @@ def test_environment_follows_the_topology(synth: Synthesized, fn: Function) -> N
     assert (c.ENV_SECRET_ARN in env) == fn.needs_secrets
     if fn.needs_secrets:
         assert env[c.ENV_SECRET_ARN] == {"Ref": synth.logical_id(synth.stack.secrets.secret)}
+    assert (c.ENV_KMS_KEY_ID in env) == fn.needs_kms
+    if fn.needs_kms:
+        assert env[c.ENV_KMS_KEY_ID] == {"Fn::GetAtt": [synth.logical_id(synth.stack.secrets.data_key), "Arn"]}
+    assert "STEADFAST_LOCAL_DATA_KEY" not in env
     # The key is read at run time (shared.stage_secret); the local-only variable never deploys.
     assert c.ENV_STREAM_TOKEN_SECRET not in env
     if isinstance(fn.trigger, Schedule) and fn.trigger.local_rate_env:
@@ -125,6 +129,20 @@ def test_role_reaches_only_declared_tables_queues_and_secret(synth: Synthesized,
     assert referenced & all_queues == queue_ids
     secret = synth.logical_id(synth.stack.secrets.secret)
     assert (secret in referenced) == fn.needs_secrets
+    assert (synth.logical_id(synth.stack.secrets.data_key) in referenced) == fn.needs_kms
+
+
+def test_data_key_grant_is_generate_and_decrypt_only(synth: Synthesized) -> None:
+    key = synth.logical_id(synth.stack.secrets.data_key)
+    actions: set[str] = set()
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if key in _refs(statement.get("Resource")):
+                found = statement["Action"]
+                actions |= {found} if isinstance(found, str) else set(found)
+    assert actions == {"kms:GenerateDataKey", "kms:Decrypt"}
+    props = next(iter(synth.resources("AWS::KMS::Key").values()))["Properties"]
+    assert props["EnableKeyRotation"] is True
 
 
 def test_no_secret_value_reaches_the_template(synth: Synthesized) -> None:
