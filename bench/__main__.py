@@ -14,12 +14,16 @@ Each module runs in a fresh interpreter (`bench._child`) with a time limit of it
 module's state cannot leak into the next and one that hangs costs only its own figures. Modules run
 one at a time, except that the long chaos run has the timing-free modules (virtual-time simulations,
 package sizes) beside it.
+
+Stopping the bench stops everything it started (`bench.procs`): on SIGTERM, SIGINT or SIGHUP, when its
+parent (`make`) dies, and when a module overruns its limit, every process below the runner — a module's
+moto server, a whole local stack in a session of its own, an orphan left by a module that exited — is
+sent SIGTERM, then SIGKILL after a grace. A stopped run writes no figures (the last ones stay).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import json
 import os
@@ -31,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import jitter
+from bench import jitter, procs
 from shared.topology import FUNCTIONS
 
 OUT = Path(__file__).parent / "out"
@@ -62,12 +66,31 @@ TIMING_FREE = ("bench.jitter", "bench.herd", "bench.package")
 LONG = "bench.chaos"
 
 
+class Stopped(Exception):
+    """The runner was asked to stop (SIGTERM, SIGINT, SIGHUP, or its parent died)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, _frame: object) -> None:
+    for sig in STOP_SIGNALS:  # one clean-up, however many signals follow
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
 class Child:
     """One module running in a child interpreter (`bench._child`), its output going to logs/<module>.log."""
 
-    def __init__(self, name: str, logs: Path) -> None:
+    def __init__(self, name: str, logs: Path, limit_s: float | None = None, grace_s: float = procs.GRACE_S) -> None:
         self.name = name
-        self.limit = TIME_LIMIT_S.get(name, 300)
+        self.grace = grace_s
+        self.limit = limit_s or TIME_LIMIT_S.get(name, 300)
+        self.overran = False
         self.result = Path(tempfile.mkstemp(prefix="bench-", suffix=".json")[1])
         self.log = (logs / f"{name}.log").open("w")
         self.started = time.perf_counter()
@@ -81,29 +104,28 @@ class Child:
         try:
             self.proc.wait(max(1.0, self.limit - (time.perf_counter() - self.started)))
         except subprocess.TimeoutExpired:
-            self._stop_group()
+            self.overran = True
+            procs.stop_tree({self.proc.pid} | procs.descendants(self.proc.pid), self.grace)
+            self.proc.wait()
         seconds = time.perf_counter() - self.started
         self.log.close()
         raw = self.result.read_text()
         self.result.unlink()
+        if self.overran:
+            return {}, f"stopped after its time limit of {self.limit:g} s", seconds
         if not raw:
-            if seconds >= self.limit:
-                return {}, f"stopped after its time limit of {self.limit} s", seconds
             return {}, f"exited with {self.proc.returncode} and no result (see logs/{self.name}.log)", seconds
         payload = json.loads(raw)
         return (payload["figures"], None, seconds) if payload["ok"] else ({}, payload["error"], seconds)
 
 
-    def _stop_group(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(10)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # whatever of the group is left
-        self.proc.wait()
+def _stop_orphans(running: list[Child], grace_s: float) -> None:
+    """Stop what a finished module left behind (reparented to the runner, which is a subreaper)."""
+    procs.reap()
+    mine = {c.proc.pid for c in running}
+    for c in running:
+        mine |= procs.descendants(c.proc.pid)
+    procs.stop_tree(procs.descendants(os.getpid()) - mine, grace_s)
 
 
 def _schedule(names: list[str]) -> list[list[str]]:
@@ -119,21 +141,40 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--only", default="", help="comma-separated modules (default: all)")
     parser.add_argument("--report", action="store_true", help="only rebuild the report from the last run")
+    parser.add_argument("--out", type=Path, default=OUT, help="output directory (default: bench/out)")
+    parser.add_argument("--limit", type=float, default=None, help="one time limit in s for every module")
+    parser.add_argument("--grace", type=float, default=procs.GRACE_S,
+                        help="seconds between SIGTERM and SIGKILL when stopping (default: %(default)s)")
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except Stopped as stop:
+        print(f"bench: stopped by {stop}; stopping every process it started …", file=sys.stderr, flush=True)
+        left = procs.stop_tree(procs.descendants(os.getpid()), args.grace)
+        print(f"bench: stopped ({len(left)} needed SIGKILL); no figures written", file=sys.stderr, flush=True)
+        return 128 + stop.signum
+
+
+def _run(args: argparse.Namespace) -> int:
     from bench import report
 
-    OUT.mkdir(exist_ok=True)
+    procs.become_subreaper()
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _raise_stopped)
+    procs.stop_with_parent(signal.SIGTERM)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
     if args.report:
-        report.write(OUT)
+        report.write(out)
         return 0
-    logs = OUT / "logs"
+    logs = out / "logs"
     logs.mkdir(exist_ok=True)
     only = [m.strip() for m in args.only.split(",") if m.strip()]
     summary: dict[str, Any] = dict.fromkeys(KEYS)
     details: dict[str, Any] = {}
-    if only and (OUT / "summary.json").exists():
-        summary |= json.loads((OUT / "summary.json").read_text())
-        details = json.loads((OUT / "details.json").read_text())
+    if only and (out / "summary.json").exists():
+        summary |= json.loads((out / "summary.json").read_text())
+        details = json.loads((out / "details.json").read_text())
     timings: dict[str, Any] = details.get("bench_timings_s", {})
     errors: dict[str, str] = details.get("bench_errors", {})
     started = time.perf_counter()
@@ -157,18 +198,21 @@ def main(argv: list[str] | None = None) -> int:
             names.append(name)
     for group in _schedule(names):
         print(f"{' + '.join(group)}: running …", file=sys.stderr, flush=True)
-        background = Child(group[0], logs)
+        background = Child(group[0], logs, args.limit, args.grace)
         for name in group[1:]:
-            record(name, *Child(name, logs).finish())
+            child = Child(name, logs, args.limit, args.grace)
+            record(name, *child.finish())
+            _stop_orphans([background], args.grace)
         record(group[0], *background.finish())
+        _stop_orphans([], args.grace)
     total = time.perf_counter() - started
     if not only:
         timings["total"] = round(total, 1)
     details["bench_timings_s"] = timings
     details["bench_errors"] = errors
-    (OUT / "summary.json").write_text(json.dumps(summary, indent=2))
-    (OUT / "details.json").write_text(json.dumps(details, indent=2))
-    report.write(OUT)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "details.json").write_text(json.dumps(details, indent=2))
+    report.write(out)
     print(json.dumps(summary, indent=2))
     print("module times (s): " + ", ".join(f"{k} {v}" for k, v in timings.items()), file=sys.stderr)
     return 0

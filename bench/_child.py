@@ -5,6 +5,10 @@
 `bench/__main__.py` runs every module this way: a module's environment variables, clients, caches and
 event loops cannot leak into the next one, its logs (Powertools writes JSON to stdout) go to a log file
 instead of the summary, and a module that hangs or crashes costs its own figures only.
+
+SIGTERM (the runner stopping, or dying: PR_SET_PDEATHSIG) raises KeyboardInterrupt here, so the module's
+own clean-up runs (`finally`, context managers: its moto server, its local stack) before the runner's
+SIGKILL after a grace.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -29,7 +34,16 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one clean-up
+    raise KeyboardInterrupt
+
+
 def main(module: str, out: Path) -> int:
+    from bench import procs
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    procs.stop_with_parent(signal.SIGTERM)
     try:
         figures = importlib.import_module(module).run()
         payload: dict[str, Any] = {"ok": True, "figures": _clean(figures)}

@@ -360,7 +360,9 @@ def readme_section(summary: dict[str, Any], details: dict[str, Any], images: dic
              "Every module of `bench/` runs in a fresh interpreter and writes to `bench/out/` (generated, "
              "git-ignored): `summary.json` (one flat object; a figure whose capability has not landed, or whose "
              "module failed, is `null`), `details.json` (everything behind the figures, module times), and "
-             "`report.md` with the plots and the caveats.", "",
+             "`report.md` with the plots and the caveats. Stopping it (Ctrl-C, SIGTERM, `make` killed, or a module "
+             "overrunning its time limit) stops every process it started, local stacks and moto servers included "
+             "(`bench/procs.py`; tested in tests/unit/bench/test_bench_stops.py).", "",
              f"Latest full run on the 2-core dev machine{f' ({total / 60:.1f} min wall)' if total else ''}:", "",
              *figures, "",
              "Contention simulation (AWS's \"Exponential Backoff And Jitter\" OCC model: base 5 ms, cap 2 s, "
