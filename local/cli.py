@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from local import cli_schedules
 from local.client import ApiError, Client
 
 TERMINAL = {"completed", "failed", "dead", "cancelled"}
@@ -228,6 +229,8 @@ def parser() -> argparse.ArgumentParser:
                                          "cancelled"])
     ls.add_argument("--limit", type=int, default=50)
     ls.set_defaults(fn=cmd_jobs_list)
+
+    cli_schedules.add_parser(sub)
 
     dlq = sub.add_parser("dlq", help="dead letters").add_subparsers(dest="dlq_command", required=True)
     dl = dlq.add_parser("list")

@@ -75,6 +75,26 @@ class Client:
         body = {"window_s": window_s, "limit": limit}
         return int(self._call("POST", "/v1/dlq/redrive", json=body).json()["redriven"])
 
+    # -- schedules -------------------------------------------------------------------------------
+    def create_schedule(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("POST", "/v1/schedules", json=body).json())
+
+    def schedules(self, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+        params = {k: v for k, v in {"limit": limit, "cursor": cursor}.items() if v is not None}
+        return dict(self._call("GET", "/v1/schedules", params=params).json())
+
+    def schedule(self, schedule_id: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/v1/schedules/{schedule_id}").json())
+
+    def patch_schedule(self, schedule_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("PATCH", f"/v1/schedules/{schedule_id}", json=changes).json())
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        self._call("DELETE", f"/v1/schedules/{schedule_id}")
+
+    def trigger_schedule(self, schedule_id: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"/v1/schedules/{schedule_id}/trigger").json())
+
     def watch(self, job_id: str, timeout_s: float = 3600) -> Iterator[dict[str, Any]]:
         """Job states as they change, from the stream app's SSE endpoint, until a terminal status."""
         url = f"{self.stream_url}/v1/jobs/{job_id}/events"

@@ -181,7 +181,7 @@ class LocalCloud:
             self._child(fn.name, self._python("-m", "local.runner", fn.name, "--port", str(port)), {
                 **child_env, "POWERTOOLS_SERVICE_NAME": f"steadfast-{fn.name}"})
         for url in (f"{api_url}/v1/health", f"http://127.0.0.1:{self.ports.demo}/_applied"):
-            if not wait_http(url, 60):
+            if not wait_http(url, 150):
                 raise RuntimeError(f"{url} did not come up (logs in {home() / 'logs'})")
         if any(c.name == "stream" for c in self.children):
             wait_http(f"{stream_url}/v1/health", 30)

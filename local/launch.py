@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def start_stack(home: Path, extra_env: dict[str, str] | None = None,
-                timeout_s: float = 120) -> tuple[subprocess.Popen[bytes], StackState]:
+                timeout_s: float = 240) -> tuple[subprocess.Popen[bytes], StackState]:
     """Run `python -m local.cli dev` in a new session (its own process group) and wait for its state file."""
     env = {**os.environ, "STEADFAST_HOME": str(home), "STEADFAST_API_PORT": str(_free_port()),
            "STEADFAST_STREAM_PORT": str(_free_port()), "STEADFAST_SANDBOX_PORT": str(_free_port()),

@@ -15,6 +15,7 @@ class Env(BaseModel):
     tenants_table: str = Field("tenants", alias="TENANTS_TABLE")
     inverters_table: str = Field("inverters", alias="INVERTERS_TABLE")
     readings_table: str = Field("readings", alias="READINGS_TABLE")
+    schedules_table: str = Field("schedules", alias="SCHEDULES_TABLE")
     jobs_queue_url: str = Field("", alias="JOBS_QUEUE_URL")
     jobs_dlq_url: str = Field("", alias="JOBS_DLQ_URL")
     redis_url: str | None = Field(None, alias="REDIS_URL")

@@ -123,6 +123,8 @@ class Function:
 # redis is in the base set because shared.jobs.events (job events) is imported by every job function.
 _BASE_REQUIREMENTS = ("aws-lambda-powertools==3.37.0", "pydantic==2.14.3", "redis==8.1.0")
 _HTTP_REQUIREMENTS = ("httpx==0.28.1",)
+# tzdata: the Lambda runtime has no system zone database for zoneinfo.
+_CRON_REQUIREMENTS = ("cronsim==2.8", "tzdata==2026.6")
 _STREAM_REQUIREMENTS = ("starlette==1.10.0", "uvicorn==0.54.0")
 # AES-GCM for shared.envelope (imported on first seal or open, so only those calls pay for it).
 _CRYPTO_REQUIREMENTS = ("cryptography==50.0.2",)
@@ -152,8 +154,19 @@ INVERTERS_TABLE = Table(
     ),
 )
 READINGS_TABLE = Table(name="readings", env_var="READINGS_TABLE", ttl_attribute="expires_at")
+# Cron schedules (shared.schedules). The scheduler reads what is due from the sparse `by_due` index (only
+# active schedules carry `due_pk`); ALL projection, because it needs every field to create the job and
+# the fire moves `due_at` anyway, rewriting the index entry whatever its projection.
+SCHEDULES_TABLE = Table(
+    name="schedules",
+    env_var="SCHEDULES_TABLE",
+    indexes=(
+        Index("by_tenant", "tenant_pk", "created_sk", projection="KEYS_ONLY"),
+        Index("by_due", "due_pk", "due_at"),
+    ),
+)
 
-TABLES: tuple[Table, ...] = (JOBS_TABLE, TENANTS_TABLE, INVERTERS_TABLE, READINGS_TABLE)
+TABLES: tuple[Table, ...] = (JOBS_TABLE, TENANTS_TABLE, INVERTERS_TABLE, READINGS_TABLE, SCHEDULES_TABLE)
 
 JOBS_QUEUE = Queue(name="jobs", env_var="JOBS_QUEUE_URL", dlq_env_var="JOBS_DLQ_URL")
 QUEUES: tuple[Queue, ...] = (JOBS_QUEUE,)
@@ -169,6 +182,12 @@ API_ROUTES = HttpApi(
         HttpRoute("POST", "/v1/jobs/{id}/cancel"),
         HttpRoute("POST", "/v1/jobs/{id}/retry"),
         HttpRoute("POST", "/v1/dlq/redrive"),
+        HttpRoute("POST", "/v1/schedules"),
+        HttpRoute("GET", "/v1/schedules"),
+        HttpRoute("GET", "/v1/schedules/{id}"),
+        HttpRoute("PATCH", "/v1/schedules/{id}"),
+        HttpRoute("DELETE", "/v1/schedules/{id}"),
+        HttpRoute("POST", "/v1/schedules/{id}/trigger"),
         HttpRoute("POST", "/v1/inverters"),
         HttpRoute("GET", "/v1/inverters"),
         HttpRoute("GET", "/v1/inverters/{id}"),
@@ -192,10 +211,10 @@ FUNCTIONS: tuple[Function, ...] = (
         handler="functions.submit.app.handler",
         trigger=API_ROUTES,
         timeout_s=15,
-        tables=("jobs", "tenants", "inverters", "readings"),
+        tables=("jobs", "tenants", "inverters", "readings", "schedules"),
         queues=("jobs",),
         # httpx: shared.jobs.classify and the telemetry adapters import it.
-        requirements=_BASE_REQUIREMENTS + _HTTP_REQUIREMENTS + _CRYPTO_REQUIREMENTS,
+        requirements=_BASE_REQUIREMENTS + _HTTP_REQUIREMENTS + _CRYPTO_REQUIREMENTS + _CRON_REQUIREMENTS,
         needs_secrets=True,
         needs_kms=True,
     ),
@@ -221,6 +240,20 @@ FUNCTIONS: tuple[Function, ...] = (
         requirements=_BASE_REQUIREMENTS,
     ),
     Function(
+        name="scheduler",
+        handler="functions.scheduler.app.handler",
+        # EventBridge starts it every minute and it ticks once a second for most of that minute
+        # (shared.schedules.scheduler.run_ticks), so fires are seconds late, not up to a minute; the local cloud
+        # invokes it every second for one tick each.
+        trigger=Schedule(rate_s=60, local_rate_s=1, local_rate_env="STEADFAST_SCHEDULER_RATE_S"),
+        timeout_s=70,
+        memory_mb=256,
+        tables=("schedules", "jobs"),
+        queues=("jobs",),
+        # No Redis (no VPC), like submit: a fired job shows in lists and streams from DynamoDB.
+        requirements=(*_BASE_REQUIREMENTS, *_CRON_REQUIREMENTS),
+    ),
+    Function(
         name="poller",
         handler="functions.poller.app.handler",
         trigger=Schedule(rate_s=60, local_rate_s=5, local_rate_env="STEADFAST_POLL_RATE_S"),
@@ -237,9 +270,10 @@ FUNCTIONS: tuple[Function, ...] = (
         trigger=StreamingUrl(asgi_app="functions.stream.app:app"),
         timeout_s=900,
         memory_mb=1024,
-        tables=("jobs", "tenants", "inverters", "readings"),
+        tables=("jobs", "tenants", "inverters", "readings", "schedules"),
         needs_redis=True,
-        requirements=_BASE_REQUIREMENTS + _STREAM_REQUIREMENTS,
+        # cron: the dashboard's schedules panel shows next runs.
+        requirements=_BASE_REQUIREMENTS + _STREAM_REQUIREMENTS + _CRON_REQUIREMENTS,
         needs_secrets=True,
     ),
     Function(

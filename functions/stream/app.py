@@ -32,7 +32,7 @@ from functions.stream.deps import Services
 from shared import problems, stream_tokens
 from shared.config import env
 from shared.errors import NotFound, SteadfastError, Unauthorized
-from shared.jobs.models import Status
+from shared.jobs.models import Status, utcnow
 from shared.streaming import sessions
 from shared.streaming.asgi import EventStream
 from shared.tenants import bearer
@@ -124,6 +124,32 @@ async def job_attempts(request: Request) -> Response:
     tenant = await tenant_of(request)
     attempts = await asyncio.to_thread(_services(request).jobs.attempts, tenant, request.path_params["id"])
     return JSONResponse({"items": [a.model_dump(mode="json") for a in attempts]})
+
+
+async def list_schedules(request: Request) -> Response:
+    """The tenant's schedules with their next runs and the status of each one's last job."""
+    tenant = await tenant_of(request)
+    s = _services(request)
+    if s.schedules is None:
+        return JSONResponse({"items": []})
+    records, cursor = await asyncio.to_thread(s.schedules.store.page, tenant, 100, None)
+    last_ids = [r.last_job_id for r in records if r.last_job_id]
+    statuses = await asyncio.to_thread(s.schedules.store.job_statuses, last_ids)
+    now = utcnow()
+    items = [{**r.public(now).model_dump(mode="json"),
+              "last_job_status": statuses.get(r.last_job_id) if r.last_job_id else None} for r in records]
+    return JSONResponse({"items": items, "next_cursor": cursor})
+
+
+async def pause_schedule(request: Request) -> Response:
+    """POST …/pause or …/resume: the dashboard's one edit of a schedule."""
+    tenant = await tenant_of(request)
+    s = _services(request)
+    if s.schedules is None:
+        raise NotFound("no schedules here")
+    paused = request.path_params["action"] == "pause"
+    record = await asyncio.to_thread(s.schedules.set_paused, tenant, request.path_params["id"], paused)
+    return JSONResponse(record.public(utcnow()).model_dump(mode="json"))
 
 
 async def stream_token(request: Request) -> Response:
@@ -257,6 +283,8 @@ def create_app(make_services: Callable[[], Services]) -> StreamApp:
         Route("/v1/dashboard/inverters/{id}/stream-token", stream_token, methods=["POST"]),
         Route("/v1/dashboard/jobs", list_jobs),
         Route("/v1/dashboard/jobs/{id}/attempts", job_attempts),
+        Route("/v1/dashboard/schedules", list_schedules),
+        Route("/v1/dashboard/schedules/{id}/{action:str}", pause_schedule, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared import stage_secret
 from shared.config import Env
@@ -14,6 +14,9 @@ from shared.jobs.record import JobRecord
 from shared.streaming.directory import CachedDirectory, InverterDirectory
 from shared.streaming.hub import Hub
 from shared.streaming.replay import ReplayLog
+
+if TYPE_CHECKING:
+    from shared.schedules.service import ScheduleService
 
 
 class TenantLookup(Protocol):
@@ -43,6 +46,8 @@ class Services:
     base_path: str = ""
     # Process-wide, so only for a process that is the stream app (not a test runner hosting it).
     tune_gc: bool = False
+    # The dashboard's schedules panel (list, pause, resume); None: the panel stays empty.
+    schedules: ScheduleService | None = None
 
     async def start(self) -> None:
         if self.tune_gc:
@@ -74,6 +79,8 @@ def _token_key(e: Env) -> str | Callable[[], str]:
 
 def from_env(e: Env) -> Services:
     from shared.jobs.store import JobStore
+    from shared.schedules.service import ScheduleService
+    from shared.schedules.store import ScheduleStore
     from shared.tenants import TenantStore
 
     if not e.redis_url:
@@ -82,7 +89,8 @@ def from_env(e: Env) -> Services:
         hub=Hub(e.redis_url, queue_size=e.stream_queue_size, heartbeat_s=e.stream_heartbeat_s),
         replay=ReplayLog(e.redis_url), tenants=TenantStore(e.tenants_table), jobs=JobStore(e.jobs_table),
         inverters=_inverter_directory(e), token_secret=_token_key(e), max_stream_s=e.stream_max_s,
-        base_path=e.stream_base_path.rstrip("/"), tune_gc=True)
+        base_path=e.stream_base_path.rstrip("/"), tune_gc=True,
+        schedules=ScheduleService(ScheduleStore(e.schedules_table, e.jobs_table), jobs=None))
 
 
 def public_job(record: JobRecord) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from shared.jobs.events import JobEvents, job_events
 from shared.jobs.queue import JobQueue
 from shared.jobs.service import JobService
 from shared.jobs.store import JobStore
+from shared.schedules.service import ScheduleService
+from shared.schedules.store import ScheduleStore
 from shared.tenants import TenantStore
 
 
@@ -32,3 +34,14 @@ def jobs() -> JobService:
     e = env()
     return JobService(job_store(), JobQueue(e.jobs_queue_url, e.jobs_dlq_url), events(),
                       allow_private_targets=e.allow_private_targets)
+
+
+@cache
+def schedule_store() -> ScheduleStore:
+    e = env()
+    return ScheduleStore(e.schedules_table, e.jobs_table)
+
+
+@cache
+def schedules() -> ScheduleService:
+    return ScheduleService(schedule_store(), jobs())

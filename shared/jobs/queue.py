@@ -46,6 +46,22 @@ class JobQueue:
         except (ClientError, BotoCoreError) as exc:
             raise Unavailable(f"the jobs queue is unavailable: {type(exc).__name__}") from exc
 
+    def send_many(self, jobs: list[tuple[str, str, float]]) -> None:
+        """Enqueue (job id, tenant, delay) triples, ten a call (SQS's batch limit). Raises Unavailable when
+        any could not be sent; the rest are sent regardless."""
+        failed = 0
+        for start in range(0, len(jobs), 10):
+            entries = [{"Id": str(i), "MessageBody": JobMessage(job_id=j, tenant=t).model_dump_json(),
+                        "DelaySeconds": whole_seconds(d, MAX_DELAY_SECONDS)}
+                       for i, (j, t, d) in enumerate(jobs[start:start + 10])]
+            try:
+                out = self.sqs.send_message_batch(QueueUrl=self.url, Entries=entries)  # type: ignore[arg-type]
+                failed += len(out.get("Failed", []))
+            except (ClientError, BotoCoreError):
+                failed += len(entries)
+        if failed:
+            raise Unavailable(f"{failed} of {len(jobs)} jobs could not be enqueued")
+
     def retry_in(self, receipt_handle: str, seconds: float) -> None:
         """Hide a delivered message for `seconds` (the retry delay, or the rest of a lease)."""
         timeout = whole_seconds(seconds, MAX_VISIBILITY_SECONDS)

@@ -1,0 +1,33 @@
+"""The scheduler function's collaborators, built once per execution environment from its environment."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.config import env
+from shared.jobs.events import job_events
+from shared.jobs.queue import JobQueue
+from shared.schedules.scheduler import Scheduler
+from shared.schedules.store import ScheduleStore
+
+
+class SchedulerEnv(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    # The cadence it is invoked at: 60 in AWS (the rule), 1 in the local cloud.
+    rate_s: float = Field(60, alias="STEADFAST_SCHEDULER_RATE_S", gt=0, le=3600)
+
+
+@cache
+def settings() -> SchedulerEnv:
+    return SchedulerEnv.model_validate(dict(os.environ))
+
+
+@cache
+def scheduler() -> Scheduler:
+    e = env()
+    return Scheduler(ScheduleStore(e.schedules_table, e.jobs_table), JobQueue(e.jobs_queue_url, e.jobs_dlq_url),
+                     job_events(e.redis_url))

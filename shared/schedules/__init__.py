@@ -1,0 +1,1 @@
+"""Cron schedules (SPEC §3 "Schedules"): each fire time of a schedule becomes exactly one job."""

@@ -1,0 +1,101 @@
+"""Pydantic models of the schedules API (SPEC §3 "Schedules"): what a caller sends and reads back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from shared.jobs.models import JobSpec, Strict
+from shared.schedules import cron
+
+# Labels every fired job carries; a schedule's job spec may not set them itself.
+SCHEDULE_LABELS = ("schedule_id", "scheduled_for")
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+Cron = Annotated[str, Field(min_length=1, max_length=cron.MAX_CRON_LENGTH)]
+Zone = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Overlap(StrEnum):
+    allow = "allow"
+    skip = "skip"
+
+
+def _check_job(spec: JobSpec) -> JobSpec:
+    if spec.not_before is not None:
+        raise ValueError("a schedule's job cannot have a fixed not_before; use delay_s")
+    taken = [k for k in SCHEDULE_LABELS if k in spec.labels]
+    if taken:
+        raise ValueError(f"label {taken[0]!r} is set by the schedule on every job it creates")
+    if len(spec.labels) > 20 - len(SCHEDULE_LABELS):
+        raise ValueError(f"a schedule's job takes at most {20 - len(SCHEDULE_LABELS)} labels "
+                         f"({', '.join(SCHEDULE_LABELS)} are added to each)")
+    return spec
+
+
+class ScheduleSpec(Strict):
+    """`POST /v1/schedules`."""
+
+    cron: Cron
+    timezone: Zone = "UTC"
+    job: JobSpec
+    name: Name | None = None
+    overlap: Overlap = Overlap.allow
+    paused: bool = False
+
+    _job = field_validator("job")(_check_job)
+
+    @model_validator(mode="after")
+    def _cron(self) -> ScheduleSpec:
+        try:
+            cron.check(self.cron, self.timezone)
+        except cron.CronError as exc:
+            raise ValueError(str(exc)) from exc
+        return self
+
+
+class SchedulePatch(Strict):
+    """`PATCH /v1/schedules/{id}`: any of the fields; absent ones stay as they are (null is not allowed)."""
+
+    cron: Cron | None = None
+    timezone: Zone | None = None
+    job: JobSpec | None = None
+    name: Name | None = None
+    overlap: Overlap | None = None
+    paused: bool | None = None
+
+    @field_validator("job")
+    @classmethod
+    def _job(cls, v: JobSpec | None) -> JobSpec | None:
+        return None if v is None else _check_job(v)
+
+    @field_validator("cron", "timezone", "job", "overlap", "paused", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        if v is None:
+            raise ValueError("may not be null; leave the field out to keep it")
+        return v
+
+
+class Schedule(BaseModel):
+    """A schedule as the API returns it. `next_runs`: the next five fire times (UTC; none while paused)."""
+
+    id: str
+    name: str | None
+    cron: str
+    timezone: str
+    job: JobSpec
+    overlap: Overlap
+    paused: bool
+    next_runs: list[datetime]
+    last_run_at: datetime | None
+    last_job_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SchedulePage(BaseModel):
+    items: list[Schedule]
+    next_cursor: str | None

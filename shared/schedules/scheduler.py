@@ -1,0 +1,139 @@
+"""The scheduler: every tick, the schedules whose fire time has come each become one job.
+
+Read what is due from the sparse due index, decide each fire (a job, or a skip under `overlap: skip`
+while the previous run is not terminal), write the fires (`ScheduleStore.fire`: the fire time's job
+and the schedule's next fire time in one conditional transaction), then enqueue the new jobs. A crash
+after the write and before the send leaves pending jobs that the sweeper enqueues, as after a submit.
+
+A schedule that missed several fire times (the scheduler was down) fires them one per round, oldest
+first, until it is caught up: every fire time creates its job, late rather than never.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from shared.errors import Unavailable
+from shared.jobs.events import JobEvents, NoEvents
+from shared.jobs.models import Status, utcnow
+from shared.jobs.queue import MAX_DELAY_SECONDS, JobQueue
+from shared.jobs.record import JobRecord
+from shared.schedules import cron
+from shared.schedules.models import Overlap
+from shared.schedules.record import ScheduleRecord, fire_job_id, rfc3339
+from shared.schedules.service import fired_spec
+from shared.schedules.store import Fire, ScheduleStore
+
+logger = Logger(child=True)
+metrics = Metrics()
+
+
+@dataclass
+class TickResult:
+    fired: int = 0
+    skipped: int = 0
+    lost: int = 0
+    max_lag_s: float = 0.0
+    job_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Scheduler:
+    store: ScheduleStore
+    queue: JobQueue
+    events: JobEvents = field(default_factory=NoEvents)
+    # Schedules read per due-index shard and round; rounds go on while a backlog remains, up to the budget.
+    batch: int = 1000
+    round_budget_s: float = 20.0
+    clock: Callable[[], datetime] = utcnow
+
+    def tick(self, now: datetime | None = None) -> TickResult:
+        now = now or self.clock()
+        result = TickResult()
+        started = time.monotonic()
+        while time.monotonic() - started < self.round_budget_s:
+            due = self.store.due(now, self.batch)
+            if not due:
+                break
+            fires = self._plan(due, now)
+            won = self.store.fire(fires)
+            result.lost += len(fires) - len(won)
+            self._after(won, now, result)
+            if not won:
+                break  # everything due was taken by someone else or changed meanwhile
+        if result.fired or result.skipped:
+            metrics.add_metric(name="ScheduleFires", unit=MetricUnit.Count, value=result.fired)
+            metrics.add_metric(name="ScheduleSkips", unit=MetricUnit.Count, value=result.skipped)
+            metrics.add_metric(name="ScheduleFireLagMax", unit=MetricUnit.Seconds, value=result.max_lag_s)
+        if result.lost:
+            metrics.add_metric(name="ScheduleFiresLost", unit=MetricUnit.Count, value=result.lost)
+        return result
+
+    def _plan(self, due: list[ScheduleRecord], now: datetime) -> list[Fire]:
+        watched = [s.last_job_id for s in due if s.overlap is Overlap.skip and s.last_job_id]
+        done = self.store.last_jobs_terminal(watched) if watched else {}
+        fires = []
+        for s in due:
+            assert s.next_fire_at is not None  # the due index lists only schedules with a fire time
+            fire_time = s.next_fire_at
+            nxt = cron.next_fire(s.cron, s.timezone, fire_time)
+            if s.overlap is Overlap.skip and s.last_job_id and not done.get(s.last_job_id, True):
+                fires.append(Fire(s, fire_time, nxt, None))
+                continue
+            spec = fired_spec(s.job, s.id, fire_time)
+            job = JobRecord(id=fire_job_id(s.id, fire_time), tenant=s.tenant, spec=spec, status=Status.pending,
+                            created_at=now, updated_at=now, next_attempt_at=spec.first_attempt_at(now))
+            fires.append(Fire(s, fire_time, nxt, job))
+        return fires
+
+    def _after(self, won: list[Fire], now: datetime, result: TickResult) -> None:
+        sends = []
+        for f in won:
+            lag = (now - f.fire_time).total_seconds()
+            log = {"schedule_id": f.schedule.id, "tenant": f.schedule.tenant,
+                   "scheduled_for": rfc3339(f.fire_time), "lag_s": round(lag, 3)}
+            if f.job is None:
+                result.skipped += 1
+                logger.info("schedule fire skipped: the previous run is not finished",
+                            extra=log | {"last_job_id": f.schedule.last_job_id})
+                continue
+            result.fired += 1
+            result.max_lag_s = max(result.max_lag_s, lag)
+            result.job_ids.append(f.job.id)
+            logger.info("schedule fired", extra=log | {"job_id": f.job.id})
+            delay = (f.job.next_attempt_at - now).total_seconds() if f.job.next_attempt_at else 0.0
+            if delay <= MAX_DELAY_SECONDS:
+                sends.append((f.job.id, f.job.tenant, delay))
+        try:
+            self.queue.send_many(sends)
+        except Unavailable:
+            logger.warning("fired jobs written but not all enqueued; the sweeper will send them",
+                           extra={"count": len(sends)})
+        for f in won:
+            if f.job is not None:
+                self.events.publish(f.job.tenant, f.job.public())
+
+
+def run_ticks(scheduler: Scheduler, window_s: float, sleep: Callable[[float], None] = time.sleep) -> TickResult:
+    """Tick now, then at every whole second until `window_s` has passed (0: one tick). In AWS the
+    one-minute rule starts this with a window of most of the minute, so that a fire waits seconds for
+    its tick instead of up to a minute; two overlapping invocations are harmless (see the store)."""
+    total = TickResult()
+    started = time.monotonic()
+    while True:
+        r = scheduler.tick()
+        total.fired += r.fired
+        total.skipped += r.skipped
+        total.lost += r.lost
+        total.max_lag_s = max(total.max_lag_s, r.max_lag_s)
+        total.job_ids += r.job_ids
+        left = window_s - (time.monotonic() - started)
+        if left <= 0:
+            return total
+        sleep(min(left, 1.0 - time.time() % 1.0 + 0.05))

@@ -1,0 +1,235 @@
+"""The schedule store on DynamoDB: schedules, the due index the scheduler reads, and the fire write.
+
+A fire is one transaction: the job the fire time owns (`record.fire_job_id`), put on condition that it
+does not exist, and the schedule moved on to its next fire time, on condition that it still waits for
+this one (`due_at`) and nobody wrote it since it was read (`version`). A tick delivered twice, a retried
+invocation or two schedulers racing can therefore create at most one job per fire time, and a fire that
+lost is simply read again on the next tick. Up to 50 fires share one transaction (100 items, DynamoDB's
+limit); a cancelled transaction tells which fires lost, and the rest is written again without them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared import aws
+from shared.errors import Conflict, NotFound, Unavailable
+from shared.jobs.models import TERMINAL, iso
+from shared.jobs.record import JobRecord
+from shared.jobs.record import to_attributes as job_attributes
+from shared.schedules.record import DUE_SHARDS, ScheduleRecord, from_attributes, to_attributes
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+BATCH_GET_MAX = 100
+FIRES_PER_TRANSACTION = 50
+
+
+@dataclass(frozen=True)
+class Fire:
+    """One fire time of a schedule: the job it creates (None when `overlap: skip` skipped it) and the
+    schedule's next fire time (None: it never fires again)."""
+
+    schedule: ScheduleRecord
+    fire_time: datetime
+    next_fire: datetime | None
+    job: JobRecord | None
+
+
+def _reasons(exc: ClientError) -> list[str]:
+    return [r.get("Code", "") or "None" for r in exc.response.get("CancellationReasons", [])]
+
+
+class ScheduleStore:
+    def __init__(self, table: str, jobs_table: str, client: DynamoDBClient | None = None) -> None:
+        self.table = table
+        self.jobs_table = jobs_table
+        self.db = client or aws.dynamodb()
+
+    # -- API -------------------------------------------------------------------------------------
+    def create(self, record: ScheduleRecord) -> ScheduleRecord:
+        self._call(self.db.put_item, TableName=self.table, Item=aws.to_item(to_attributes(record)),
+                   ConditionExpression="attribute_not_exists(pk)")
+        return record
+
+    def get(self, tenant: str, schedule_id: str) -> ScheduleRecord:
+        """A tenant's schedule; another tenant's is indistinguishable from a missing one."""
+        item = None
+        if schedule_id.startswith("sch_") and len(schedule_id) <= 64:
+            item = self._call(self.db.get_item, TableName=self.table, ConsistentRead=True,
+                              Key=aws.to_item({"pk": f"SCH#{schedule_id}", "sk": "SCH"})).get("Item")
+        record = from_attributes(aws.from_item(item)) if item else None
+        if record is None or record.tenant != tenant:
+            raise NotFound(f"no schedule {schedule_id!r}")
+        return record
+
+    def replace(self, record: ScheduleRecord, read_version: int) -> ScheduleRecord:
+        """Write an edited schedule, provided nothing (an edit, a fire) wrote it since `read_version`."""
+        try:
+            self.db.put_item(TableName=self.table, Item=aws.to_item(to_attributes(record)),
+                             ConditionExpression="version = :v AND tenant = :t",
+                             ExpressionAttributeValues=aws.values({":v": read_version, ":t": record.tenant}))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise Conflict(f"schedule {record.id} changed meanwhile; read it again") from exc
+            raise Unavailable(f"the schedule store is unavailable: {exc.response['Error']['Code']}") from exc
+        return record
+
+    def delete(self, tenant: str, schedule_id: str) -> None:
+        self.get(tenant, schedule_id)
+        self._call(self.db.delete_item, TableName=self.table,
+                   Key=aws.to_item({"pk": f"SCH#{schedule_id}", "sk": "SCH"}))
+
+    def record_run(self, schedule_id: str, job_id: str, at: datetime) -> None:
+        """Note a manual run (trigger) as the schedule's last run, so that `overlap: skip` waits for it."""
+        self._call(self.db.update_item, TableName=self.table,
+                   Key=aws.to_item({"pk": f"SCH#{schedule_id}", "sk": "SCH"}),
+                   UpdateExpression="SET last_run_at = :at, last_job_id = :j ADD version :one",
+                   ConditionExpression="attribute_exists(pk)",
+                   ExpressionAttributeValues=aws.values({":at": iso(at), ":j": job_id, ":one": 1}))
+
+    def page(self, tenant: str, limit: int, cursor: str | None) -> tuple[list[ScheduleRecord], str | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "IndexName": "by_tenant", "Limit": limit, "ScanIndexForward": False,
+            "KeyConditionExpression": "tenant_pk = :pk",
+            "ExpressionAttributeValues": aws.values({":pk": f"T#{tenant}"}),
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "tenant_pk", f"T#{tenant}")
+        page = self._call(self.db.query, **kwargs)
+        last = page.get("LastEvaluatedKey")
+        return self._items(page.get("Items", [])), aws.encode_cursor(last) if last else None
+
+    def _items(self, keys: list[dict[str, Any]]) -> list[ScheduleRecord]:
+        wanted = [{"pk": k["pk"], "sk": k["sk"]} for k in keys]
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), BATCH_GET_MAX):
+            request: dict[str, Any] = {self.table: {"Keys": wanted[start:start + BATCH_GET_MAX]}}
+            while request:
+                out = self._call(self.db.batch_get_item, RequestItems=request)
+                for item in out.get("Responses", {}).get(self.table, []):
+                    found[item["pk"]["S"]] = item
+                request = out.get("UnprocessedKeys") or {}
+        return [from_attributes(aws.from_item(found[k["pk"]["S"]])) for k in wanted if k["pk"]["S"] in found]
+
+    # -- scheduler -------------------------------------------------------------------------------
+    def due(self, now: datetime, limit: int = 1000) -> list[ScheduleRecord]:
+        """Active schedules whose next fire time is at or before `now`, earliest first per shard."""
+        out: list[ScheduleRecord] = []
+        for shard in range(DUE_SHARDS):
+            kwargs: dict[str, Any] = {
+                "TableName": self.table, "IndexName": "by_due",
+                "KeyConditionExpression": "due_pk = :p AND due_at <= :t",
+                "ExpressionAttributeValues": aws.values({":p": f"DUE#{shard}", ":t": iso(now)}),
+            }
+            taken = 0
+            while taken < limit:
+                page = self._call(self.db.query, **kwargs, Limit=limit - taken)
+                items = page.get("Items", [])
+                out += [from_attributes(aws.from_item(i)) for i in items]
+                taken += len(items)
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return out
+
+    def job_statuses(self, job_ids: list[str]) -> dict[str, str]:
+        """The status of each of these jobs that still exists (for `overlap: skip` and the dashboard)."""
+        out: dict[str, str] = {}
+        keys = [{"pk": {"S": f"JOB#{j}"}, "sk": {"S": "JOB"}} for j in dict.fromkeys(job_ids)]
+        for start in range(0, len(keys), BATCH_GET_MAX):
+            request: dict[str, Any] = {self.jobs_table: {
+                "Keys": keys[start:start + BATCH_GET_MAX], "ProjectionExpression": "id, #s",
+                "ExpressionAttributeNames": {"#s": "status"}}}
+            while request:
+                out_ = self._call(self.db.batch_get_item, RequestItems=request)
+                for item in out_.get("Responses", {}).get(self.jobs_table, []):
+                    out[item["id"]["S"]] = item["status"]["S"]
+                request = out_.get("UnprocessedKeys") or {}
+        return out
+
+    def last_jobs_terminal(self, job_ids: list[str]) -> dict[str, bool]:
+        """Whether each of these jobs is terminal; a job that is gone (expired) counts as done."""
+        statuses = self.job_statuses(job_ids)
+        terminal = {s.value for s in TERMINAL}
+        return {j: statuses.get(j, "completed") in terminal for j in job_ids}
+
+    def fire(self, fires: list[Fire]) -> list[Fire]:
+        """Write fires in transactions of up to 50; the fires that won (their job, if any, now exists)."""
+        won: list[Fire] = []
+        for start in range(0, len(fires), FIRES_PER_TRANSACTION):
+            won += self._fire_chunk(fires[start:start + FIRES_PER_TRANSACTION])
+        return won
+
+    def _fire_chunk(self, chunk: list[Fire]) -> list[Fire]:
+        pending = list(chunk)
+        while pending:
+            items: list[dict[str, Any]] = []
+            owner: list[tuple[int, str]] = []  # (index in pending, "job" | "schedule") per item
+            for i, f in enumerate(pending):
+                if f.job is not None:
+                    items.append(self._put_job(f.job))
+                    owner.append((i, "job"))
+                items.append(self._advance(f))
+                owner.append((i, "schedule"))
+            try:
+                self.db.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+                return pending
+            except ClientError as exc:
+                reasons = _reasons(exc)
+                if exc.response["Error"]["Code"] != "TransactionCanceledException" or len(reasons) != len(items):
+                    raise Unavailable(f"firing schedules failed: {exc.response['Error']['Code']}") from exc
+            except BotoCoreError as exc:
+                raise Unavailable(f"firing schedules failed: {type(exc).__name__}") from exc
+            lost: set[int] = set()
+            job_exists: set[int] = set()
+            for (i, what), reason in zip(owner, reasons, strict=True):
+                if reason in ("None", ""):
+                    continue
+                if what == "job" and reason == "ConditionalCheckFailed":
+                    job_exists.add(i)
+                else:
+                    lost.add(i)  # another scheduler fired it, or the schedule was edited/deleted meanwhile
+            retry: list[Fire] = []
+            for i, f in enumerate(pending):
+                if i in lost:
+                    continue
+                # The fire time's job exists already (the same fire time came round again after an
+                # edit): move the schedule on without a second job.
+                retry.append(Fire(f.schedule, f.fire_time, f.next_fire, None) if i in job_exists else f)
+            pending = retry
+        return []
+
+    def _put_job(self, job: JobRecord) -> dict[str, Any]:
+        return {"Put": {"TableName": self.jobs_table, "Item": aws.to_item(job_attributes(job)),
+                        "ConditionExpression": "attribute_not_exists(pk)"}}
+
+    def _advance(self, f: Fire) -> dict[str, Any]:
+        sets = ["version = version + :one"]
+        values: dict[str, Any] = {":one": 1, ":fire": iso(f.fire_time), ":v": f.schedule.version}
+        if f.next_fire is not None:
+            sets.append("due_at = :next")
+            values[":next"] = iso(f.next_fire)
+            remove = ""
+        else:
+            remove = " REMOVE due_pk, due_at"
+        if f.job is not None:
+            sets += ["last_run_at = :fire", "last_job_id = :job"]
+            values[":job"] = f.job.id
+        return {"Update": {
+            "TableName": self.table, "Key": aws.to_item({"pk": f"SCH#{f.schedule.id}", "sk": "SCH"}),
+            "UpdateExpression": "SET " + ", ".join(sets) + remove,
+            "ConditionExpression": "due_at = :fire AND version = :v AND attribute_exists(due_pk)",
+            "ExpressionAttributeValues": aws.values(values)}}
+
+    @staticmethod
+    def _call(fn: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise Unavailable(f"the schedule store is unavailable: {type(exc).__name__}") from exc

@@ -1,0 +1,115 @@
+"""The scheduler's fire path with a clock the test sets, against moto over HTTP: one job per fire time
+(also when a tick is delivered twice, schedulers race, or a backlog is caught up), paused schedules fire
+nothing, `overlap: skip` waits for the previous run, and every fired job is labelled and enqueued."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.jobs.models import Status
+from shared.schedules.models import SchedulePatch
+from shared.schedules.record import fire_job_id
+from tests.integration.schedules.conftest import TENANT, World
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2027, 6, 1, 12, 0, 20, tzinfo=UTC)
+
+
+def minute(n: int) -> datetime:
+    return datetime(2027, 6, 1, 12, n, tzinfo=UTC)
+
+
+def test_every_minute_makes_one_job_per_minute_however_often_it_ticks(world: World) -> None:
+    # Given a `* * * * *` schedule created at 12:00:20
+    s = world.create("* * * * *", T0)
+    # When the scheduler ticks every second through 12:00:30 → 12:02:30 (as the local cloud does)
+    for second in range(30, 151):
+        world.scheduler(minute(0) + timedelta(seconds=second)).tick()
+    # Then exactly the fire times 12:01 and 12:02 made a job each, labelled with the schedule and the time
+    jobs = world.jobs_of(s.id)
+    assert sorted(j.spec.labels["scheduled_for"] for j in jobs) == ["2027-06-01T12:01:00Z", "2027-06-01T12:02:00Z"]
+    assert {j.id for j in jobs} == {fire_job_id(s.id, minute(1)), fire_job_id(s.id, minute(2))}
+    assert all(j.spec.labels["schedule_id"] == s.id and j.status == Status.pending for j in jobs)
+    assert sorted(world.enqueued()) == sorted(j.id for j in jobs)
+    after = world.store.get(TENANT, s.id)
+    assert after.next_fire_at == minute(3) and after.last_job_id == fire_job_id(s.id, minute(2))
+    assert after.last_run_at == minute(2)
+
+
+def test_a_tick_delivered_twice_and_racing_schedulers_make_one_job(world: World) -> None:
+    s = world.create("*/5 * * * *", T0)
+    # Given the same tick delivered twice in a row
+    first = world.scheduler(minute(5)).tick()
+    second = world.scheduler(minute(5)).tick()
+    assert (first.fired, second.fired) == (1, 0)
+    # And eight schedulers racing for the next fire time at once
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: world.scheduler(minute(10)).tick(), range(8)))
+    assert sum(r.fired for r in results) == 1
+    assert sorted(j.spec.labels["scheduled_for"] for j in world.jobs_of(s.id)) == [
+        "2027-06-01T12:05:00Z", "2027-06-01T12:10:00Z"]
+
+
+def test_the_fire_path_called_twice_for_the_same_time_writes_one_job(world: World) -> None:
+    # The fire write itself, replayed as a retried invocation would (same schedule version, same time)
+    s = world.create("* * * * *", T0)
+    sched = world.scheduler(minute(1))
+    due = world.store.due(minute(1))
+    fires = sched._plan(due, minute(1))
+    assert len(world.store.fire(fires)) == 1
+    assert world.store.fire(fires) == []
+    assert [j.id for j in world.jobs_of(s.id)] == [fire_job_id(s.id, minute(1))]
+
+
+def test_paused_fires_nothing_and_resuming_counts_from_now(world: World) -> None:
+    s = world.create("* * * * *", T0, paused=True)
+    for n in range(1, 4):
+        assert world.scheduler(minute(n)).tick().fired == 0
+    assert world.jobs_of(s.id) == []
+    assert world.store.get(TENANT, s.id).public(minute(3)).next_runs == []
+    # Resumed at 12:03:30: no catch-up of the paused minutes, the next fire is 12:04
+    resumed = world.service.patch(TENANT, s.id, SchedulePatch(paused=False), now=minute(3) + timedelta(seconds=30))
+    assert resumed.next_fire_at == minute(4)
+    assert world.scheduler(minute(4)).tick().fired == 1
+    assert [j.spec.labels["scheduled_for"] for j in world.jobs_of(s.id)] == ["2027-06-01T12:04:00Z"]
+
+
+def test_overlap_skip_waits_for_the_previous_run_to_finish(world: World) -> None:
+    s = world.create("* * * * *", T0, overlap="skip")
+    assert world.scheduler(minute(1)).tick().fired == 1
+    # While the 12:01 job is not terminal, 12:02 and 12:03 are skipped (and the schedule moves on)
+    r2, r3 = world.scheduler(minute(2)).tick(), world.scheduler(minute(3)).tick()
+    assert (r2.fired, r2.skipped, r3.fired, r3.skipped) == (0, 1, 0, 1)
+    assert len(world.jobs_of(s.id)) == 1
+    # Once it completed, 12:04 fires
+    (job,) = world.jobs_of(s.id)
+    world.finish(job, Status.completed)
+    assert world.scheduler(minute(4)).tick().fired == 1
+    assert sorted(j.spec.labels["scheduled_for"] for j in world.jobs_of(s.id)) == [
+        "2027-06-01T12:01:00Z", "2027-06-01T12:04:00Z"]
+
+
+def test_missed_fire_times_are_caught_up_once_each(world: World) -> None:
+    # The scheduler was down from 12:00:20 to 12:05:30: every minute in between fires once, oldest first
+    s = world.create("* * * * *", T0)
+    result = world.scheduler(minute(5) + timedelta(seconds=30)).tick()
+    assert result.fired == 5
+    world.scheduler(minute(5) + timedelta(seconds=31)).tick()
+    assert sorted(j.spec.labels["scheduled_for"][11:16] for j in world.jobs_of(s.id)) == [
+        "12:01", "12:02", "12:03", "12:04", "12:05"]
+
+
+def test_an_edit_between_read_and_fire_wins_and_the_fire_is_retried_on_the_next_tick(world: World) -> None:
+    s = world.create("* * * * *", T0)
+    sched = world.scheduler(minute(1))
+    fires = sched._plan(world.store.due(minute(1)), minute(1))
+    world.service.patch(TENANT, s.id, SchedulePatch(name="renamed"), now=minute(1))
+    assert world.store.fire(fires) == []  # lost to the edit: nothing written
+    assert world.jobs_of(s.id) == []
+    # The next tick reads the edited schedule and fires 12:01 once, with the new name kept
+    assert world.scheduler(minute(1) + timedelta(seconds=1)).tick().fired == 1
+    assert [j.id for j in world.jobs_of(s.id)] == [fire_job_id(s.id, minute(1))]
+    assert world.store.get(TENANT, s.id).name == "renamed"
