@@ -18,8 +18,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from shared.jobs.continuations import Effect
 from shared.jobs.models import Attempt, Status
 from shared.jobs.queue import JobQueue
 from shared.jobs.record import JobRecord
@@ -63,8 +65,7 @@ class BenchMemoryJobStore(JobStore):
                     or (r.lease_until is not None and r.lease_until >= now)
                     or (r.next_attempt_at is not None and r.next_attempt_at > now + timedelta(seconds=1))):
                 return None
-            claimed = r.model_copy(update={"status": Status.running, "lease_until": now + lease, "lease_owner": owner,
-                                           "updated_at": now, "claims": r.claims + 1})
+            claimed = r.claimed(now, lease, owner)
             self.jobs[job_id] = claimed
             return claimed
 
@@ -72,7 +73,7 @@ class BenchMemoryJobStore(JobStore):
         current = self.jobs.get(record.id)
         return current is not None and current.lease_owner == owner and current.status == Status.running
 
-    def finish_attempt(self, record: JobRecord, attempt: Attempt, owner: str) -> bool:
+    def finish_attempt(self, record: JobRecord, attempt: Attempt, owner: str, owed: Sequence[Effect] = ()) -> bool:
         self._service("finish_attempt")
         with self._lock:
             self.history[record.id].append(attempt)

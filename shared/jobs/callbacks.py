@@ -3,9 +3,9 @@ jobs of the engine itself (their own retries, the parent's tenant and signing se
 checks at submit and at connect), with the parent's final public JSON as body.
 
 Exactly once per run, crash-safe: the callback job is derived here, deterministically, from the parent
-in its terminal state, and the job store writes it in the same transaction as that terminal state,
-conditioned on its absence (`shared.jobs.store`). The worker then enqueues it; if the worker dies in
-between, the sweeper finds a pending job that was never enqueued and sends it (overdue, after its grace).
+in its terminal state, and owed as a `SpawnJob` continuation (`shared.jobs.continuations`): the job store
+writes it in the same transaction as that terminal state, conditioned on its absence, and it is enqueued
+after; if the worker dies in between, the sweeper finds a pending job never enqueued and sends it.
 
 A manual retry or redrive starts a new *run* of the job (`JobRecord.run`). Each run that ends owes its
 own callback (id `<job id>_cb<run>`): the caller asked to hear how the job ends, a retried job ends
@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
+from shared.jobs.continuations import Continuations, Effect, Followup, SpawnJob
 from shared.jobs.models import Job, JobSpec, Method, RequestSpec, RetrySpec, Status
 from shared.jobs.record import JobRecord, from_attributes, to_attributes
 
@@ -87,3 +89,16 @@ def callback_job(parent: JobRecord) -> JobRecord | None:
 
 def _redact(headers: dict[str, str]) -> dict[str, str]:
     return {k: REDACTED if _SECRET_HEADER.search(k) else v for k, v in headers.items()}
+
+
+class Callbacks:
+    """The continuation that owes a run's ending to `callback_url` / `failure_callback_url`."""
+
+    kind = "callback"
+
+    def owed(self, record: JobRecord) -> Sequence[Effect]:
+        callback = callback_job(record)
+        return [] if callback is None else [SpawnJob(callback)]
+
+    def work(self, followup: Followup, ctx: Continuations) -> None:
+        """Callbacks are written whole with the terminal state: they leave no followup to pay."""

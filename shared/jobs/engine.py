@@ -6,8 +6,10 @@ Per-job max_attempts is enforced here; the queue's maxReceiveCount only catches 
 
 Between claim and call, target protection (`shared.jobs.protection`: circuit breaker, retry budget,
 flow control) may say "not now": the job is then put back unattempted, pending or retrying with
-`next_attempt_at` set, and its message hidden for the wait. A terminal state is written together with
-the callback job it owes, which is enqueued right after (the sweeper covers a crash in between).
+`next_attempt_at` set, and its message hidden for the wait. Around the call run the attempt hooks
+(`shared.jobs.hooks`, e.g. a heartbeat). A terminal state is written together with what it owes
+(`shared.jobs.continuations`: callbacks, dependents, …), delivered right after; the sweeper covers a
+crash in between. The worker names no feature: state changes are `JobRecord`'s transitions.
 """
 
 from __future__ import annotations
@@ -17,22 +19,24 @@ import functools
 import math
 import random
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 import httpx
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
-from shared.errors import Unavailable
 from shared.faults import Faults
 from shared.jobs import backoff, delivery
-from shared.jobs.callbacks import callback_job
+from shared.jobs.continuations import Continuation, Continuations
 from shared.jobs.events import JobEvents, NoEvents
+from shared.jobs.features import default_continuations
+from shared.jobs.hooks import AttemptContext, AttemptHook
 from shared.jobs.models import Attempt, Outcome, Status, utcnow
 from shared.jobs.protection import Admission, Protection
 from shared.jobs.queue import EARLY_CLAIM_S, MAX_DELAY_SECONDS, MAX_VISIBILITY_SECONDS, JobMessage, JobQueue
@@ -45,11 +49,12 @@ metrics = Metrics()
 # boto3 is blocking: its calls run on threads. asyncio's default pool (cores + 4) would serialize a
 # batch of ten jobs' store calls on a small Lambda; a batch needs about three calls per job at once.
 T = TypeVar("T")
+P = ParamSpec("P")
 _IO = ThreadPoolExecutor(max_workers=32, thread_name_prefix="aws")
 
 
-async def _io(fn: Callable[..., T], *args: Any) -> T:
-    return await asyncio.get_running_loop().run_in_executor(_IO, functools.partial(fn, *args))
+async def _io(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_IO, functools.partial(fn, *args, **kwargs))
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,11 @@ class Worker:
     faults: Faults = field(default_factory=lambda: Faults(""))
     rng: random.Random = field(default_factory=random.Random)
     protection: Protection = field(default_factory=Protection)
+    continuations: Sequence[Continuation] = field(default_factory=default_continuations)
+    hooks: Sequence[AttemptHook] = ()
+
+    def __post_init__(self) -> None:
+        self.terminals = Continuations(self.store, self.queue, self.events, self.continuations)
 
     async def handle(self, body: str, receipt_handle: str, receive_count: int,
                      client: httpx.AsyncClient) -> Disposition:
@@ -130,13 +140,8 @@ class Worker:
 
     async def _defer(self, record: JobRecord, owner: str, admission: Admission) -> Disposition:
         """Put the claimed job back unattempted for `admission.wait_s` (whole seconds: SQS visibility)."""
-        now = utcnow()
         wait = max(1, math.ceil(admission.wait_s))
-        waiting = record.model_copy(update={
-            "status": Status.retrying if record.attempts > 0 else Status.pending, "updated_at": now,
-            "next_attempt_at": now + timedelta(seconds=wait), "lease_until": None, "lease_owner": None,
-            # A deferral is not a crash: it must not count toward the sweeper's crash-loop limit.
-            "claims": max(0, record.claims - 1)})
+        waiting = record.deferred(utcnow(), wait)
         log = {"job_id": record.id, "destination": admission.destination, "reason": admission.reason,
                "wait_s": wait}
         if not await _io(self.store.defer, waiting, owner):
@@ -153,7 +158,11 @@ class Worker:
         lease_s = self.lease.total_seconds()
         try:
             secret = await _io(self.tenants.signing_secret, record.tenant)
-            call = await delivery.call(client, record, n, secret, started)
+            async with AsyncExitStack() as stack:
+                ctx = AttemptContext(record=record, owner=owner, attempt=n, lease=self.lease)
+                for hook in self.hooks:
+                    await stack.enter_async_context(hook.around(ctx))
+                call = await delivery.call(client, record, n, secret, started)
         except BaseException:
             await _io(self.protection.settle, record, owner, admission, None, lease_s)
             raise
@@ -161,7 +170,8 @@ class Worker:
         self.faults.point("after_call")
         metrics.add_metric(name="Attempts", unit=MetricUnit.Count, value=1)
         updated, attempt, disposition = self.decide(record, n, started, call)
-        kept = await _io(self.store.finish_attempt, updated, attempt, owner)
+        owed = self.terminals.owed(updated)
+        kept = await _io(self.store.finish_attempt, updated, attempt, owner, owed)
         log = {"job_id": record.id, "attempt": n, "target_index": record.target_index,
                "outcome": call.outcome.value, "status_code": call.status_code, "job_status": updated.status.value}
         if not kept:
@@ -169,61 +179,36 @@ class Worker:
             return ACK
         logger.info("attempt recorded", extra=log | {"next_delay_s": attempt.next_delay_s})
         self._count(updated)
-        if updated.terminal:
-            await self._send_callback(updated)
+        await _io(self.terminals.deliver, updated, owed)
         if updated.status == Status.dead:
             await _io(self.queue.dead_letter, JobMessage(job_id=record.id, tenant=record.tenant)
                                     .model_dump_json(), updated.last_error or "retries exhausted")
         await _io(self.events.publish, record.tenant, updated.public())
         return disposition
 
-    async def _send_callback(self, record: JobRecord) -> None:
-        """Enqueue the callback job the store wrote with this terminal state, if it owes one."""
-        callback = callback_job(record)
-        if callback is None:
-            return
-        log = {"job_id": record.id, "callback_job_id": callback.id, "job_status": record.status.value}
-        try:
-            await _io(self.queue.send, callback.id, callback.tenant, 0)
-        except Unavailable:
-            logger.warning("callback job written but not enqueued; the sweeper will send it", extra=log)
-            return
-        metrics.add_metric(name="CallbacksCreated", unit=MetricUnit.Count, value=1)
-        logger.info("callback job enqueued", extra=log)
-        await _io(self.events.publish, callback.tenant, callback.public())
-
     def decide(self, record: JobRecord, n: int, started: datetime, call: delivery.CallOutcome
                ) -> tuple[JobRecord, Attempt, Disposition]:
         """The job's next state after an attempt. Pure: no I/O, randomness from `self.rng`."""
         now = utcnow()
         spec = record.spec
-        base = {"attempts": n, "updated_at": now, "lease_until": None, "lease_owner": None,
-                "last_error": call.error, "target_attempts": record.target_attempts + 1}
-        if call.result is not None:
-            base["result"] = call.result
         attempt = Attempt(n=n, target_index=record.target_index, started_at=started, duration_ms=call.duration_ms,
                           outcome=call.outcome, status_code=call.status_code, error=call.error)
         if call.outcome is Outcome.success:
-            base |= {"status": Status.completed, "next_attempt_at": None, "last_error": None}
-            return record.model_copy(update=base), attempt, ACK
+            return record.finished(Status.completed, now, None, call.result), attempt, ACK
         exhausted = record.target_attempts + 1 >= spec.retry.max_attempts
         if call.outcome is Outcome.permanent or exhausted:
             if exhausted and call.outcome is Outcome.retryable and record.target_index + 1 < spec.target_count:
-                # The next fallback target starts with a fresh attempt budget, right away.
-                base |= {"status": Status.retrying, "target_index": record.target_index + 1, "target_attempts": 0,
-                         "next_attempt_at": now, "last_delay_ms": None}
                 attempt = attempt.model_copy(update={"next_delay_s": 0.0})
-                return record.model_copy(update=base), attempt, Disposition(ack=False, retry_in_s=0)
+                return (record.failed_over(now, call.error, call.result), attempt,
+                        Disposition(ack=False, retry_in_s=0))
             status = Status.failed if call.outcome is Outcome.permanent else Status.dead
-            base |= {"status": status, "next_attempt_at": None}
-            return record.model_copy(update=base), attempt, ACK
+            return record.finished(status, now, call.error, call.result), attempt, ACK
         previous = record.last_delay_ms / 1000 if record.last_delay_ms is not None else None
         delay = backoff.next_delay(backoff.for_retry(spec.retry, self.rng), record.target_attempts + 1, previous,
                                    call.retry_after_s, spec.retry.max_delay_s)
-        base |= {"status": Status.retrying, "next_attempt_at": now + timedelta(seconds=delay),
-                 "last_delay_ms": int(delay * 1000)}
         attempt = attempt.model_copy(update={"next_delay_s": round(delay, 3)})
-        return record.model_copy(update=base), attempt, Disposition(ack=False, retry_in_s=delay)
+        return (record.attempted(now, delay, call.error, call.result), attempt,
+                Disposition(ack=False, retry_in_s=delay))
 
     @staticmethod
     def _count(record: JobRecord) -> None:

@@ -44,6 +44,7 @@ class Jitter(StrEnum):
 
 
 class Status(StrEnum):
+    waiting = "waiting"
     pending = "pending"
     running = "running"
     retrying = "retrying"

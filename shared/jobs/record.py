@@ -1,18 +1,79 @@
-"""The stored form of a job: the public Job plus the engine's bookkeeping (lease, per-target counts)."""
+"""The stored form of a job, and the one state machine that changes it.
+
+A `JobRecord` is the public Job plus the engine's bookkeeping (lease, per-target counts, run). Its
+status changes only through the typed transitions below; each checks that its target status may follow
+the current one and sets or clears what that status implies (the lease, `next_attempt_at`), so that no
+caller spells a field name to change a job's state.
+
+    transition           from                         to          clears / sets
+    submitted            (new)                        pending     next_attempt_at = first attempt
+                                                      waiting     (held by depends_on or ordering_key)
+    released             waiting                      pending     next_attempt_at = now
+    claimed              pending, retrying, running*  running     lease_until, lease_owner; claims + 1
+    lease_renewed        running                      running     lease_until (a heartbeat)
+    deferred             running                      pending     lease cleared; claims - 1 (not a crash)
+                                                      retrying    (when it was attempted before)
+    attempted            running                      retrying    lease cleared; attempts + 1; next_attempt_at
+    failed_over          running                      retrying    next target, fresh budget, due now
+    finished             running                      completed   lease and next_attempt_at cleared;
+                                                      failed      attempts + 1; result, last_error
+                                                      dead
+    dead_lettered        running                      dead        a crash loop: no attempt recorded
+    cancelled            waiting, pending, running,   cancelled   lease and next_attempt_at cleared;
+                         retrying                                 last_error = why (e.g. a dead parent)
+    restarted            failed, dead                 pending     fresh budget on target 0; run + 1
+    rearmed              pending, retrying            (same)      updated_at only (the sweeper's long waits)
+
+    * running: only once its lease has expired (the store's claim checks the time).
+
+Terminal (completed, failed, dead, cancelled) is final except for `restarted`. A transition that is not
+in the table raises `IllegalTransition` (a Conflict: the API answers 409).
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 
+from shared.errors import Conflict
 from shared.jobs.models import TERMINAL, Job, JobSpec, Result, Status, iso
 
 # Jobs are spread over a few due-index partitions so that the sweeper's queries stay under a hot key's
 # throughput limit at scale; the sweeper reads every shard.
 DUE_SHARDS = 4
+
+S = Status
+_LIVE = frozenset({S.waiting, S.pending, S.running, S.retrying})
+# The table above, as data: transition → (from, to). The methods below check against it, and the store's
+# conditional writes are derived from it.
+TRANSITIONS: dict[str, tuple[frozenset[Status], frozenset[Status]]] = {
+    "released": (frozenset({S.waiting}), frozenset({S.pending})),
+    "claimed": (frozenset({S.pending, S.retrying, S.running}), frozenset({S.running})),
+    "lease_renewed": (frozenset({S.running}), frozenset({S.running})),
+    "deferred": (frozenset({S.running}), frozenset({S.pending, S.retrying})),
+    "attempted": (frozenset({S.running}), frozenset({S.retrying})),
+    "failed_over": (frozenset({S.running}), frozenset({S.retrying})),
+    "finished": (frozenset({S.running}), frozenset({S.completed, S.failed, S.dead})),
+    "dead_lettered": (frozenset({S.running}), frozenset({S.dead})),
+    "cancelled": (_LIVE, frozenset({S.cancelled})),
+    "restarted": (frozenset({S.failed, S.dead}), frozenset({S.pending})),
+    "rearmed": (frozenset({S.pending, S.retrying}), frozenset({S.pending, S.retrying})),
+}
+# Which status may follow which (the union of the transitions).
+MAY_FOLLOW: dict[Status, frozenset[Status]] = {
+    s: frozenset(t for frm, to in TRANSITIONS.values() if s in frm for t in to) for s in Status}
+
+
+def sources_of(transition: str) -> frozenset[Status]:
+    """The statuses `transition` starts from (what its conditional write expects)."""
+    return TRANSITIONS[transition][0]
+
+
+class IllegalTransition(Conflict):
+    title, slug = "Illegal job state change", "illegal-transition"
 
 
 class JobRecord(BaseModel):
@@ -39,6 +100,85 @@ class JobRecord(BaseModel):
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+    # -- transitions (see the table in the module docstring) --------------------------------------
+    @classmethod
+    def submitted(cls, job_id: str, tenant: str, spec: JobSpec, now: datetime, *, held: bool = False) -> JobRecord:
+        """A new job: due at its first attempt time, or `waiting` when something else must end first."""
+        status = S.waiting if held else S.pending
+        return cls(id=job_id, tenant=tenant, spec=spec, status=status, created_at=now, updated_at=now,
+                   next_attempt_at=None if held else spec.first_attempt_at(now))
+
+    def released(self, now: datetime) -> JobRecord:
+        """What held a waiting job has ended: it is due now (or at its own later first attempt time)."""
+        return self._to("released", S.pending, now,
+                        next_attempt_at=max(now, self.spec.first_attempt_at(self.created_at)))
+
+    def claimed(self, now: datetime, lease: timedelta, owner: str) -> JobRecord:
+        return self._to("claimed", S.running, now, lease_until=now + lease, lease_owner=owner, claims=self.claims + 1)
+
+    def lease_renewed(self, now: datetime, lease: timedelta) -> JobRecord:
+        return self._to("lease_renewed", S.running, now, lease_until=now + lease)
+
+    def deferred(self, now: datetime, wait_s: float) -> JobRecord:
+        """Put back unattempted (target protection said "not now"); a deferral is not a crash, so it does
+        not count toward the sweeper's crash-loop limit."""
+        return self._to("deferred", S.retrying if self.attempts > 0 else S.pending, now,
+                        next_attempt_at=now + timedelta(seconds=wait_s), claims=max(0, self.claims - 1))
+
+    def attempted(self, now: datetime, delay_s: float, error: str | None, result: Result | None) -> JobRecord:
+        """A retryable failure: the same target again after `delay_s`."""
+        return self._after_attempt("attempted", S.retrying, now, error, result,
+                                   next_attempt_at=now + timedelta(seconds=delay_s), last_delay_ms=int(delay_s * 1000))
+
+    def failed_over(self, now: datetime, error: str | None, result: Result | None) -> JobRecord:
+        """This target is exhausted: the next fallback starts with a fresh attempt budget, right away."""
+        if self.target_index + 1 >= self.spec.target_count:
+            raise IllegalTransition(f"job {self.id} has no target after {self.target_index}")
+        return self._after_attempt("failed_over", S.retrying, now, error, result, next_attempt_at=now,
+                                   target_index=self.target_index + 1, target_attempts=0, last_delay_ms=None)
+
+    def finished(self, status: Status, now: datetime, error: str | None, result: Result | None) -> JobRecord:
+        """An attempt ended the job: completed (its error cleared), failed or dead."""
+        return self._after_attempt("finished", status, now, None if status is S.completed else error, result,
+                                   next_attempt_at=None)
+
+    def dead_lettered(self, now: datetime, reason: str) -> JobRecord:
+        """Dead without a recorded attempt: its worker died on every claim (a crash loop)."""
+        return self._to("dead_lettered", S.dead, now, next_attempt_at=None, last_error=reason)
+
+    def cancelled(self, now: datetime, reason: str | None = None) -> JobRecord:
+        changes: dict[str, Any] = {"next_attempt_at": None}
+        if reason is not None:
+            changes["last_error"] = reason
+        return self._to("cancelled", S.cancelled, now, **changes)
+
+    def restarted(self, now: datetime, delay_s: float = 0) -> JobRecord:
+        """A new run: target 0, a fresh attempt budget, its own callback when it ends."""
+        if self.status not in sources_of("restarted"):
+            raise IllegalTransition(f"only failed or dead jobs can be retried; job {self.id} is {self.status.value}")
+        return self._to("restarted", S.pending, now, next_attempt_at=now + timedelta(seconds=delay_s),
+                        target_index=0, target_attempts=0, claims=0, last_delay_ms=None, run=self.run + 1)
+
+    def rearmed(self, now: datetime) -> JobRecord:
+        """Seen by the sweeper: its message was sent again (a wait longer than SQS can hold)."""
+        return self._to("rearmed", self.status, now)
+
+    def _after_attempt(self, transition: str, status: Status, now: datetime, error: str | None,
+                       result: Result | None, **changes: Any) -> JobRecord:
+        changes.setdefault("target_attempts", self.target_attempts + 1)
+        if result is not None:
+            changes["result"] = result
+        return self._to(transition, status, now, attempts=self.attempts + 1, last_error=error, **changes)
+
+    def _to(self, transition: str, status: Status, now: datetime, **changes: Any) -> JobRecord:
+        frm, to = TRANSITIONS[transition]
+        if self.status not in frm or status not in to:
+            raise IllegalTransition(f"job {self.id} cannot go from {self.status.value} to {status.value}"
+                                    f" ({transition})")
+        if status is not S.running:
+            changes |= {"lease_until": None, "lease_owner": None}  # every way out of running frees the lease
+        return self.model_copy(update={"status": status, "updated_at": now, **changes})
 
     def public(self) -> Job:
         return Job(

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import secrets
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools import Logger
 
 from shared import netguard
-from shared.errors import BadRequest, Conflict
+from shared.errors import BadRequest, Conflict, Unprocessable
+from shared.jobs.continuations import Continuation, Continuations
 from shared.jobs.events import JobEvents, NoEvents
+from shared.jobs.features import default_continuations
 from shared.jobs.models import JobSpec, Status, utcnow
 from shared.jobs.queue import MAX_DELAY_SECONDS, JobQueue
 from shared.jobs.record import JobRecord
@@ -22,6 +26,8 @@ from shared.jobs.store import Created, JobStore
 
 logger = Logger(child=True)
 MAX_IDEMPOTENCY_KEY = 255
+# A caller-chosen id (e.g. derived from a schedule id and a fire time) looks like a generated one.
+JOB_ID = re.compile(r"^job_[A-Za-z0-9_-]{1,60}$")
 
 
 def new_job_id() -> str:
@@ -53,29 +59,42 @@ class JobService:
     events: JobEvents = field(default_factory=NoEvents)
     allow_private_targets: bool = False
     rng: random.Random = field(default_factory=random.Random)
+    continuations: Sequence[Continuation] = field(default_factory=default_continuations)
+
+    def __post_init__(self) -> None:
+        self.terminals = Continuations(self.store, self.queue, self.events, self.continuations)
 
     def submit(self, tenant: str, spec: JobSpec, idempotency_key: str | None = None,
-               now: datetime | None = None) -> Created:
+               now: datetime | None = None, *, job_id: str | None = None,
+               labels: Mapping[str, str] | None = None) -> Created:
+        """Accept a job. Other subsystems submit through here too: `job_id` is a caller-chosen,
+        deterministic id (a second submit with it returns the first job as replayed, so a tick delivered
+        twice creates one job), `labels` are set by the system on top of the caller's (schedule_id,
+        scheduled_for; source_id, event_id, event_type; …) and win over them."""
         now = now or utcnow()
         if not self.allow_private_targets:
             check_targets(spec)
+        if job_id is not None and not JOB_ID.match(job_id):
+            raise Unprocessable(f"job id {job_id[:80]!r} is not of the form job_<1-60 of A-Z a-z 0-9 _ ->")
         idem = None
         if idempotency_key is not None:
             if not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
                 raise BadRequest(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
             idem = (idempotency_key, fingerprint(canonical(spec)))
-        first = spec.first_attempt_at(now)
-        record = JobRecord(id=new_job_id(), tenant=tenant, spec=spec, status=Status.pending,
-                           created_at=now, updated_at=now, next_attempt_at=first)
+        if labels:
+            spec = spec.model_copy(update={"labels": {**spec.labels, **labels}})
+        record = JobRecord.submitted(job_id or new_job_id(), tenant, spec, now)
         created = self.store.create(record, idem)
         if created.replayed:
             return created
+        first = record.next_attempt_at or now
         delay = (first - now).total_seconds()
         # Beyond SQS's 15-minute delay the sweeper enqueues the job when it falls due; a crash between
         # the put above and this send is healed the same way.
-        if delay <= MAX_DELAY_SECONDS:
+        if record.status is Status.pending and delay <= MAX_DELAY_SECONDS:
             self.queue.send(record.id, tenant, delay)
-        logger.info("job accepted", extra={"job_id": record.id, "tenant": tenant, "delay_s": delay})
+        logger.info("job accepted", extra={"job_id": record.id, "tenant": tenant, "delay_s": delay,
+                                           "labels": spec.labels})
         self.events.publish(tenant, record.public())
         return created
 
@@ -83,10 +102,9 @@ class JobService:
         record = self.store.get(tenant, job_id)
         if record.terminal:
             raise Conflict(f"job {job_id} is already {record.status.value}")
-        now = utcnow()
-        updated = record.model_copy(update={"status": Status.cancelled, "updated_at": now, "next_attempt_at": None,
-                                            "lease_until": None, "lease_owner": None})
-        self.store.transition(updated, {record.status}, what="cancel")
+        updated = record.cancelled(utcnow())
+        self.terminals.terminal(updated, lambda r, owed: self.store.transition(r, {record.status}, what="cancel",
+                                                                              owed=owed))
         logger.info("job cancelled", extra={"job_id": job_id, "tenant": tenant})
         self.events.publish(tenant, updated.public())
         return updated
@@ -95,13 +113,7 @@ class JobService:
         """A failed or dead job starts again on its first target with a fresh attempt budget, as a new run
         (which owes its own callback when it ends; see shared.jobs.callbacks)."""
         record = self.store.get(tenant, job_id)
-        if record.status not in (Status.failed, Status.dead):
-            raise Conflict(f"only failed or dead jobs can be retried; job {job_id} is {record.status.value}")
-        now = utcnow()
-        updated = record.model_copy(update={
-            "status": Status.pending, "updated_at": now, "next_attempt_at": now + timedelta(seconds=delay_s),
-            "target_index": 0, "target_attempts": 0, "claims": 0, "last_delay_ms": None,
-            "lease_until": None, "lease_owner": None, "run": record.run + 1})
+        updated = record.restarted(utcnow(), delay_s)
         self.store.transition(updated, {record.status}, what="retry")
         if delay_s <= MAX_DELAY_SECONDS:
             self.queue.send(job_id, tenant, delay_s)

@@ -4,14 +4,18 @@ Operations are the ones the engine needs (create, claim, defer, finish_attempt, 
 each a single conditional write or transaction, so that two workers, a cancel and a sweep can race
 safely. AWS errors become domain errors here and nowhere else.
 
-A terminal state and the callback job it owes (`shared.jobs.callbacks`) are written in one transaction,
-the callback conditioned on its absence: whoever records how a run ended creates its callback exactly
-once, and a crash right after leaves a pending job the sweeper enqueues.
+A terminal state and what it owes (`shared.jobs.continuations`: spawned jobs such as callbacks, durable
+followup notes) are written in one transaction, each owed item conditioned on its absence: whoever records
+how a run ended writes its debts exactly once, and a crash right after leaves a pending job or a followup
+note that the sweeper finds. Followup notes live under their job (`sk = CONT#<run>#<kind>`) and are listed
+by the sparse due index under `CONT#<shard>` partitions of their own.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,10 +24,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from shared import aws
 from shared.errors import Conflict, IdempotencyInFlight, IdempotencyMismatch, NotFound, Unavailable
-from shared.jobs.callbacks import callback_job
+from shared.jobs.continuations import Effect, Followup, SpawnJob
 from shared.jobs.models import Attempt, Status, iso
 from shared.jobs.queue import EARLY_CLAIM_S
-from shared.jobs.record import DUE_SHARDS, JobRecord, from_attributes, to_attributes
+from shared.jobs.record import DUE_SHARDS, JobRecord, due_shard, from_attributes, sources_of, to_attributes
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -54,12 +58,22 @@ class JobStore:
 
     # -- submit ----------------------------------------------------------------------------------
     def create(self, job: JobRecord, idempotency: tuple[str, str] | None = None) -> Created:
-        """Write a new job; with (key, fingerprint), atomically with its idempotency record."""
+        """Write a new job; with (key, fingerprint), atomically with its idempotency record. A job whose id
+        exists already (a caller-chosen, deterministic id) is not written again: the existing one comes
+        back as replayed, or Conflict when it belongs to another tenant."""
         put_job = {"Put": {"TableName": self.table, "Item": aws.to_item(to_attributes(job)),
                            "ConditionExpression": "attribute_not_exists(pk)"}}
         if idempotency is None:
-            self._call(self.db.transact_write_items, TransactItems=[put_job])
-            return Created(job, replayed=False)
+            try:
+                self.db.transact_write_items(TransactItems=[put_job])  # type: ignore[list-item]
+                return Created(job, replayed=False)
+            except ClientError as exc:
+                if _reasons(exc)[:1] != ["ConditionalCheckFailed"]:
+                    raise Unavailable(f"the job store is unavailable: {exc.response['Error']['Code']}") from exc
+            existing = self.get_record(job.id)
+            if existing is None or existing.tenant != job.tenant:
+                raise Conflict(f"job id {job.id} is taken")
+            return Created(existing, replayed=True)
         key, fingerprint = idempotency
         idem_pk = self._idem_pk(job.tenant, key)
         put_idem = {"Put": {
@@ -152,18 +166,21 @@ class JobStore:
         return out
 
     def _items(self, keys: list[dict[str, Any]]) -> list[JobRecord]:
-        """The jobs a KEYS_ONLY index listed, in its order (BatchGetItem, 100 keys a call); a job that
-        is gone by now (expired) is left out."""
+        """The jobs a KEYS_ONLY index listed, in its order; a job that is gone by now (expired) is left out."""
+        return [from_attributes(aws.from_item(item)) for item in self._get_many(keys)]
+
+    def _get_many(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items of `keys` (raw, in their order) by BatchGetItem, 100 keys a call; missing ones left out."""
         wanted = [{"pk": k["pk"], "sk": k["sk"]} for k in keys]
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[tuple[str, str], dict[str, Any]] = {}
         for start in range(0, len(wanted), BATCH_GET_MAX):
             request: dict[str, Any] = {self.table: {"Keys": wanted[start:start + BATCH_GET_MAX]}}
             while request:
                 out = self._call(self.db.batch_get_item, RequestItems=request)
                 for item in out.get("Responses", {}).get(self.table, []):
-                    found[item["pk"]["S"]] = item
+                    found[(item["pk"]["S"], item["sk"]["S"])] = item
                 request = out.get("UnprocessedKeys") or {}
-        return [from_attributes(aws.from_item(found[k["pk"]["S"]])) for k in wanted if k["pk"]["S"] in found]
+        return [found[k] for k in ((w["pk"]["S"], w["sk"]["S"]) for w in wanted) if k in found]
 
     # -- worker ----------------------------------------------------------------------------------
     def claim(self, job_id: str, tenant: str, now: datetime, lease: timedelta, owner: str) -> JobRecord | None:
@@ -172,11 +189,12 @@ class JobStore:
         The due index is left as it is: the running job stays listed under its (past) due time, where the
         sweeper finds it and reads the lease. Moving it would cost two index writes on every claim."""
         lease_until = now + lease
+        claimable = {f":c{i}": s.value for i, s in enumerate(sorted(sources_of("claimed")))}
         try:
             out = self.db.update_item(
                 TableName=self.table, Key=aws.to_item({"pk": f"JOB#{job_id}", "sk": "JOB"}),
                 ConditionExpression=(
-                    "tenant = :t AND #s IN (:p, :r, :run)"
+                    f"tenant = :t AND #s IN ({', '.join(claimable)})"
                     " AND (attribute_not_exists(lease_until) OR lease_until < :now)"
                     " AND (attribute_not_exists(next_attempt_at) OR next_attempt_at <= :due)"),
                 UpdateExpression=(
@@ -184,8 +202,8 @@ class JobStore:
                     " tenant_status_pk = :tsp, updated_sk = :usk ADD claims :one"),
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=aws.values({
-                    ":t": tenant, ":p": Status.pending.value, ":r": Status.retrying.value,
-                    ":run": Status.running.value, ":now": iso(now), ":due": iso(now + timedelta(seconds=EARLY_CLAIM_S)),
+                    ":t": tenant, **claimable, ":run": Status.running.value, ":now": iso(now),
+                    ":due": iso(now + timedelta(seconds=EARLY_CLAIM_S)),
                     ":lu": iso(lease_until), ":o": owner, ":one": 1,
                     ":tsp": f"T#{tenant}#{Status.running.value}", ":usk": f"{iso(now)}#{job_id}",
                 }),
@@ -211,9 +229,9 @@ class JobStore:
                 return False
             raise Unavailable(f"deferring job failed: {exc.response['Error']['Code']}") from exc
 
-    def finish_attempt(self, record: JobRecord, attempt: Attempt, owner: str) -> bool:
+    def finish_attempt(self, record: JobRecord, attempt: Attempt, owner: str, owed: Sequence[Effect] = ()) -> bool:
         """Record an attempt and the job's new state, provided this worker still holds the lease; a
-        terminal state brings its callback job along.
+        terminal state brings what it owes along (`owed`).
 
         Returns False when the lease was lost (cancelled, or expired and taken over): the attempt is
         then kept in the history, but the job's state is left to whoever holds it now."""
@@ -227,9 +245,8 @@ class JobStore:
                            "ConditionExpression": "lease_owner = :o AND #s = :running",
                            "ExpressionAttributeNames": {"#s": "status"},
                            "ExpressionAttributeValues": aws.values({":o": owner, ":running": "running"})}}
-        callback = self._callback_put(record)
         try:
-            self._write_with_callback([attempt_item, put_job], callback)
+            self._write_with_effects([attempt_item, put_job], owed)
             return True
         except ClientError as exc:
             if "ConditionalCheckFailed" not in _reasons(exc):
@@ -240,33 +257,58 @@ class JobStore:
             "ExpressionAttributeValues": aws.values({":one": 1})}}])
         return False
 
-    def _callback_put(self, record: JobRecord) -> dict[str, Any] | None:
-        callback = callback_job(record) if record.terminal else None
-        if callback is None:
-            return None
-        return {"Put": {"TableName": self.table, "Item": aws.to_item(to_attributes(callback)),
+    def _effect_item(self, effect: Effect) -> dict[str, Any]:
+        if isinstance(effect, SpawnJob):
+            item = to_attributes(effect.job)
+        else:
+            item = {"pk": f"JOB#{effect.job_id}", "sk": f"CONT#{effect.run}#{effect.kind}", "kind": effect.kind,
+                    "job_id": effect.job_id, "tenant": effect.tenant, "run": effect.run,
+                    "created_at": iso(effect.created_at), "data": json.dumps(effect.data),
+                    "due_pk": f"CONT#{due_shard(effect.job_id)[4:]}", "due_at": iso(effect.created_at)}
+        return {"Put": {"TableName": self.table, "Item": aws.to_item(item),
                         "ConditionExpression": "attribute_not_exists(pk)"}}
 
-    def _write_with_callback(self, items: list[dict[str, Any]], callback: dict[str, Any] | None) -> None:
-        """One transaction of `items` plus the callback job; a callback that exists already (this run's
-        end was recorded before) is left out, so the state is still written. ClientError propagates."""
-        if callback is None:
-            self.db.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
-            return
-        try:
-            self.db.transact_write_items(TransactItems=[*items, callback])  # type: ignore[list-item]
-            return
-        except ClientError as exc:
-            reasons = _reasons(exc)
-            if len(reasons) != len(items) + 1 or reasons[-1] != "ConditionalCheckFailed" or any(
-                    r not in ("", "None") for r in reasons[:-1]):
-                raise
-        self.db.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+    def _write_with_effects(self, items: list[dict[str, Any]], owed: Sequence[Effect]) -> None:
+        """One transaction of `items` plus what the state owes. Owed items that exist already (this run's
+        end was recorded before) are left out, so the state is still written. ClientError propagates."""
+        owed_items = [self._effect_item(e) for e in owed]
+        while True:
+            try:
+                self.db.transact_write_items(TransactItems=[*items, *owed_items])  # type: ignore[list-item]
+                return
+            except ClientError as exc:
+                reasons = _reasons(exc)
+                failed = {i - len(items) for i, r in enumerate(reasons) if r not in ("", "None")}
+                if (not owed_items or len(reasons) != len(items) + len(owed_items) or not failed
+                        or min(failed) < 0 or any(reasons[len(items) + i] != "ConditionalCheckFailed" for i in failed)):
+                    raise
+                owed_items = [it for i, it in enumerate(owed_items) if i not in failed]
+
+    # -- followups (see shared.jobs.continuations) ------------------------------------------------
+    def followups_due(self, before: datetime, limit: int) -> list[Followup]:
+        """Followup notes written before `before` and not yet done (their worker died, or failed)."""
+        keys: list[dict[str, Any]] = []
+        for shard in range(DUE_SHARDS):
+            page = self._call(
+                self.db.query, TableName=self.table, IndexName="by_due", Limit=limit,
+                KeyConditionExpression="due_pk = :p AND due_at < :t",
+                ExpressionAttributeValues=aws.values({":p": f"CONT#{shard}", ":t": iso(before)}))
+            keys += page.get("Items", [])
+        out = []
+        for a in (aws.from_item(i) for i in self._get_many(keys)):
+            out.append(Followup(kind=a["kind"], job_id=a["job_id"], tenant=a["tenant"], run=int(a["run"]),
+                                created_at=datetime.fromisoformat(a["created_at"]), data=json.loads(a["data"])))
+        return out
+
+    def followup_done(self, followup: Followup) -> None:
+        self._call(self.db.delete_item, TableName=self.table, Key=aws.to_item(
+            {"pk": f"JOB#{followup.job_id}", "sk": f"CONT#{followup.run}#{followup.kind}"}))
 
     # -- API state changes -----------------------------------------------------------------------
-    def transition(self, record: JobRecord, expected: set[Status], *, what: str) -> JobRecord:
+    def transition(self, record: JobRecord, expected: set[Status], *, what: str,
+                   owed: Sequence[Effect] = ()) -> JobRecord:
         """Replace a job's state if its status is still one of `expected` (cancel, retry, redrive, sweep);
-        a terminal state brings its callback job along (a sweep that dead-letters a crash loop)."""
+        a terminal state brings what it owes along (a cancel, a sweep that dead-letters a crash loop)."""
         names = {f":s{i}": s.value for i, s in enumerate(sorted(expected))}
         attrs = to_attributes(record)
         if record.terminal:
@@ -274,12 +316,11 @@ class JobStore:
         put = {"TableName": self.table, "Item": aws.to_item(attrs),
                "ConditionExpression": f"#s IN ({', '.join(names)})",
                "ExpressionAttributeNames": {"#s": "status"}, "ExpressionAttributeValues": aws.values(names)}
-        callback = self._callback_put(record)
         try:
-            if callback is None:
+            if not owed:
                 self.db.put_item(**put)  # type: ignore[arg-type]
             else:
-                self._write_with_callback([{"Put": put}], callback)
+                self._write_with_effects([{"Put": put}], owed)
         except ClientError as exc:
             code = exc.response["Error"]["Code"]
             if code == "ConditionalCheckFailedException" or "ConditionalCheckFailed" in _reasons(exc):

@@ -6,11 +6,14 @@
   comes within 15 minutes; `updated_at` is then moved up so the next sweep does not send it twice.
 - expired leases: a running job whose worker died is enqueued again; after too many claims without a
   recorded attempt (a job that kills its worker) it is dead-lettered instead of looping forever.
+- followups: a terminal state's durable debts (`shared.jobs.continuations`) whose worker died before
+  paying them are worked off here, idempotently.
 Duplicates are harmless: the worker claims before it calls.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -18,7 +21,9 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shared.errors import Conflict
+from shared.jobs.continuations import Continuation, Continuations
 from shared.jobs.events import JobEvents, NoEvents
+from shared.jobs.features import default_continuations
 from shared.jobs.models import Status, utcnow
 from shared.jobs.queue import MAX_DELAY_SECONDS, JobMessage, JobQueue
 from shared.jobs.record import JobRecord
@@ -37,10 +42,15 @@ class Sweeper:
     events: JobEvents = field(default_factory=NoEvents)
     grace: timedelta = GRACE
     batch: int = 500
+    continuations: Sequence[Continuation] = field(default_factory=default_continuations)
+
+    def __post_init__(self) -> None:
+        self.terminals = Continuations(self.store, self.queue, self.events, self.continuations)
 
     def sweep(self, now: datetime | None = None) -> dict[str, int]:
         now = now or utcnow()
-        counts = {"overdue": 0, "long_wait": 0, "expired_lease": 0, "crash_looped": 0}
+        counts = {"overdue": 0, "long_wait": 0, "expired_lease": 0, "crash_looped": 0,
+                  "followups": self.terminals.heal(now - self.grace, self.batch)}
         for record in self.store.due(now + timedelta(seconds=MAX_DELAY_SECONDS), self.batch):
             kind = self._classify(record, now)
             if kind is None:
@@ -71,17 +81,16 @@ class Sweeper:
 
     def _heal(self, r: JobRecord, kind: str, now: datetime) -> None:
         if kind == "crash_looped":
-            dead = r.model_copy(update={"status": Status.dead, "updated_at": now, "lease_until": None,
-                                        "lease_owner": None, "next_attempt_at": None,
-                                        "last_error": "the worker crashed on every try of this job"})
-            self.store.transition(dead, {Status.running}, what="dead-letter")
+            dead = r.dead_lettered(now, "the worker crashed on every try of this job")
+            self.terminals.terminal(dead, lambda d, owed: self.store.transition(d, {Status.running},
+                                                                                what="dead-letter", owed=owed))
             self.queue.dead_letter(JobMessage(job_id=r.id, tenant=r.tenant).model_dump_json(), dead.last_error or "")
             metrics.add_metric(name="DeadLetters", unit=MetricUnit.Count, value=1)
             logger.warning("job dead-lettered after repeated worker crashes", extra={"job_id": r.id})
             self.events.publish(r.tenant, dead.public())
             return
         if kind == "long_wait":
-            self.store.transition(r.model_copy(update={"updated_at": now}), {r.status}, what="sweep")
+            self.store.transition(r.rearmed(now), {r.status}, what="sweep")
         delay = max(0.0, (r.next_attempt_at - now).total_seconds()) if r.next_attempt_at else 0.0
         self.queue.send(r.id, r.tenant, delay)
         logger.info("job re-enqueued by the sweeper", extra={"job_id": r.id, "reason": kind})

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from shared.jobs.callbacks import callback_id, callback_job
+from shared.jobs.callbacks import Callbacks, callback_id, callback_job
 from shared.jobs.models import Attempt, Outcome, Status, utcnow
 from shared.jobs.sweeper import Sweeper
 from tests.integration.jobs.harness import TENANT, World, world
@@ -97,14 +97,13 @@ def test_a_callback_that_exists_already_does_not_block_the_terminal_write(w: Wor
     now = utcnow()
     claimed = w.store.claim(job.id, TENANT, now, timedelta(seconds=30), "w1")
     assert claimed is not None
-    done = claimed.model_copy(update={"status": Status.completed, "attempts": 1, "updated_at": now,
-                                      "lease_owner": None, "lease_until": None, "next_attempt_at": None})
+    done = claimed.finished(Status.completed, now, None, None)
     first = callback_job(done)
     assert first is not None
     w.store.create(first.model_copy(update={"spec": first.spec.model_copy(update={"labels": {"mark": "original"}})}))
     # When the worker records the terminal state, the state is written and the callback left as it was
     attempt = Attempt(n=1, target_index=0, started_at=now, duration_ms=1, outcome=Outcome.success, status_code=200)
-    assert w.store.finish_attempt(done, attempt, "w1")
+    assert w.store.finish_attempt(done, attempt, "w1", Callbacks().owed(done))
     assert w.store.get_record(job.id).status == Status.completed  # type: ignore[union-attr]
     assert w.store.get_record(first.id).spec.labels == {"mark": "original"}  # type: ignore[union-attr]
 
@@ -116,10 +115,9 @@ def test_the_sweeper_enqueues_a_callback_whose_worker_died_before_sending(w: Wor
     now = utcnow()
     claimed = w.store.claim(job.id, TENANT, now, timedelta(seconds=30), "w1")
     assert claimed is not None
-    dead = claimed.model_copy(update={"status": Status.dead, "attempts": 1, "updated_at": now, "lease_owner": None,
-                                      "lease_until": None, "next_attempt_at": None, "last_error": "HTTP 503"})
+    dead = claimed.finished(Status.dead, now, "HTTP 503", None)
     attempt = Attempt(n=1, target_index=0, started_at=now, duration_ms=1, outcome=Outcome.retryable, status_code=503)
-    assert w.store.finish_attempt(dead, attempt, "w1")
+    assert w.store.finish_attempt(dead, attempt, "w1", Callbacks().owed(dead))
     assert w.queued_job_ids() == []
     # When the sweeper runs past its grace, the callback job is sent
     counts = Sweeper(w.store, w.queue).sweep(now + timedelta(minutes=2))
