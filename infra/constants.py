@@ -91,6 +91,10 @@ STREAM_RUN_SCRIPT = "functions/stream/run.sh"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 HTTP_API_RATE_LIMIT = 200  # requests/s per stage, steady state
 HTTP_API_BURST_LIMIT = 400
+# The public ingest route's own throttle: a provider's burst (a Stripe backlog after an outage) cannot
+# starve the tenants' API of the stage's rate, and a flood of forged requests is capped.
+INGEST_RATE_LIMIT = 100
+INGEST_BURST_LIMIT = 200
 STREAM_API_RATE_LIMIT = 50  # new SSE connections/s; each one holds a Lambda for up to 15 min
 STREAM_API_BURST_LIMIT = 100
 # ApproximateAgeOfOldestMessage counts in-flight messages too, so a job parked invisible for a long

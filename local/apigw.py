@@ -72,15 +72,27 @@ def to_response(result: dict[str, Any]) -> Response:
     return response
 
 
-def build_app(fn: Function, handler: Handler, cors_origins: tuple[str, ...] = ()) -> Gateway:
-    assert isinstance(fn.trigger, HttpApi)
-    routes = [(r.method, r.path, _route_pattern(r.path)) for r in fn.trigger.routes]
+def _invoker(fn: Function, handler: Handler) -> Callable[[dict[str, Any]], dict[str, Any]]:
     # One event at a time, as one Lambda execution environment would (the resolver keeps per-request state).
     lock = threading.Lock()
 
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
         with lock:
             return handler(event, LocalContext(fn.name, fn.timeout_s, fn.memory_mb))
+
+    return invoke
+
+
+def build_app(fn: Function, handler: Handler, cors_origins: tuple[str, ...] = (),
+              joined: tuple[tuple[Function, Handler], ...] = ()) -> Gateway:
+    """The API of `fn`, with the routes of the `joined` functions (those whose trigger `shares_api` with
+    it) dispatched to their own handlers, each its own execution environment, as API Gateway would."""
+    assert isinstance(fn.trigger, HttpApi)
+    routes = []
+    for member, member_handler in ((fn, handler), *joined):
+        assert isinstance(member.trigger, HttpApi)
+        invoke_member = _invoker(member, member_handler)
+        routes += [(r.method, r.path, _route_pattern(r.path), invoke_member) for r in member.trigger.routes]
 
     async def dispatch(request: Request) -> Response:
         cors = _cors_headers(request, cors_origins)
@@ -89,7 +101,7 @@ def build_app(fn: Function, handler: Handler, cors_origins: tuple[str, ...] = ()
         body = await request.body()
         if len(body) > MAX_PAYLOAD:
             return JSONResponse({"message": "Request Entity Too Large"}, status_code=413)
-        for method, path, pattern in routes:
+        for method, path, pattern, invoke in routes:
             m = pattern.match(request.scope["path"])
             if m and method == request.method:
                 result = await run_in_threadpool(invoke, to_event(request, body, f"{method} {path}", m.groupdict()))
@@ -124,4 +136,4 @@ def _cors_headers(request: Request, origins: tuple[str, ...]) -> dict[str, str]:
         return {}
     return {"access-control-allow-origin": origin, "vary": "origin",
             "access-control-allow-headers": "authorization,content-type,idempotency-key",
-            "access-control-allow-methods": "GET,POST,OPTIONS", "access-control-max-age": "600"}
+            "access-control-allow-methods": "GET,POST,PATCH,DELETE,OPTIONS", "access-control-max-age": "600"}

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from local import cli_schedules
+from local import cli_sources
 from local.client import ApiError, Client
 
 TERMINAL = {"completed", "failed", "dead", "cancelled"}
@@ -240,6 +241,7 @@ def parser() -> argparse.ArgumentParser:
     dr.add_argument("--window", type=int, default=60, help="spread the redrive over this many seconds")
     dr.add_argument("--limit", type=int, default=1000)
     dr.set_defaults(fn=cmd_dlq_redrive)
+    cli_sources.add_parsers(sub)
     return p
 
 

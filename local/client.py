@@ -51,6 +51,11 @@ class Client:
             raise ApiError(response.status_code, problem)
         return response
 
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Any route; the decoded JSON answer (None for 204)."""
+        response = self._call(method, path, **kwargs)
+        return response.json() if response.content else None
+
     def submit(self, spec: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
         headers = {"idempotency-key": idempotency_key} if idempotency_key else {}
         return dict(self._call("POST", "/v1/jobs", json=spec, headers=headers).json())

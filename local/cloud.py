@@ -171,8 +171,8 @@ class LocalCloud:
             self._child("sandbox", self._python("-m", "local.runner", "--asgi", "local.sandbox.app:app",
                                                 "--port", str(self.ports.sandbox)), child_env)
         for fn in FUNCTIONS:
-            if fn.name == "sandbox":
-                continue
+            if fn.name == "sandbox" or (isinstance(fn.trigger, HttpApi) and fn.trigger.shares_api):
+                continue  # the sandbox runs above; a function sharing an API is served by that API's process
             port = {HttpApi: self.ports.api, StreamingUrl: self.ports.stream}.get(type(fn.trigger), 0)
             module = fn.handler.rpartition(".")[0]
             if not _importable(module):
@@ -181,7 +181,7 @@ class LocalCloud:
             self._child(fn.name, self._python("-m", "local.runner", fn.name, "--port", str(port)), {
                 **child_env, "POWERTOOLS_SERVICE_NAME": f"steadfast-{fn.name}"})
         for url in (f"{api_url}/v1/health", f"http://127.0.0.1:{self.ports.demo}/_applied"):
-            if not wait_http(url, 150):
+            if not wait_http(url, 180):  # generous: on a loaded 2-core machine the imports alone take ~60 s
                 raise RuntimeError(f"{url} did not come up (logs in {home() / 'logs'})")
         if any(c.name == "stream" for c in self.children):
             wait_http(f"{stream_url}/v1/health", 30)

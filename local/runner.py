@@ -14,7 +14,7 @@ import uvicorn
 
 from local.apigw import build_app
 from local.sources import run_queue_source, run_schedule
-from shared.topology import HttpApi, QueueSource, Schedule, StreamingUrl, function, queue
+from shared.topology import FUNCTIONS, HttpApi, QueueSource, Schedule, StreamingUrl, function, queue
 
 
 def load_handler(dotted: str) -> Callable[[dict[str, Any], Any], Any]:
@@ -44,7 +44,9 @@ def main(argv: list[str] | None = None) -> None:
     trigger = fn.trigger
     if isinstance(trigger, HttpApi):
         origins = tuple(filter(None, os.environ.get("STEADFAST_CORS_ORIGINS", "").split(",")))
-        serve(build_app(fn, load_handler(fn.handler), origins), args.port)
+        joined = tuple((f, load_handler(f.handler)) for f in FUNCTIONS
+                       if isinstance(f.trigger, HttpApi) and f.trigger.shares_api == fn.name)
+        serve(build_app(fn, load_handler(fn.handler), origins, joined), args.port)
     elif isinstance(trigger, StreamingUrl):
         serve(trigger.asgi_app, args.port)
     elif isinstance(trigger, QueueSource):

@@ -16,6 +16,10 @@ class Env(BaseModel):
     inverters_table: str = Field("inverters", alias="INVERTERS_TABLE")
     readings_table: str = Field("readings", alias="READINGS_TABLE")
     schedules_table: str = Field("schedules", alias="SCHEDULES_TABLE")
+    sources_table: str = Field("sources", alias="SOURCES_TABLE")
+    # How long an inbound webhook event (headers, body) is kept for the log and replays (at least its
+    # source's dedup window).
+    event_retention_s: int = Field(30 * 86_400, alias="STEADFAST_EVENT_RETENTION_S")
     jobs_queue_url: str = Field("", alias="JOBS_QUEUE_URL")
     jobs_dlq_url: str = Field("", alias="JOBS_DLQ_URL")
     redis_url: str | None = Field(None, alias="REDIS_URL")

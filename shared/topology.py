@@ -64,6 +64,8 @@ class HttpApi:
     """Routes served by an API Gateway HTTP API (payload format 2.0)."""
 
     routes: tuple[HttpRoute, ...]
+    # The name of the function whose HTTP API these routes join (one public API, several functions).
+    shares_api: str | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,16 @@ SCHEDULES_TABLE = Table(
     ),
 )
 
-TABLES: tuple[Table, ...] = (JOBS_TABLE, TENANTS_TABLE, INVERTERS_TABLE, READINGS_TABLE, SCHEDULES_TABLE)
+# Inbound webhook sources, their events (TTL: the retention) and dedup marks (TTL: the dedup window).
+SOURCES_TABLE = Table(
+    name="sources",
+    env_var="SOURCES_TABLE",
+    ttl_attribute="expires_at",
+    indexes=(Index("by_tenant", "tenant_pk", "created_sk"),),
+)
+
+TABLES: tuple[Table, ...] = (JOBS_TABLE, TENANTS_TABLE, INVERTERS_TABLE, READINGS_TABLE, SCHEDULES_TABLE,
+                             SOURCES_TABLE)
 
 JOBS_QUEUE = Queue(name="jobs", env_var="JOBS_QUEUE_URL", dlq_env_var="JOBS_DLQ_URL")
 QUEUES: tuple[Queue, ...] = (JOBS_QUEUE,)
@@ -193,8 +204,16 @@ API_ROUTES = HttpApi(
         HttpRoute("GET", "/v1/inverters/{id}"),
         HttpRoute("GET", "/v1/inverters/{id}/readings"),
         HttpRoute("POST", "/v1/inverters/{id}/stream-token"),
+        *(HttpRoute(method, path) for method, path in (
+            ("POST", "/v1/sources"), ("GET", "/v1/sources"), ("GET", "/v1/sources/{id}"),
+            ("PATCH", "/v1/sources/{id}"), ("DELETE", "/v1/sources/{id}"), ("GET", "/v1/sources/{id}/events"),
+            ("GET", "/v1/sources/{id}/events/{event_id}"), ("POST", "/v1/sources/{id}/events/{event_id}/replay"),
+            ("POST", "/v1/sources/{id}/replay"))),
     )
 )
+# The public ingest route (no API key: the provider's signature is the credential). Served by a function of
+# its own on the same HTTP API: a small import for a fast cold start, and its own throttle and role.
+INGEST_ROUTES = HttpApi(routes=(HttpRoute("POST", "/v1/ingest/{id}"),), shares_api="submit")
 
 # The sandbox vendor's own HTTP API (local/sandbox/vendor.py), for stages without real inverters.
 SANDBOX_ROUTES = HttpApi(
@@ -211,11 +230,23 @@ FUNCTIONS: tuple[Function, ...] = (
         handler="functions.submit.app.handler",
         trigger=API_ROUTES,
         timeout_s=15,
-        tables=("jobs", "tenants", "inverters", "readings", "schedules"),
+        tables=("jobs", "tenants", "inverters", "readings", "schedules", "sources"),
         queues=("jobs",),
         # httpx: shared.jobs.classify and the telemetry adapters import it.
         requirements=_BASE_REQUIREMENTS + _HTTP_REQUIREMENTS + _CRYPTO_REQUIREMENTS + _CRON_REQUIREMENTS,
         needs_secrets=True,
+        needs_kms=True,
+    ),
+    Function(
+        name="ingest",
+        handler="functions.ingest.app.handler",
+        trigger=INGEST_ROUTES,
+        timeout_s=10,
+        memory_mb=1024,
+        tables=("sources", "jobs"),
+        queues=("jobs",),
+        # No Redis (so no VPC) and no httpx: what a cold start imports is what one POST needs.
+        requirements=_BASE_REQUIREMENTS + _CRYPTO_REQUIREMENTS,
         needs_kms=True,
     ),
     Function(

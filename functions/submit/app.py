@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.submit import inverters, jobs, schedules
+from functions.submit import inverters, jobs, schedules, sources
 from shared import problems
 from shared.errors import SteadfastError
 
@@ -22,6 +22,7 @@ app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(jobs.router)
 app.include_router(inverters.router)
 app.include_router(schedules.router)
+app.include_router(sources.router)
 
 
 def _problem(body: dict[str, Any]) -> Response[str]:

@@ -1,5 +1,7 @@
 """API Gateway HTTP APIs: one per function with an `HttpApi` trigger (the public API for submit,
-the simulated vendor cloud for the sandbox), each route declared in the topology.
+the simulated vendor cloud for the sandbox), each route declared in the topology. A function whose
+trigger `shares_api` with another adds its routes to that API, with its own integration and its own
+route throttle (the public ingest route: providers, not tenants, call it).
 
 Routes are explicit rather than `/{proxy+}` so that API Gateway answers unknown paths itself and
 the deployed API lists exactly what the local API Gateway emulation serves.
@@ -50,11 +52,22 @@ class HttpApis(Construct):
         super().__init__(scope, id)
         self.urls: dict[str, str] = {}
         for fn in functions:
-            if isinstance(fn.trigger, HttpApi):
-                self.urls[fn.name] = self._build_api(fn, fn.trigger, deployed[fn.name], stage, removal)
+            if isinstance(fn.trigger, HttpApi) and not fn.trigger.shares_api:
+                joined = [
+                    (f, f.trigger, deployed[f.name])
+                    for f in functions
+                    if isinstance(f.trigger, HttpApi) and f.trigger.shares_api == fn.name
+                ]
+                self.urls[fn.name] = self._build_api(fn, fn.trigger, deployed[fn.name], stage, removal, joined)
 
     def _build_api(
-        self, fn: Function, trigger: HttpApi, function: lambda_.Function, stage: str, removal: RemovalPolicy
+        self,
+        fn: Function,
+        trigger: HttpApi,
+        function: lambda_.Function,
+        stage: str,
+        removal: RemovalPolicy,
+        joined: list[tuple[Function, HttpApi, lambda_.Function]],
     ) -> str:
         construct_id = fn.name.capitalize()
         api = apigwv2.HttpApi(
@@ -67,6 +80,19 @@ class HttpApis(Construct):
         integration = integrations.HttpLambdaIntegration(f"{construct_id}Integration", function)
         for route in trigger.routes:
             api.add_routes(path=route.path, methods=[apigwv2.HttpMethod(route.method)], integration=integration)
+        route_settings: dict[str, dict[str, int]] = {}
+        for member, member_trigger, member_function in joined:
+            member_integration = integrations.HttpLambdaIntegration(
+                f"{member.name.capitalize()}Integration", member_function
+            )
+            for route in member_trigger.routes:
+                api.add_routes(
+                    path=route.path, methods=[apigwv2.HttpMethod(route.method)], integration=member_integration
+                )
+                route_settings[f"{route.method} {route.path}"] = {
+                    "ThrottlingRateLimit": c.INGEST_RATE_LIMIT,
+                    "ThrottlingBurstLimit": c.INGEST_BURST_LIMIT,
+                }
         access_logs = access_log_group(self, construct_id, removal)
         default_stage = apigwv2.HttpStage(
             self,
@@ -77,12 +103,18 @@ class HttpApis(Construct):
             throttle=apigwv2.ThrottleSettings(rate_limit=c.HTTP_API_RATE_LIMIT, burst_limit=c.HTTP_API_BURST_LIMIT),
             access_log_settings=_AccessLogs(access_logs),
         )
+        if route_settings:
+            # The L2 stage has no per-route throttle; the CloudFormation property is set directly.
+            cfn_stage = default_stage.node.default_child
+            assert isinstance(cfn_stage, apigwv2.CfnStage)
+            cfn_stage.route_settings = route_settings
         for child in api.node.children:
             if isinstance(child, apigwv2.HttpRoute):
                 acknowledge(
                     child,
                     "AwsSolutions-APIG4",
                     "API keys are checked by the function (Bearer sk_...), per tenant, with "
-                    "RFC 9457 errors; /v1/health and /v1/openapi.json are public by contract.",
+                    "RFC 9457 errors; /v1/health and /v1/openapi.json are public by contract, and "
+                    "/v1/ingest/{id} is authenticated by the provider's signature, checked by the function.",
                 )
         return default_stage.url

@@ -53,7 +53,7 @@ def test_a_new_http_function_gets_its_own_api_and_url(extended: Synthesized) -> 
     # One API per HTTP function: the topology's (submit, sandbox) plus the simulator added here.
     assert (
         len(extended.resources("AWS::ApiGatewayV2::Api"))
-        == sum(isinstance(fn.trigger, HttpApi) for fn in FUNCTIONS) + 1
+        == sum(isinstance(fn.trigger, HttpApi) and not fn.trigger.shares_api for fn in FUNCTIONS) + 1
     )
     assert "SimulatorUrl" in extended.raw["Outputs"]
     # Other functions (the poller) find an HTTP API (the sandbox vendor) through the environment.

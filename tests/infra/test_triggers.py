@@ -3,6 +3,7 @@ throttling and access logs, the schedules, and the streaming endpoint of the str
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk.assertions import Match
@@ -48,7 +49,7 @@ def test_http_api_serves_exactly_the_topology_routes(synth: Synthesized) -> None
 
 def test_every_http_api_stage_is_throttled_and_logged(synth: Synthesized) -> None:
     stages = synth.resources("AWS::ApiGatewayV2::Stage").values()
-    assert len(stages) == sum(isinstance(fn.trigger, HttpApi) for fn in FUNCTIONS)
+    assert len(stages) == sum(isinstance(fn.trigger, HttpApi) and not fn.trigger.shares_api for fn in FUNCTIONS)
     for stage in stages:
         props = stage["Properties"]
         assert props["StageName"] == "$default"
@@ -59,6 +60,22 @@ def test_every_http_api_stage_is_throttled_and_logged(synth: Synthesized) -> Non
         }
         assert "DestinationArn" in props["AccessLogSettings"]
         assert "$context.requestId" in props["AccessLogSettings"]["Format"]
+
+
+def test_the_public_ingest_route_has_its_own_function_and_throttle(synth: Synthesized) -> None:
+    routes = {r["Properties"]["RouteKey"]: r["Properties"]
+              for r in synth.resources("AWS::ApiGatewayV2::Route").values()}
+    integrations = synth.resources("AWS::ApiGatewayV2::Integration")
+    ingest = routes["POST /v1/ingest/{id}"]
+    submit = routes["POST /v1/sources"]
+    # Its own integration (the ingest function), not the submit function's
+    ingest_integration = integrations[ingest["Target"]["Fn::Join"][1][1]["Ref"]]
+    submit_integration = integrations[submit["Target"]["Fn::Join"][1][1]["Ref"]]
+    assert ingest_integration != submit_integration
+    assert synth.logical_id(synth.stack.functions.functions["ingest"]) in json.dumps(ingest_integration)
+    [stage] = [s for s in synth.resources("AWS::ApiGatewayV2::Stage").values() if "RouteSettings" in s["Properties"]]
+    assert stage["Properties"]["RouteSettings"] == {"POST /v1/ingest/{id}": {
+        "ThrottlingRateLimit": c.INGEST_RATE_LIMIT, "ThrottlingBurstLimit": c.INGEST_BURST_LIMIT}}
 
 
 def test_scheduled_functions_fire_at_the_topology_rate_without_retries(synth: Synthesized) -> None:
