@@ -12,8 +12,7 @@ from typing import Any
 
 import httpx
 
-from local import cli_schedules
-from local import cli_sources
+from local import cli_schedules, cli_sources
 from local.client import ApiError, Client
 
 TERMINAL = {"completed", "failed", "dead", "cancelled"}
