@@ -83,16 +83,16 @@ def _environment(redis_url: str | None, prefix: str) -> Iterator[None]:
 
 class _Engine:
     def __init__(self, target: str, latency_s: float) -> None:
-        from functions.worker import app
+        from functions.worker import app, deps
         from shared.config import env
 
         env.cache_clear()
-        app.worker.cache_clear()
-        self.app = app
+        deps.reset()
+        self.app, self.deps = app, deps
         self.store = BenchMemoryJobStore(latency_s)
         self.queue = BenchMemoryJobQueue(latency_s)
         # The worker exactly as the deployed function builds it, minus its AWS clients.
-        self.worker = dataclasses.replace(app.worker(), store=self.store, queue=self.queue,
+        self.worker = dataclasses.replace(deps.worker(), store=self.store, queue=self.queue,
                                           tenants=BenchMemoryTenants())
         self.url = f"{target}/slow?ms={TARGET_MS}"
         self.job_ids: list[str] = []
@@ -112,7 +112,7 @@ class _Engine:
                              "Attributes": {"ApproximateReceiveCount": "1"}})
         event = sqs_event(messages, QUEUE_ARN)
         context = LocalContext("worker", function("worker").timeout_s, function("worker").memory_mb)
-        with mock.patch.object(self.app, "worker", return_value=self.worker):
+        with mock.patch.object(self.deps, "worker", return_value=self.worker):
             started = time.perf_counter()
             result = self.app.handler(event, context)
             elapsed = time.perf_counter() - started
@@ -135,10 +135,10 @@ def _cleanup(redis_url: str | None, prefix: str, job_ids: list[str]) -> None:
         return
     import redis
 
-    from shared import channels
+    from shared.channels import Keys
     r = redis.Redis.from_url(redis_url)
     try:
-        keys = [channels.job_log(j) for j in job_ids] + list(r.scan_iter(match=f"{prefix}*", count=1000))
+        keys = [Keys(prefix).job_log(j) for j in job_ids] + list(r.scan_iter(match=f"{prefix}*", count=1000))
         for start in range(0, len(keys), 500):
             r.delete(*keys[start:start + 500])
     finally:

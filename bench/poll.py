@@ -27,6 +27,7 @@ import redis
 from bench.harness import AwsCallCounter, moto_stack
 from local.cloud import _free_port
 from shared import aws
+from shared.channels import Keys
 from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN, SandboxAdapter
 from shared.telemetry.inverter_store import InverterStore
 from shared.telemetry.models import Brand, InverterRecord, utcnow
@@ -78,7 +79,7 @@ def run(n: int = 10_000) -> dict[str, Any]:
                 next_poll_at=t0) for i in range(n)])
             settings = PollSettings(env["INVERTERS_TABLE"], env["READINGS_TABLE"], REDIS_URL,
                                     {Brand.sandbox: SandboxAdapter(url, DEV_SANDBOX_TOKEN)},
-                                    max_devices=2 * n, key_prefix=f"bench:{run_id}:")
+                                    max_devices=2 * n, keys=Keys(f"bench:{run_id}:"))
 
             async def two_polls() -> list[tuple[CycleReport, dict[str, int]]]:
                 out = []

@@ -129,14 +129,15 @@ async def _open(port: int, inverter_id: str, token: str, n: int, samples: list[i
 async def _publish(redis_url: str, inverter_id: str, count: int, gap_s: float) -> None:
     from redis.asyncio import Redis
 
-    from shared import channels
+    from shared.channels import UNPREFIXED as channels
+    from shared.streaming.fanout import envelope
     r = Redis.from_url(redis_url)
     try:
         for i in range(count):
             data = json.dumps({"inverter_id": inverter_id, "n": i, "pv_power_w": 1000 + i,
                                "sent": time.perf_counter_ns()})
             entry = await r.xadd(channels.inverter_log(inverter_id), {"data": data}, maxlen=1000, approximate=True)
-            await r.publish(channels.inverter_channel(inverter_id), channels.envelope(entry, data))
+            await r.publish(channels.inverter_channel(inverter_id), envelope(entry, data))
             await asyncio.sleep(gap_s)
         await r.delete(channels.inverter_log(inverter_id))
     finally:

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import IO
 
 import httpx
-import redis
 
 from local.resources import create_resources, local_aws_env
 from local.stack import Ports, StackState, home
+from shared import redis_client
 from shared.topology import FUNCTIONS, HttpApi, StreamingUrl
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -87,13 +87,6 @@ def _importable(module: str) -> bool:
         return False
 
 
-def _redis_answers(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
-    except (redis.RedisError, ValueError):
-        return False
-
-
 @dataclass
 class LocalCloud:
     ports: Ports = field(default_factory=Ports.from_env)
@@ -124,7 +117,7 @@ class LocalCloud:
 
     def _redis(self) -> str:
         url = os.environ.get("REDIS_URL", DEFAULT_REDIS)
-        if _redis_answers(url):
+        if redis_client.answers(url):
             return url
         server = shutil.which("redis-server")
         if server is None:
@@ -135,7 +128,7 @@ class LocalCloud:
                               "--appendonly", "no"], dict(os.environ), restart=False)
         url = f"redis://127.0.0.1:{port}/0"
         deadline = time.monotonic() + 10
-        while not _redis_answers(url):
+        while not redis_client.answers(url):
             if time.monotonic() > deadline:
                 raise RuntimeError("the embedded redis-server did not start")
             time.sleep(0.1)
@@ -152,6 +145,8 @@ class LocalCloud:
         sandbox_url = f"http://127.0.0.1:{self.ports.sandbox}"
         fn_env = {
             **local_aws_env(aws_endpoint), **resources, "REDIS_URL": redis_url, "STEADFAST_STAGE": "local",
+            # Stacks sharing one Redis keep apart: every key and channel of this one starts with it.
+            "STEADFAST_REDIS_PREFIX": os.environ.get("STEADFAST_REDIS_PREFIX", f"local:{self.ports.api}:"),
             "STEADFAST_ALLOW_PRIVATE_TARGETS": os.environ.get("STEADFAST_ALLOW_PRIVATE_TARGETS", "true"),
             "STEADFAST_STREAM_TOKEN_SECRET": os.environ.get("STEADFAST_STREAM_TOKEN_SECRET", secrets.token_hex(32)),
             # Wraps the data keys of secrets at rest (shared.envelope); the stack's state lives as long as it.

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from shared.channels import Keys
+
 
 def home() -> Path:
     return Path(os.environ.get("STEADFAST_HOME", ".steadfast")).resolve()
@@ -42,6 +44,10 @@ class StackState(BaseModel):
     redis_url: str
     dev_api_key: str
     function_env: dict[str, str]
+
+    def redis_keys(self) -> Keys:
+        """The names of this stack's Redis keys and channels (its own prefix)."""
+        return Keys(self.function_env.get("STEADFAST_REDIS_PREFIX", ""))
 
     def save(self) -> None:
         path = home() / "stack.json"

@@ -7,6 +7,8 @@ from functools import cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.channels import Keys
+
 
 class Env(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
@@ -23,6 +25,10 @@ class Env(BaseModel):
     jobs_queue_url: str = Field("", alias="JOBS_QUEUE_URL")
     jobs_dlq_url: str = Field("", alias="JOBS_DLQ_URL")
     redis_url: str | None = Field(None, alias="REDIS_URL")
+    # Every Redis key and channel of this stack starts with it (see shared.channels); unset, it is
+    # derived from the stage. The local stack sets `local:<api port>:`.
+    redis_prefix: str | None = Field(None, alias="STEADFAST_REDIS_PREFIX", max_length=64,
+                                     pattern=r"^[A-Za-z0-9:_.\-]*$")
     allow_private_targets: bool = Field(False, alias="STEADFAST_ALLOW_PRIVATE_TARGETS")
     stage: str = Field("local", alias="STEADFAST_STAGE")
     # The worker's lease on a job: its Lambda timeout plus a margin, shorter than the queue's visibility.
@@ -50,6 +56,9 @@ class Env(BaseModel):
     # Behind API Gateway the stage prefixes every public path (`/dev/v1/…`); the dashboard builds its
     # links from it.
     stream_base_path: str = Field("", alias="STEADFAST_STREAM_BASE_PATH")
+
+    def redis_keys(self) -> Keys:
+        return Keys(self.redis_prefix if self.redis_prefix is not None else f"{self.stage}:")
 
 
 @cache

@@ -14,20 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections import defaultdict
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.config import env
-from shared.telemetry.credentials import Credentials
+from functions.poller import deps
 from shared.telemetry.poller import CycleReport, VendorReport
-from shared.telemetry.runtime import PollSettings, run_polls
-from shared.telemetry.settings import telemetry_env
+from shared.telemetry.runtime import run_polls
 
 logger = Logger()
 metrics = Metrics()
@@ -39,11 +35,6 @@ MARGIN_S = 5.0
 METRICS = {"VendorCalls": "vendor_calls", "RateLimitedCalls": "rate_limited_calls",
            "RateLimitedDevices": "rate_limited", "PollFailures": "failures", "ReadingsPublished": "published",
            "PollsDeferred": "deferred"}
-
-
-@cache
-def credentials() -> Credentials:
-    return Credentials(os.environ, telemetry_env().secret_arn)
 
 
 def emit(reports: list[CycleReport]) -> None:
@@ -64,8 +55,8 @@ def emit(reports: list[CycleReport]) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    settings = PollSettings.from_env(env(), telemetry_env(), credentials())
-    reports = asyncio.run(run_polls(settings, budget_s=context.get_remaining_time_in_millis() / 1000 - MARGIN_S))
+    budget_s = context.get_remaining_time_in_millis() / 1000 - MARGIN_S
+    reports = asyncio.run(run_polls(deps.poll_settings(), budget_s=budget_s))
     emit(reports)
     summary = {"cycles": len(reports), "due": sum(r.due for r in reports),
                "vendor_calls": sum(r.vendor_calls for r in reports),

@@ -30,7 +30,6 @@ from starlette.types import Receive, Scope, Send
 from functions.stream import deps
 from functions.stream.deps import Services
 from shared import problems, stream_tokens
-from shared.config import env
 from shared.errors import NotFound, SteadfastError, Unauthorized
 from shared.jobs.models import Status, utcnow
 from shared.streaming import sessions
@@ -82,7 +81,7 @@ async def inverter_events(request: Request) -> Response:
     if found is None or found[0] != tenant:
         raise NotFound(f"no inverter {inverter_id!r}")
     last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
-    return _stream(request, sessions.InverterFeed(s.replay, inverter_id, found[1], last_id))
+    return _stream(request, sessions.InverterFeed(s.replay, inverter_id, found[1], last_id, s.keys))
 
 
 async def job_events(request: Request) -> Response:
@@ -94,12 +93,12 @@ async def job_events(request: Request) -> Response:
     async def load() -> dict[str, Any]:
         return deps.public_job(await asyncio.to_thread(s.jobs.get, tenant, job_id))
 
-    return _stream(request, sessions.JobFeed(s.replay, job_id, load))
+    return _stream(request, sessions.JobFeed(s.replay, job_id, load, s.keys))
 
 
 async def tenant_job_events(request: Request) -> Response:
     tenant = await tenant_of(request)
-    return _stream(request, sessions.TenantJobsFeed(tenant))
+    return _stream(request, sessions.TenantJobsFeed(tenant, _services(request).keys))
 
 
 # -- read-only JSON for the dashboard (same origin: no CORS set-up between the API and the stream app) --
@@ -293,7 +292,7 @@ def create_app(make_services: Callable[[], Services]) -> StreamApp:
                                exception_handlers={SteadfastError: _domain_error, HTTPException: _http_error}))
 
 
-app = create_app(lambda: deps.from_env(env()))
+app = create_app(deps.services)
 
 
 def handler(event: dict[str, Any], context: Any) -> Any:

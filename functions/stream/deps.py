@@ -1,4 +1,5 @@
-"""The stream app's collaborators, built once per process (per Lambda execution environment)."""
+"""The stream function's composition root: its collaborators, built once per process (per Lambda
+execution environment) from its settings (read once), when the app starts. Only the app imports it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared import stage_secret
-from shared.config import Env
+from shared.channels import UNPREFIXED, Keys
+from shared.config import Env, env
 from shared.jobs.models import Attempt, Status
 from shared.jobs.record import JobRecord
 from shared.streaming.directory import CachedDirectory, InverterDirectory
@@ -44,6 +46,8 @@ class Services:
     token_secret: str | Callable[[], str]
     max_stream_s: float
     base_path: str = ""
+    # Names this stack's channels and replay logs (shared.channels).
+    keys: Keys = UNPREFIXED
     # Process-wide, so only for a process that is the stream app (not a test runner hosting it).
     tune_gc: bool = False
     # The dashboard's schedules panel (list, pause, resume); None: the panel stays empty.
@@ -89,8 +93,17 @@ def from_env(e: Env) -> Services:
         hub=Hub(e.redis_url, queue_size=e.stream_queue_size, heartbeat_s=e.stream_heartbeat_s),
         replay=ReplayLog(e.redis_url), tenants=TenantStore(e.tenants_table), jobs=JobStore(e.jobs_table),
         inverters=_inverter_directory(e), token_secret=_token_key(e), max_stream_s=e.stream_max_s,
-        base_path=e.stream_base_path.rstrip("/"), tune_gc=True,
+        base_path=e.stream_base_path.rstrip("/"), keys=e.redis_keys(), tune_gc=True,
         schedules=ScheduleService(ScheduleStore(e.schedules_table, e.jobs_table), jobs=None))
+
+
+def settings() -> Env:
+    return env()
+
+
+def services() -> Services:
+    """What the app's lifespan starts (once per process)."""
+    return from_env(settings())
 
 
 def public_job(record: JobRecord) -> dict[str, Any]:

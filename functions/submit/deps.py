@@ -1,47 +1,77 @@
-"""The submit function's collaborators, built once per execution environment from its environment."""
+"""The submit function's composition root: its collaborators, built once per execution environment
+from its settings (read once). Only the handler's modules import it."""
 
 from __future__ import annotations
 
 from functools import cache
 
-from shared.config import env
+import redis
+
+from shared import redis_client
+from shared.config import Env, env
 from shared.jobs.events import JobEvents, job_events
 from shared.jobs.queue import JobQueue
 from shared.jobs.service import JobService
 from shared.jobs.store import JobStore
 from shared.schedules.service import ScheduleService
 from shared.schedules.store import ScheduleStore
+from shared.telemetry.inverter_store import InverterStore
+from shared.telemetry.reading_store import ReadingStore
 from shared.tenants import TenantStore
+
+
+def settings() -> Env:
+    return env()
+
+
+@cache
+def redis_conn() -> redis.Redis | None:
+    url = settings().redis_url
+    return redis_client.client(url) if url else None
 
 
 @cache
 def tenants() -> TenantStore:
-    return TenantStore(env().tenants_table)
+    return TenantStore(settings().tenants_table)
 
 
 @cache
 def job_store() -> JobStore:
-    return JobStore(env().jobs_table)
+    return JobStore(settings().jobs_table)
 
 
 @cache
 def events() -> JobEvents:
-    return job_events(env().redis_url)
+    return job_events(redis_conn(), settings().redis_keys())
 
 
 @cache
 def jobs() -> JobService:
-    e = env()
+    e = settings()
     return JobService(job_store(), JobQueue(e.jobs_queue_url, e.jobs_dlq_url), events(),
                       allow_private_targets=e.allow_private_targets)
 
 
 @cache
 def schedule_store() -> ScheduleStore:
-    e = env()
+    e = settings()
     return ScheduleStore(e.schedules_table, e.jobs_table)
 
 
 @cache
 def schedules() -> ScheduleService:
     return ScheduleService(schedule_store(), jobs())
+def inverter_store() -> InverterStore:
+    return InverterStore(settings().inverters_table)
+
+
+@cache
+def reading_store() -> ReadingStore:
+    return ReadingStore(settings().readings_table)
+
+
+def reset() -> None:
+    """Forget what was built (tests that change the environment)."""
+    for factory in (redis_conn, tenants, job_store, events, jobs, schedule_store, schedules, inverter_store,
+                    reading_store):
+        factory.cache_clear()

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.submit.auth import tenant_of
-from functions.submit.telemetry_deps import inverter_store, reading_store
+from functions.submit.deps import inverter_store, reading_store
 from shared import stage_secret, stream_tokens
 from shared.config import env
 from shared.errors import BadRequest

@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
-from functools import cache
 from typing import Any
 
 import httpx
-import redis
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from shared.config import env
-from shared.faults import Faults
+from functions.worker import deps
 from shared.jobs.delivery import make_client
-from shared.jobs.engine import Worker
-from shared.jobs.events import JobEvents, NoEvents, RedisJobEvents
-from shared.jobs.protection import Protection
-from shared.jobs.queue import JobQueue
-from shared.jobs.settings import jobs_env
-from shared.jobs.store import JobStore
-from shared.tenants import TenantStore
-from shared.topology import JOBS_QUEUE
 
 logger = Logger()
 metrics = Metrics()
@@ -40,36 +26,19 @@ class RetryScheduled(Exception):
     """Not an error: the message stays in the queue and comes back when the job is due."""
 
 
-@cache
-def worker() -> Worker:
-    e, j = env(), jobs_env()
-    events: JobEvents = NoEvents()
-    protection = Protection()
-    if e.redis_url:
-        # Short timeouts, one retry, no backoff: Redis is the fast path and never worth stalling a batch for.
-        client = redis.Redis.from_url(e.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5,
-                                      retry=Retry(NoBackoff(), 1))
-        events = RedisJobEvents(client)
-        if j.protection:
-            protection = Protection.on_redis(client, j.redis_prefix, j.breaker(), j.budget())
-    return Worker(JobStore(e.jobs_table), JobQueue(e.jobs_queue_url, e.jobs_dlq_url), TenantStore(e.tenants_table),
-                  events, lease=timedelta(seconds=e.lease_s), max_receive_count=JOBS_QUEUE.max_receive_count,
-                  faults=Faults(e.fault_points), protection=protection)
-
-
 def client() -> httpx.AsyncClient:
     # One client per execution environment: in Lambda, Powertools keeps one event loop across warm
     # invocations, so connections are reused; elsewhere each batch gets a new loop and a new client.
     global _client
     loop = asyncio.get_running_loop()
     if _client is None or _client[0] is not loop:
-        _client = (loop, make_client(env().allow_private_targets))
+        _client = (loop, make_client(deps.settings().allow_private_targets))
     return _client[1]
 
 
 async def record_handler(record: SQSRecord) -> None:
     receive_count = int(record.attributes.approximate_receive_count or 1)
-    disposition = await worker().handle(record.body, record.receipt_handle, receive_count, client())
+    disposition = await deps.worker().handle(record.body, record.receipt_handle, receive_count, client())
     if not disposition.ack:
         raise RetryScheduled(f"back in {disposition.retry_in_s:.1f}s")
 

@@ -8,8 +8,9 @@ from typing import Protocol
 
 import redis
 
-from shared import channels
+from shared.channels import UNPREFIXED, Keys
 from shared.jobs.models import Job
+from shared.streaming import fanout
 
 log = logging.getLogger(__name__)
 JOB_LOG_MAXLEN = 100
@@ -26,28 +27,20 @@ class NoEvents:
 
 
 class RedisJobEvents:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys = UNPREFIXED) -> None:
         self.redis = client
+        self.keys = keys
 
     def publish(self, tenant: str, job: Job) -> None:
-        data = job.model_dump_json()
+        post = fanout.Post(self.keys.job_log(job.id),
+                           (self.keys.job_channel(job.id), self.keys.tenant_jobs_channel(tenant)),
+                           job.model_dump_json())
         try:
-            # The stream entry id is the SSE event id, so a late subscriber replays what it missed.
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.xadd(channels.job_log(job.id), {"data": data}, maxlen=JOB_LOG_MAXLEN, approximate=True)
-            pipe.expire(channels.job_log(job.id), JOB_LOG_TTL_S)
-            entry_id = pipe.execute()[0]
-            message = channels.envelope(entry_id, data)
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.publish(channels.job_channel(job.id), message)
-            pipe.publish(channels.tenant_jobs_channel(tenant), message)
-            pipe.execute()
+            fanout.publish(self.redis, [post], maxlen=JOB_LOG_MAXLEN, ttl_s=JOB_LOG_TTL_S)
         except redis.RedisError as exc:
             log.warning("job event not published", extra={"job_id": job.id, "error": str(exc)})
 
 
-def job_events(redis_url: str | None) -> JobEvents:
-    """Events on Redis when the function has one, with short timeouts (events never hold up a job)."""
-    if not redis_url:
-        return NoEvents()
-    return RedisJobEvents(redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5))
+def job_events(client: redis.Redis | None, keys: Keys) -> JobEvents:
+    """Events on Redis when the function has one."""
+    return RedisJobEvents(client, keys) if client is not None else NoEvents()

@@ -19,8 +19,6 @@ class JobsEnv(BaseModel):
 
     # Off: no breaker, budget or flow control (every job is admitted, Redis is not asked).
     protection: bool = Field(True, alias="STEADFAST_TARGET_PROTECTION")
-    # Namespaces Redis keys when stacks share one Redis (two local stacks on one machine, tests).
-    redis_prefix: str = Field("", alias="STEADFAST_REDIS_PREFIX", max_length=64)
     breaker_window_s: float = Field(10, alias="STEADFAST_BREAKER_WINDOW_S", gt=0, le=3600)
     breaker_min_calls: int = Field(20, alias="STEADFAST_BREAKER_MIN_CALLS", ge=1, le=100_000)
     breaker_failure_rate: float = Field(0.5, alias="STEADFAST_BREAKER_FAILURE_RATE", gt=0, le=1)

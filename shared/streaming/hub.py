@@ -23,15 +23,17 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from redis.asyncio.connection import AbstractConnection, ConnectionPool
+from redis.asyncio.connection import AbstractConnection
+from redis.backoff import AbstractBackoff, FullJitterBackoff
 from redis.exceptions import RedisError
 
+from shared import redis_client
+from shared.streaming.fanout import open_envelope
 from shared.streaming.replay import parse_id
 from shared.streaming.sse import encode_event
 
@@ -125,29 +127,19 @@ class Subscription:
         return self._items.pop(0)
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Reconnect delays: exponential with full jitter, so that many processes do not reconnect in step."""
-
-    initial_s: float = 0.1
-    max_s: float = 5.0
-
-    def delay(self, failures: int) -> float:
-        return random.uniform(0, min(self.max_s, self.initial_s * 2 ** failures))
-
-
 class Hub:
     def __init__(self, redis_url: str, *, queue_size: int = 256, heartbeat_s: float = 10.0,
-                 backoff: Backoff = Backoff(), client_name: str = "steadfast-stream-hub") -> None:
+                 backoff: AbstractBackoff | None = None, client_name: str = "steadfast-stream-hub") -> None:
         # A connection of its own, outside any pool: redis-py pools cap at 100 connections and the
         # subscriber must never wait behind (or starve) replay reads. Named, for CLIENT LIST.
-        self._pool = ConnectionPool.from_url(redis_url, socket_connect_timeout=3, socket_timeout=5,
-                                             client_name=client_name)
+        self._pool = redis_client.stream_pool(redis_url, client_name=client_name)
         if heartbeat_s <= 0 or queue_size < 1:
             raise ValueError("heartbeat_s must be > 0 and queue_size ≥ 1")
         self.queue_size = queue_size
         self.heartbeat_s = heartbeat_s
-        self.backoff = backoff
+        # Reconnect delays with full jitter (0.1 s doubling to 5 s), so that many processes do not
+        # reconnect in step.
+        self.backoff = backoff or FullJitterBackoff(cap=5.0, base=0.1)
         self._channels: dict[str, set[Subscription]] = {}
         self._confirmed: set[str] = set()
         self._inflight: dict[str, int] = {}
@@ -259,7 +251,7 @@ class Hub:
                 # clients are still waiting for READY.)
                 if was_live:
                     self._close_all("resync")
-            await asyncio.sleep(self.backoff.delay(failures))
+            await asyncio.sleep(self.backoff.compute(failures))
             failures += 1
 
     async def _send(self, conn: AbstractConnection, command: tuple[str, ...]) -> None:
@@ -306,9 +298,8 @@ class Hub:
         if not subs:
             return
         try:
-            envelope = json.loads(raw)
-            entry_id = str(envelope["id"])
-            message = Message(channel, entry_id, envelope["data"], parse_id(entry_id))
+            entry_id, data = open_envelope(raw)
+            message = Message(channel, entry_id, data, parse_id(entry_id))
         except (ValueError, KeyError, TypeError):
             log.warning("malformed message dropped", extra={"channel": channel})
             return

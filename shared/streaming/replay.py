@@ -8,8 +8,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
+from shared import redis_client
 from shared.channels import REPLAY_MAXLEN
 
 _ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
@@ -34,9 +35,7 @@ class ReplayLog:
     a few connections instead of hitting redis-py's 100-connection cap (or ElastiCache's limits)."""
 
     def __init__(self, redis_url: str, *, max_connections: int = 8, wait_s: float = 10.0) -> None:
-        pool = BlockingConnectionPool.from_url(redis_url, max_connections=max_connections, timeout=wait_s,
-                                               socket_connect_timeout=3, socket_timeout=5)
-        self.redis: Redis = Redis(connection_pool=pool)
+        self.redis: Redis = redis_client.stream_reader(redis_url, max_connections=max_connections, wait_s=wait_s)
 
     async def close(self) -> None:
         await self.redis.aclose(close_connection_pool=True)

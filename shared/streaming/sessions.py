@@ -21,7 +21,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from shared import channels
+from shared.channels import UNPREFIXED, Keys
 from shared.errors import SteadfastError
 from shared.jobs.models import TERMINAL, Status
 from shared.streaming import sse
@@ -109,10 +109,10 @@ class InverterFeed(Feed):
     DynamoDB could be older than the log's tail, and readings in between would be lost."""
 
     def __init__(self, replay: ReplayLog, inverter_id: str, stored_latest: dict[str, Any] | None,
-                 last_event_id: str | None) -> None:
+                 last_event_id: str | None, keys: Keys = UNPREFIXED) -> None:
         self.replay = replay
-        self.channel = channels.inverter_channel(inverter_id)
-        self.log = channels.inverter_log(inverter_id)
+        self.channel = keys.inverter_channel(inverter_id)
+        self.log = keys.inverter_log(inverter_id)
         self.stored_latest = stored_latest
         self.last = parse_id(last_event_id)
         self.last_id = last_event_id if self.last else None
@@ -163,10 +163,10 @@ class JobFeed(Feed):
     A status event carries the whole Job, not a delta, so a reconnecting client needs no replay: the
     state read from the store after subscribing is complete."""
 
-    def __init__(self, replay: ReplayLog, job_id: str, load_job: JobLoader) -> None:
+    def __init__(self, replay: ReplayLog, job_id: str, load_job: JobLoader, keys: Keys = UNPREFIXED) -> None:
         self.replay = replay
-        self.channel = channels.job_channel(job_id)
-        self.log = channels.job_log(job_id)
+        self.channel = keys.job_channel(job_id)
+        self.log = keys.job_log(job_id)
         self.load_job = load_job
         self.sent: dict[str, Any] | None = None
         self.last: tuple[int, int] | None = None
@@ -197,8 +197,8 @@ class TenantJobsFeed(Feed):
     """Every status change of a tenant's jobs, live only (`event: job`): the dashboard reloads its list
     on (re)connect, so there is nothing to replay."""
 
-    def __init__(self, tenant: str) -> None:
-        self.channel = channels.tenant_jobs_channel(tenant)
+    def __init__(self, tenant: str, keys: Keys = UNPREFIXED) -> None:
+        self.channel = keys.tenant_jobs_channel(tenant)
 
     async def catch_up(self) -> list[bytes]:
         return [sse.comment("live")]

@@ -1,10 +1,8 @@
 """Fan-out of new readings through Redis, after they are stored in DynamoDB.
 
-Per reading: `XADD inverter:<id>:log MAXLEN ~ REPLAY_MAXLEN * data=<reading json>` (the replay window
-for Last-Event-ID), then `PUBLISH inverter:<id> {"id": <entry id>, "data": <reading>}` on the exact
-channel (ElastiCache Serverless refuses pattern subscriptions). The stream entry id is the SSE event
-id, so a subscriber can drop what it already replayed. Pipelined, a few hundred readings per round
-trip: 10,000 readings cost ~40 round trips, not 30,000.
+Per reading, the replay-log-then-publish protocol of `shared.streaming.fanout` on the inverter's log
+and exact channel (`shared.channels.Keys`). Pipelined, a few hundred readings per round trip: 10,000
+readings cost ~40 round trips, not 30,000.
 
 Best effort by design: DynamoDB holds the truth, so a Redis outage is logged and the poll goes on; the
 next poll publishes its own fresh readings once Redis is back.
@@ -19,7 +17,8 @@ import redis
 import redis.asyncio as aioredis
 from aws_lambda_powertools import Logger
 
-from shared import channels
+from shared.channels import REPLAY_MAXLEN, UNPREFIXED, Keys
+from shared.streaming import fanout
 from shared.telemetry.models import Reading
 
 logger = Logger(child=True)
@@ -42,29 +41,23 @@ class NoPublisher:
 
 
 class RedisPublisher:
-    def __init__(self, client: aioredis.Redis, maxlen: int = channels.REPLAY_MAXLEN) -> None:
+    def __init__(self, client: aioredis.Redis, keys: Keys = UNPREFIXED, maxlen: int = REPLAY_MAXLEN) -> None:
         self.redis = client
+        self.keys = keys
         self.maxlen = maxlen
 
     async def publish(self, readings: Sequence[Reading]) -> int:
         published = 0
         for start in range(0, len(readings), CHUNK):
-            chunk = [(r.inverter_id, r.model_dump_json()) for r in readings[start:start + CHUNK]]
+            chunk = readings[start:start + CHUNK]
+            posts = [fanout.Post(self.keys.inverter_log(r.inverter_id), (self.keys.inverter_channel(r.inverter_id),),
+                                 r.model_dump_json()) for r in chunk]
             try:
-                pipe = self.redis.pipeline(transaction=False)
-                for inverter_id, data in chunk:
-                    log = channels.inverter_log(inverter_id)
-                    pipe.xadd(log, {"data": data}, maxlen=self.maxlen, approximate=True)
-                    pipe.expire(log, LOG_TTL_S)
-                entry_ids = (await pipe.execute())[0::2]
-                pipe = self.redis.pipeline(transaction=False)
-                for (inverter_id, data), entry_id in zip(chunk, entry_ids, strict=True):
-                    pipe.publish(channels.inverter_channel(inverter_id), channels.envelope(entry_id, data))
-                await pipe.execute()
+                await fanout.apublish(self.redis, posts, maxlen=self.maxlen, ttl_s=LOG_TTL_S)
             except redis.RedisError as exc:
                 logger.error("readings stored but not published", extra={
                     "error": f"{type(exc).__name__}: {exc}"[:200], "unpublished": len(readings) - published,
-                    "inverter_ids": [i for i, _ in chunk[:20]]})
+                    "inverter_ids": [r.inverter_id for r in chunk[:20]]})
                 return published
             published += len(chunk)
         return published

@@ -19,9 +19,9 @@ import httpx
 import redis
 import redis.asyncio as aioredis
 from aws_lambda_powertools import Logger
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
+from shared import redis_client
+from shared.channels import UNPREFIXED, Keys
 from shared.config import Env
 from shared.errors import SteadfastError
 from shared.telemetry.adapters.base import Adapter
@@ -51,14 +51,14 @@ class PollSettings:
     rate_s: float = 60.0
     loop_s: float = 0.0
     max_devices: int = 20_000
-    # Namespaces the limiter's and the lease's Redis keys (tests and benchmarks share one Redis).
-    key_prefix: str = ""
+    # Names the limiter's, the lease's and the published readings' Redis keys (the stack's prefix).
+    keys: Keys = UNPREFIXED
 
     @classmethod
     def from_env(cls, env: Env, tenv: TelemetryEnv, credentials: Credentials) -> PollSettings:
         return cls(inverters_table=env.inverters_table, readings_table=env.readings_table, redis_url=env.redis_url,
                    adapters=build_adapters(tenv, credentials), rate_s=tenv.poll_rate_s, loop_s=tenv.poll_loop_s,
-                   max_devices=tenv.poll_max_devices, key_prefix=tenv.redis_prefix)
+                   max_devices=tenv.poll_max_devices, keys=env.redis_keys())
 
 
 def build_adapters(tenv: TelemetryEnv, credentials: Credentials) -> dict[Brand, Adapter]:
@@ -92,17 +92,11 @@ class CycleLease:
                 await self.redis.eval(_RELEASE, 1, self.key, self.token)
 
 
-def redis_client(url: str) -> aioredis.Redis:
-    # Short timeouts and a single retry: Redis is the fast path, never worth stalling a poll for.
-    return aioredis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0,
-                                   retry=Retry(NoBackoff(), 1))
-
-
 @asynccontextmanager
 async def open_poller(settings: PollSettings) -> AsyncIterator[tuple[Poller, CycleLease]]:
-    client = redis_client(settings.redis_url) if settings.redis_url else None
-    publisher: ReadingPublisher = RedisPublisher(client) if client else NoPublisher()
-    limiter: RateLimiter = (RedisTokenBucket(client, prefix=f"{settings.key_prefix}ratelimit:vendor:")
+    client = redis_client.async_client(settings.redis_url) if settings.redis_url else None
+    publisher: ReadingPublisher = RedisPublisher(client, settings.keys) if client else NoPublisher()
+    limiter: RateLimiter = (RedisTokenBucket(client, prefix=settings.keys.vendor_buckets())
                             if client else LocalTokenBucket())
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0),
                              limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
@@ -110,7 +104,7 @@ async def open_poller(settings: PollSettings) -> AsyncIterator[tuple[Poller, Cyc
         poller = Poller(inverters=InverterStore(settings.inverters_table),
                         readings=ReadingStore(settings.readings_table), publisher=publisher, limiter=limiter,
                         adapters=settings.adapters, http=http, max_devices=settings.max_devices)
-        yield poller, CycleLease(client, f"{settings.key_prefix}poller:lease")
+        yield poller, CycleLease(client, settings.keys.poller_lease())
     finally:
         await http.aclose()
         if client is not None:

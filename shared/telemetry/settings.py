@@ -33,9 +33,6 @@ class TelemetryEnv(BaseModel):
     # under EventBridge's one-minute minimum (see functions/poller/app.py).
     poll_loop_s: float = Field(0, alias="STEADFAST_POLL_LOOP_S", ge=0, le=840)
     poll_max_devices: int = Field(20_000, alias="STEADFAST_POLL_MAX_DEVICES", ge=1)
-    # Namespaces the poller's Redis keys (lease, vendor buckets) when stacks share one Redis, as two local
-    # stacks on one machine do; a stage in AWS has a Redis of its own and leaves it empty.
-    redis_prefix: str = Field("", alias="STEADFAST_REDIS_PREFIX", max_length=64)
 
 
 @cache

@@ -17,7 +17,6 @@ import redis
 from playwright.sync_api import Browser, Page
 
 from local.stack import StackState
-from shared import channels
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -110,7 +109,7 @@ def test_a_crashed_stream_app_is_survived_without_losing_a_reading(dashboard: Pa
     assert len(after) == len(set(after)), "a reading arrived twice"
     log = redis.Redis.from_url(stack.redis_url)
     try:
-        rows: Any = log.xrange(channels.inverter_log(inverter_id), min=f"({last_before}", max=after[-1])
+        rows: Any = log.xrange(stack.redis_keys().inverter_log(inverter_id), min=f"({last_before}", max=after[-1])
         published = [eid.decode() for eid, _ in rows]
     finally:
         log.close()

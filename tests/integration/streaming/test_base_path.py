@@ -14,9 +14,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from functions.stream.deps import from_env
-from shared import channels
+from shared.channels import UNPREFIXED as channels
 from shared.config import Env
 from shared.jobs.models import Status
+from shared.streaming.fanout import envelope
 from tests.integration.streaming.conftest import REDIS_URL, Served, sse_events, take, uid
 
 pytestmark = pytest.mark.integration
@@ -72,7 +73,7 @@ async def test_event_stream_under_the_stage_prefix(serve: Callable[..., Served])
             body = json.dumps(job)
             entry = await r.xadd(channels.job_log(job_id), {"data": body}, maxlen=100, approximate=True)
             await r.expire(channels.job_log(job_id), 600)
-            await r.publish(channels.job_channel(job_id), channels.envelope(entry, body))
+            await r.publish(channels.job_channel(job_id), envelope(entry, body))
             rest = [json.loads(e.data)["status"] async for e in events if not isinstance(e, str)]
             assert rest == ["completed"]  # and the stream ended after the terminal status
     finally:

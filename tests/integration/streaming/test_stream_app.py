@@ -13,8 +13,10 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from shared import channels, stream_tokens
+from shared import stream_tokens
+from shared.channels import UNPREFIXED as channels
 from shared.jobs.models import Status
+from shared.streaming.fanout import envelope
 from tests.integration.streaming.conftest import REDIS_URL, SECRET, Event, Served, sse_events, take, uid
 
 pytestmark = pytest.mark.integration
@@ -32,7 +34,7 @@ async def publish(r: aioredis.Redis, channel: str, log: str, data: dict[str, Any
     body = json.dumps(data)
     entry = await r.xadd(log, {"data": body}, maxlen=1000, approximate=True)
     await r.expire(log, 600)
-    await r.publish(channel, channels.envelope(entry, body))
+    await r.publish(channel, envelope(entry, body))
     return entry.decode() if isinstance(entry, bytes) else str(entry)
 
 

@@ -62,7 +62,7 @@ def moto_endpoint() -> Iterator[str]:
     os.environ.update({**TEST_ENV, "AWS_ENDPOINT_URL": endpoint})
     aws.dynamodb.cache_clear()
     try:
-        wait_http(endpoint)
+        wait_http(endpoint, 120)  # moto takes ~30 s to start when the machine is busy
         yield endpoint
     finally:
         proc.terminate()

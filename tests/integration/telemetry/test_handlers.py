@@ -14,7 +14,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from functions.poller import app as poller_app
-from functions.submit import deps, telemetry_deps
+from functions.poller import deps as poller_deps
+from functions.submit import deps
 from local.apigw import build_app
 from local.lambda_context import LocalContext
 from local.runner import load_handler
@@ -37,13 +38,14 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def fresh_env(tables: Tables) -> Iterator[None]:
     """Handlers read their environment once; let each test's settings through."""
-    caches = (env, telemetry_env, deps.tenants, telemetry_deps.inverter_store, telemetry_deps.reading_store,
-              poller_app.credentials)
-    for c in caches:
-        c.cache_clear()
+    def clear() -> None:
+        for c in (env, telemetry_env):
+            c.cache_clear()
+        deps.reset()
+        poller_deps.reset()
+    clear()
     yield
-    for c in caches:
-        c.cache_clear()
+    clear()
 
 
 def test_poller_handler_polls_and_emits_metrics_per_vendor(

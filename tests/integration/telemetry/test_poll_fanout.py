@@ -14,7 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from local.sandbox.vendor import SandboxVendor
-from shared import channels
+from shared.channels import Keys
 from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN, SandboxAdapter
 from shared.telemetry.inverter_store import InverterStore
 from shared.telemetry.models import Brand, InverterCreate, InverterRecord, utcnow
@@ -43,11 +43,11 @@ async def test_each_poll_is_one_vendor_request_per_device_however_many_watch(
     for d in devices:
         for _ in range(SUBSCRIBERS):
             pubsub = client.pubsub()
-            await pubsub.subscribe(channels.inverter_channel(d.id))
+            await pubsub.subscribe(Keys(redis_prefix).inverter_channel(d.id))
             await pubsub.get_message(timeout=1)  # the subscribe confirmation
             watchers.append((d.id, pubsub))
     adapters = {Brand.sandbox: SandboxAdapter(url, DEV_SANDBOX_TOKEN)}
-    settings = PollSettings(tables.inverters, tables.readings, REDIS_URL, adapters, key_prefix=redis_prefix)
+    settings = PollSettings(tables.inverters, tables.readings, REDIS_URL, adapters, keys=Keys(redis_prefix))
     t0 = utcnow().replace(microsecond=0) + timedelta(seconds=1)  # after registration; whole ms for the store
 
     async with open_poller(settings) as (poller, _):
@@ -68,7 +68,7 @@ async def test_each_poll_is_one_vendor_request_per_device_however_many_watch(
         assert all(m is not None for m in got)
         envelopes = [json.loads(m["data"]) for m in got if m]
         assert [e["data"]["inverter_id"] for e in envelopes] == [inverter_id, inverter_id]
-        log = await client.xrange(channels.inverter_log(inverter_id))
+        log = await client.xrange(Keys(redis_prefix).inverter_log(inverter_id))
         assert [e["id"] for e in envelopes] == [entry_id.decode() for entry_id, _ in log]
         assert await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2) is None
         await pubsub.aclose()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from local.sandbox.vendor import SandboxVendor
+from shared.channels import Keys
 from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN, SandboxAdapter
 from shared.telemetry.inverter_store import InverterStore
 from shared.telemetry.models import Brand, InverterCreate
@@ -27,7 +28,7 @@ async def test_one_invocation_loops_at_the_rate_and_stops_within_its_budget(
                                                                      poll_interval_s=5))
     settings = PollSettings(tables.inverters, tables.readings, REDIS_URL,
                             {Brand.sandbox: SandboxAdapter(url, DEV_SANDBOX_TOKEN)}, rate_s=0.5, loop_s=10,
-                            key_prefix=redis_prefix)
+                            keys=Keys(redis_prefix))
     started = time.monotonic()
     reports = await run_polls(settings, budget_s=1.8)
     # A cycle every 0.5 s, stopped by the 1.8 s budget long before the 10 s loop
@@ -43,7 +44,7 @@ async def test_two_invocations_never_poll_at_the_same_time(
     for n in range(30):
         register(store, "lease", InverterCreate(brand=Brand.sandbox, serial=f"SBX-LE-{n}", poll_interval_s=5))
     settings = PollSettings(tables.inverters, tables.readings, REDIS_URL,
-                            {Brand.sandbox: SandboxAdapter(url, DEV_SANDBOX_TOKEN)}, key_prefix=redis_prefix)
+                            {Brand.sandbox: SandboxAdapter(url, DEV_SANDBOX_TOKEN)}, keys=Keys(redis_prefix))
     first, second = await asyncio.gather(run_polls(settings), run_polls(settings))
     assert sorted([len(first), len(second)]) == [0, 1]  # one ran its cycle, the other skipped
     assert set(vendor.stats()["requests"].values()) == {1} and vendor.stats()["rate_limited"] == 0

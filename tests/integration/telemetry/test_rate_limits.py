@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from local.sandbox.vendor import SandboxVendor
+from shared.channels import Keys
 from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN, SandboxAdapter
 from shared.telemetry.inverter_store import InverterStore
 from shared.telemetry.models import Brand, InverterCreate, utcnow
@@ -31,7 +32,7 @@ async def test_a_device_answered_with_429_is_backed_off_and_never_hammered(
     d = register(store, redis_prefix.strip(":"), InverterCreate(brand=Brand.sandbox, serial="SBX-RL-1",
                                                                 poll_interval_s=5))
     adapters = {Brand.sandbox: SandboxAdapter(url, DEV_SANDBOX_TOKEN)}
-    settings = PollSettings(tables.inverters, tables.readings, REDIS_URL, adapters, key_prefix=redis_prefix)
+    settings = PollSettings(tables.inverters, tables.readings, REDIS_URL, adapters, keys=Keys(redis_prefix))
     t0 = utcnow().replace(microsecond=0) + timedelta(seconds=1)  # after registration; whole ms for the store
     async with open_poller(settings) as (poller, _):
         await poller.cycle(now=t0)  # served

@@ -14,7 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from local.sandbox.vendor import SandboxVendor
-from shared import channels
+from shared.channels import Keys
 from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN, SandboxAdapter
 from shared.telemetry.inverter_store import InverterStore
 from shared.telemetry.models import Brand, InverterCreate, utcnow
@@ -40,7 +40,7 @@ async def test_readings_reach_dynamodb_without_redis_and_publish_again_once_it_i
 
     # Given Redis is down, when a poll runs
     with caplog.at_level(logging.ERROR):
-        settings = PollSettings(tables.inverters, tables.readings, DOWN, adapters, key_prefix=redis_prefix)
+        settings = PollSettings(tables.inverters, tables.readings, DOWN, adapters, keys=Keys(redis_prefix))
         async with open_poller(settings) as (p, _):
             down = await p.cycle(now=t0)
     # Then the reading is stored, and the failure to publish is logged with the device
@@ -53,10 +53,10 @@ async def test_readings_reach_dynamodb_without_redis_and_publish_again_once_it_i
     # When Redis is back, the next poll publishes its reading
     client: Any = aioredis.Redis.from_url(REDIS_URL)
     pubsub = client.pubsub()
-    await pubsub.subscribe(channels.inverter_channel(d.id))
+    await pubsub.subscribe(Keys(redis_prefix).inverter_channel(d.id))
     await pubsub.get_message(timeout=1)
     await asyncio.sleep(0.2)
-    settings = PollSettings(tables.inverters, tables.readings, REDIS_URL, adapters, key_prefix=redis_prefix)
+    settings = PollSettings(tables.inverters, tables.readings, REDIS_URL, adapters, keys=Keys(redis_prefix))
     async with open_poller(settings) as (p, _):
         up = await p.cycle(now=t0 + timedelta(seconds=5))
     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2)

@@ -1,0 +1,58 @@
+"""The worker function's composition root: its collaborators, built once per execution environment
+from its settings (read once). Only the handler module imports it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cache
+
+import redis
+
+from shared import redis_client
+from shared.config import Env, env
+from shared.faults import Faults
+from shared.jobs.engine import Worker
+from shared.jobs.events import job_events
+from shared.jobs.protection import Protection
+from shared.jobs.queue import JobQueue
+from shared.jobs.settings import JobsEnv, jobs_env
+from shared.jobs.store import JobStore
+from shared.tenants import TenantStore
+from shared.topology import JOBS_QUEUE
+
+
+def settings() -> Env:
+    return env()
+
+
+def jobs_settings() -> JobsEnv:
+    return jobs_env()
+
+
+@cache
+def redis_conn() -> redis.Redis | None:
+    url = settings().redis_url
+    return redis_client.client(url) if url else None
+
+
+@cache
+def protection() -> Protection:
+    client, j = redis_conn(), jobs_settings()
+    if client is None or not j.protection:
+        return Protection()
+    return Protection.on_redis(client, settings().redis_keys().prefix, j.breaker(), j.budget())
+
+
+@cache
+def worker() -> Worker:
+    e = settings()
+    return Worker(JobStore(e.jobs_table), JobQueue(e.jobs_queue_url, e.jobs_dlq_url), TenantStore(e.tenants_table),
+                  job_events(redis_conn(), e.redis_keys()), lease=timedelta(seconds=e.lease_s),
+                  max_receive_count=JOBS_QUEUE.max_receive_count, faults=Faults(e.fault_points),
+                  protection=protection())
+
+
+def reset() -> None:
+    """Forget what was built (tests that change the environment)."""
+    for factory in (redis_conn, protection, worker):
+        factory.cache_clear()
