@@ -1,12 +1,15 @@
-"""The scheduler function's collaborators, built once per execution environment from its environment."""
+"""The scheduler function's composition root: its settings (read once) and collaborators, built once per
+execution environment. Only the handler module imports it."""
 
 from __future__ import annotations
 
 import os
 from functools import cache
 
+import redis
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import redis_client
 from shared.config import env
 from shared.jobs.events import job_events
 from shared.jobs.queue import JobQueue
@@ -27,7 +30,19 @@ def settings() -> SchedulerEnv:
 
 
 @cache
+def redis_conn() -> redis.Redis | None:
+    url = env().redis_url
+    return redis_client.client(url) if url else None
+
+
+@cache
 def scheduler() -> Scheduler:
     e = env()
     return Scheduler(ScheduleStore(e.schedules_table, e.jobs_table), JobQueue(e.jobs_queue_url, e.jobs_dlq_url),
-                     job_events(e.redis_url))
+                     job_events(redis_conn(), e.redis_keys()))
+
+
+def reset() -> None:
+    """Forget what was built (tests that change the environment)."""
+    for factory in (settings, redis_conn, scheduler):
+        factory.cache_clear()

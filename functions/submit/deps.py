@@ -61,6 +61,9 @@ def schedule_store() -> ScheduleStore:
 @cache
 def schedules() -> ScheduleService:
     return ScheduleService(schedule_store(), jobs())
+
+
+@cache
 def inverter_store() -> InverterStore:
     return InverterStore(settings().inverters_table)
 
