@@ -28,8 +28,12 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy shared functions local infra
 
+# The Lambda dependencies are built first (skipped when built; pip's cache makes a rebuild quick) so that
+# tests/infra/test_assets_import.py imports every function from its asset on a clean clone too.
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy shared functions local infra
+	$(BIN)/python -m infra.build_deps
 	$(BIN)/python -m pytest -q tests
 
 # STAGE names the deployment (default dev; prod/production keep their data). The CLI is the one pinned

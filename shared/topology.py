@@ -282,7 +282,7 @@ FUNCTIONS: tuple[Function, ...] = (
         tables=("schedules", "jobs"),
         queues=("jobs",),
         # No Redis (no VPC), like submit: a fired job shows in lists and streams from DynamoDB.
-        requirements=(*_BASE_REQUIREMENTS, *_CRON_REQUIREMENTS),
+        requirements=_BASE_REQUIREMENTS + _HTTP_REQUIREMENTS + _CRYPTO_REQUIREMENTS + _CRON_REQUIREMENTS,
     ),
     Function(
         name="poller",
