@@ -103,7 +103,8 @@ class Client:
     def watch(self, job_id: str, timeout_s: float = 3600) -> Iterator[dict[str, Any]]:
         """Job states as they change, from the stream app's SSE endpoint, until a terminal status."""
         url = f"{self.stream_url}/v1/jobs/{job_id}/events"
-        with httpx.stream("GET", url, params={"access_token": self.api_key},
+        # The API key goes in the header: the stream app refuses one in a URL (it would end up in logs).
+        with httpx.stream("GET", url, headers={"authorization": f"Bearer {self.api_key}"},
                           timeout=httpx.Timeout(timeout_s, connect=5)) as response:
             if response.status_code >= 400:
                 response.read()

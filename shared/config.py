@@ -56,6 +56,16 @@ class Env(BaseModel):
     # Behind API Gateway the stage prefixes every public path (`/dev/v1/…`); the dashboard builds its
     # links from it.
     stream_base_path: str = Field("", alias="STEADFAST_STREAM_BASE_PATH")
+    # The local stack's dev key; the dashboard page carries it in the local stage only (never in a deployed
+    # stage's page source).
+    dev_api_key: str = Field("sk_dev_local", alias="STEADFAST_DEV_API_KEY")
+    # Browser origins (comma-separated, exact `scheme://host[:port]`) allowed to call the API and the stream
+    # app cross-origin; none by default (the dashboard is served by the stream app itself, same origin).
+    cors_origins: str = Field("", alias="STEADFAST_CORS_ORIGINS")
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return tuple(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
 
     def redis_keys(self) -> Keys:
         return Keys(self.redis_prefix if self.redis_prefix is not None else f"{self.stage}:")

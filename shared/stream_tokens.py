@@ -1,5 +1,8 @@
-"""Short-lived stream tokens: an HMAC-signed (tenant, inverter, expiry) that lets a browser open one
-inverter's event stream without holding the tenant's API key."""
+"""Short-lived stream tokens: HMAC-signed claims that let a browser open an event stream without putting
+the tenant's API key into a URL (EventSource cannot send headers; a URL ends up in logs and history).
+
+Two scopes, never interchangeable: an inverter token (`POST /v1/inverters/{id}/stream-token`) opens that
+inverter's readings; a jobs token (`POST /v1/stream-token`) opens this tenant's job and tenant streams."""
 
 from __future__ import annotations
 
@@ -31,21 +34,49 @@ def issue(secret: str, tenant: str, inverter_id: str, now: datetime | None = Non
     return f"st_{payload}.{sig}", expires
 
 
-def verify(secret: str, token: str, inverter_id: str, now: datetime | None = None) -> str:
-    """The tenant the token was issued to. Unauthorized when forged or expired; Forbidden when it was
-    issued for another inverter."""
+JOBS_SCOPE = "jobs"
+
+
+def issue_jobs(secret: str, tenant: str, now: datetime | None = None,
+               ttl: timedelta = DEFAULT_TTL) -> tuple[str, datetime]:
+    """A token for this tenant's job streams (`/v1/jobs/{id}/events`, `/v1/tenant/jobs/events`) only."""
+    expires = (now or datetime.now(UTC)) + ttl
+    payload = _b64(json.dumps({"t": tenant, "s": JOBS_SCOPE, "e": int(expires.timestamp())},
+                              separators=(",", ":")).encode())
+    sig = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
+    return f"st_{payload}.{sig}", expires
+
+
+def _claims(secret: str, token: str, now: datetime | None) -> dict[str, object]:
+    """The verified claims. Unauthorized when forged, malformed (any bytes at all) or expired."""
     try:
         payload, sig = token.removeprefix("st_").split(".", 1)
         expected = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
-        if not hmac.compare_digest(sig, expected):
+        # Bytes, not str: compare_digest refuses non-ASCII strings with a TypeError (a 500 on bad input).
+        if not hmac.compare_digest(sig.encode(), expected.encode()):
             raise Unauthorized("invalid stream token")
         claims = json.loads(_unb64(payload))
-    except (ValueError, UnicodeDecodeError) as exc:
+        if not isinstance(claims, dict) or int(claims["e"]) < (now or datetime.now(UTC)).timestamp():
+            raise Unauthorized("stream token expired")
+    except (ValueError, UnicodeError, KeyError, TypeError) as exc:
         raise Unauthorized("invalid stream token") from exc
-    if int(claims["e"]) < (now or datetime.now(UTC)).timestamp():
-        raise Unauthorized("stream token expired")
-    if claims["i"] != inverter_id:
-        raise Forbidden("this stream token is for another inverter")
+    return claims
+
+
+def verify(secret: str, token: str, inverter_id: str, now: datetime | None = None) -> str:
+    """The tenant the token was issued to. Unauthorized when forged or expired; Forbidden when it was
+    issued for another inverter, or for the job streams."""
+    claims = _claims(secret, token, now)
+    if claims.get("i") != inverter_id:
+        raise Forbidden("this stream token is for another stream")
+    return str(claims["t"])
+
+
+def verify_jobs(secret: str, token: str, now: datetime | None = None) -> str:
+    """The tenant of a jobs token; Forbidden for an inverter's token."""
+    claims = _claims(secret, token, now)
+    if claims.get("s") != JOBS_SCOPE:
+        raise Forbidden("this stream token is for an inverter's stream, not the job streams")
     return str(claims["t"])
 
 

@@ -209,6 +209,7 @@ API_ROUTES = HttpApi(
             ("PATCH", "/v1/sources/{id}"), ("DELETE", "/v1/sources/{id}"), ("GET", "/v1/sources/{id}/events"),
             ("GET", "/v1/sources/{id}/events/{event_id}"), ("POST", "/v1/sources/{id}/events/{event_id}/replay"),
             ("POST", "/v1/sources/{id}/replay"))),
+        HttpRoute("POST", "/v1/stream-token"),
     )
 )
 # The public ingest route (no API key: the provider's signature is the credential). Served by a function of

@@ -41,6 +41,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackState]:
 
 
 @pytest.fixture(scope="session")
+def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackState]:
+    """A second stack with private targets disallowed, as in every deployed stage (SSRF and hardening
+    tests); its targets are reached only through what the guard lets through."""
+    home = tmp_path_factory.mktemp("strict")
+    proc, state = start_stack(home, {"STEADFAST_ALLOW_PRIVATE_TARGETS": "false"})
+    try:
+        yield state
+    finally:
+        stop_stack(proc)
+
+
+@pytest.fixture(scope="session")
 def api(stack: StackState) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.api_url, timeout=30,
                       headers={"authorization": f"Bearer {stack.dev_api_key}"}) as client:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -25,20 +26,24 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from functions.stream import deps
 from functions.stream.deps import Services
 from shared import problems, stream_tokens
-from shared.errors import NotFound, SteadfastError, Unauthorized
+from shared.errors import BadRequest, NotFound, SteadfastError, Unauthorized
 from shared.jobs.models import Status, utcnow
 from shared.streaming import sessions
 from shared.streaming.asgi import EventStream
 from shared.tenants import bearer
 
 STATIC = Path(__file__).parent / "static"
-# Streams authenticate with a token in the URL, never a cookie, so any origin may open them.
-_ANY_ORIGIN = {"Access-Control-Allow-Origin": "*"}
+# What the dashboard needs and nothing more: its own scripts, styles and streams, uPlot's canvas, the
+# data: favicon. No inline script (the dev key reaches the page as a meta tag), no framing.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "font-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                    "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
 
 
 def _services(request: Request) -> Services:
@@ -46,22 +51,56 @@ def _services(request: Request) -> Services:
     return services
 
 
+# Query parameters that would carry a credential. Only a stream token may be in a URL: an API key there
+# ends up in access logs, proxies and browser history.
+_URL_CREDENTIALS = ("access_token", "api_key", "apikey", "key", "token")
+
+
 def credential(request: Request) -> str:
-    """`access_token` query parameter (EventSource cannot set headers) or `Authorization: Bearer`."""
-    token = request.query_params.get("access_token")
-    return token.strip() if token and token.strip() else bearer(request.headers.get("authorization"))
+    """`access_token=<stream token>` (EventSource cannot set headers) or `Authorization: Bearer`; an API
+    key (anything but a stream token) in the URL is refused with 400."""
+    for name in _URL_CREDENTIALS:
+        value = request.query_params.get(name)
+        if value is None:
+            continue
+        if name == "access_token" and stream_tokens.looks_like_stream_token(value.strip()):
+            return value.strip()
+        raise BadRequest("an API key does not belong in a URL: send it as 'Authorization: Bearer <key>', or "
+                         "exchange it for a short-lived stream token at POST /v1/stream-token")
+    return bearer(request.headers.get("authorization"))
 
 
 async def tenant_of(request: Request) -> str:
-    return await asyncio.to_thread(_services(request).tenants.tenant_for, credential(request))
+    """The tenant of an API key in the Authorization header (the dashboard's JSON routes)."""
+    if any(name in request.query_params for name in _URL_CREDENTIALS):
+        credential(request)  # refuses an API key in the URL (a stream token there is ignored)
+    return await asyncio.to_thread(_services(request).tenants.tenant_for, bearer(request.headers.get("authorization")))
+
+
+async def stream_tenant(request: Request) -> str:
+    """The tenant of a job or tenant stream: a jobs stream token, or an API key in the header."""
+    cred = credential(request)
+    if stream_tokens.looks_like_stream_token(cred):
+        return stream_tokens.verify_jobs(await signing_key(_services(request)), cred)
+    return await asyncio.to_thread(_services(request).tenants.tenant_for, cred)
 
 
 def _deadline(request: Request) -> float:
     return asyncio.get_running_loop().time() + _services(request).max_stream_s
 
 
+def response_headers(request: Request) -> dict[str, str]:
+    """Security headers, and CORS for an allow-listed origin only (never `*`: these routes authenticate)."""
+    headers = dict(SECURITY_HEADERS)
+    origin = request.headers.get("origin")
+    allowed: tuple[str, ...] = getattr(request.app.state, "cors_origins", ())
+    if origin and origin in allowed:
+        headers |= {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    return headers
+
+
 def _stream(request: Request, feed: sessions.Feed) -> EventStream:
-    return EventStream(_services(request).hub, feed, _deadline(request), headers=_ANY_ORIGIN)
+    return EventStream(_services(request).hub, feed, _deadline(request), headers=response_headers(request))
 
 
 async def signing_key(s: Services) -> str:
@@ -86,7 +125,7 @@ async def inverter_events(request: Request) -> Response:
 
 async def job_events(request: Request) -> Response:
     s = _services(request)
-    tenant = await tenant_of(request)
+    tenant = await stream_tenant(request)
     job_id = request.path_params["id"]
     await asyncio.to_thread(s.jobs.get, tenant, job_id)  # 404 before the stream starts
 
@@ -97,7 +136,7 @@ async def job_events(request: Request) -> Response:
 
 
 async def tenant_job_events(request: Request) -> Response:
-    tenant = await tenant_of(request)
+    tenant = await stream_tenant(request)
     return _stream(request, sessions.TenantJobsFeed(tenant, _services(request).keys))
 
 
@@ -162,6 +201,14 @@ async def stream_token(request: Request) -> Response:
     return JSONResponse({"token": token, "expires_at": expires.isoformat().replace("+00:00", "Z")})
 
 
+async def jobs_stream_token(request: Request) -> Response:
+    """`POST /v1/stream-token`: the API key (header) for a short-lived token of this tenant's job streams."""
+    tenant = await tenant_of(request)
+    token, expires = stream_tokens.issue_jobs(await signing_key(_services(request)), tenant)
+    return JSONResponse({"token": token, "expires_at": expires.isoformat().replace("+00:00", "Z")},
+                        headers={"Cache-Control": "no-store"})
+
+
 async def health(request: Request) -> Response:
     hub = _services(request).hub
     # Always 200: the Lambda Web Adapter waits for this path before the first request, and a Redis
@@ -171,20 +218,25 @@ async def health(request: Request) -> Response:
 
 
 @functools.cache
-def _page(base_path: str) -> str:
+def _page(base_path: str, dev_api_key: str | None) -> str:
     # Every URL in the page is relative to <base>, so the same files work at `/` locally and under a
-    # stage prefix (`/dev/`) behind API Gateway.
-    return (STATIC / "index.html").read_text().replace('<base href="/">', f'<base href="{html.escape(base_path)}/">')
+    # stage prefix (`/dev/`) behind API Gateway. The local stage's dev key is pre-filled (a meta tag: the
+    # CSP allows no inline script); a deployed stage's page carries no key at all.
+    head = f'<base href="{html.escape(base_path)}/">'
+    if dev_api_key:
+        head += f'\n  <meta name="steadfast-dev-key" content="{html.escape(dev_api_key)}">'
+    return (STATIC / "index.html").read_text().replace('<base href="/">', head)
 
 
 async def dashboard(request: Request) -> Response:
-    return HTMLResponse(_page(_services(request).base_path), headers={"Cache-Control": "no-cache"})
+    s = _services(request)
+    return HTMLResponse(_page(s.base_path, s.dev_api_key), headers={"Cache-Control": "no-cache"})
 
 
 # -- errors as RFC 9457 problems -------------------------------------------------------------------
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SteadfastError)
-    headers = {"Access-Control-Allow-Origin": "*"}
+    headers = response_headers(request)
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(problems.from_error(exc, instance=request.url.path), status_code=exc.status,
@@ -197,6 +249,27 @@ async def _http_error(request: Request, exc: Exception) -> Response:
                             str(exc.detail), slug="not-found" if exc.status_code == 404 else "http",
                             instance=request.url.path)
     return JSONResponse(body, status_code=exc.status_code, media_type=problems.PROBLEM_CONTENT_TYPE)
+
+
+class SecurityHeaders:
+    """Adds `SECURITY_HEADERS` to every response of the routed (non-stream) part of the app."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for k, v in SECURITY_HEADERS.items():
+                    headers.setdefault(k, v)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class StreamApp:
@@ -261,7 +334,7 @@ _STREAMS: tuple[tuple[re.Pattern[str], Callable[[Request], Awaitable[Response]]]
 )
 
 
-def create_app(make_services: Callable[[], Services]) -> StreamApp:
+def create_app(make_services: Callable[[], Services], cors_origins: tuple[str, ...] = ()) -> StreamApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = make_services()
@@ -280,19 +353,23 @@ def create_app(make_services: Callable[[], Services]) -> StreamApp:
         Route("/v1/tenant/jobs/events", tenant_job_events),
         Route("/v1/dashboard/inverters", list_inverters),
         Route("/v1/dashboard/inverters/{id}/stream-token", stream_token, methods=["POST"]),
+        Route("/v1/stream-token", jobs_stream_token, methods=["POST"]),
         Route("/v1/dashboard/jobs", list_jobs),
         Route("/v1/dashboard/jobs/{id}/attempts", job_attempts),
         Route("/v1/dashboard/schedules", list_schedules),
         Route("/v1/dashboard/schedules/{id}/{action:str}", pause_schedule, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    middleware = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"],
-                             allow_headers=["Authorization", "Last-Event-ID"])]
-    return StreamApp(Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
-                               exception_handlers={SteadfastError: _domain_error, HTTPException: _http_error}))
+    middleware = [Middleware(SecurityHeaders),
+                  Middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+                             allow_headers=["Authorization", "Last-Event-ID", "Content-Type"], max_age=600)]
+    inner = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
+                      exception_handlers={SteadfastError: _domain_error, HTTPException: _http_error})
+    inner.state.cors_origins = cors_origins
+    return StreamApp(inner)
 
 
-app = create_app(deps.services)
+app = create_app(deps.services, deps.settings().cors_origin_list)
 
 
 def handler(event: dict[str, Any], context: Any) -> Any:

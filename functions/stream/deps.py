@@ -48,6 +48,8 @@ class Services:
     base_path: str = ""
     # Names this stack's channels and replay logs (shared.channels).
     keys: Keys = UNPREFIXED
+    # Pre-filled into the dashboard in the local stage only; None in every deployed stage.
+    dev_api_key: str | None = None
     # Process-wide, so only for a process that is the stream app (not a test runner hosting it).
     tune_gc: bool = False
     # The dashboard's schedules panel (list, pause, resume); None: the panel stays empty.
@@ -94,7 +96,8 @@ def from_env(e: Env) -> Services:
         replay=ReplayLog(e.redis_url), tenants=TenantStore(e.tenants_table), jobs=JobStore(e.jobs_table),
         inverters=_inverter_directory(e), token_secret=_token_key(e), max_stream_s=e.stream_max_s,
         base_path=e.stream_base_path.rstrip("/"), keys=e.redis_keys(), tune_gc=True,
-        schedules=ScheduleService(ScheduleStore(e.schedules_table, e.jobs_table), jobs=None))
+        schedules=ScheduleService(ScheduleStore(e.schedules_table, e.jobs_table), jobs=None),
+        dev_api_key=e.dev_api_key if e.stage == stage_secret.LOCAL_STAGE and not e.secret_arn else None)
 
 
 def settings() -> Env:

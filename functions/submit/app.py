@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.submit import inverters, jobs, schedules, sources
+from functions.submit import inverters, jobs, schedules, sources, tokens
 from shared import problems
 from shared.errors import SteadfastError
 
@@ -23,6 +23,7 @@ app.include_router(jobs.router)
 app.include_router(inverters.router)
 app.include_router(schedules.router)
 app.include_router(sources.router)
+app.include_router(tokens.router)
 
 
 def _problem(body: dict[str, Any]) -> Response[str]:

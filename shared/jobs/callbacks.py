@@ -13,24 +13,23 @@ again, and the earlier callback described a state the job has since left. A canc
 nor does a callback job (it is created without callback URLs), so callbacks never chain.
 
 Header values that look like credentials (Authorization, cookies, API keys, tokens) are redacted in the
-callback body: the callback URL may belong to another party than the target. Bodies that would make
+callback body (`shared.redaction`, as in every read): the callback URL may belong to another party than
+the target. Bodies that would make
 the callback larger than `MAX_CALLBACK_BODY` lose the request and result bodies (`body_truncated`).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from shared.jobs.continuations import Continuations, Effect, Followup, SpawnJob
 from shared.jobs.models import Job, JobSpec, Method, RequestSpec, RetrySpec, Status
 from shared.jobs.record import JobRecord, from_attributes, to_attributes
+from shared.redaction import redact_job
 
 MAX_CALLBACK_BODY = 192 * 1024
-REDACTED = "[redacted]"
-_SECRET_HEADER = re.compile(r"authorization|cookie|api[-_]?key|token|secret|password|signature", re.IGNORECASE)
 _URL_FOR = {Status.completed: "callback_url", Status.failed: "failure_callback_url",
             Status.dead: "failure_callback_url"}
 
@@ -46,13 +45,7 @@ def callback_url(job: Job) -> str | None:
 
 def callback_body(job: Job) -> str:
     """The parent's public JSON, with credential-like header values redacted and, if needed, bodies cut."""
-    data: dict[str, Any] = job.model_dump(mode="json")
-    data["request"]["headers"] = _redact(data["request"]["headers"])
-    for fb in data.get("fallbacks") or []:
-        if fb.get("headers"):
-            fb["headers"] = _redact(fb["headers"])
-    if data.get("result"):
-        data["result"]["headers"] = _redact(data["result"]["headers"])
+    data: dict[str, Any] = redact_job(job).model_dump(mode="json")
     body = json.dumps(data, separators=(",", ":"))
     if len(body.encode()) > MAX_CALLBACK_BODY:
         data["request"]["body"] = None
@@ -86,9 +79,6 @@ def callback_job(parent: JobRecord) -> JobRecord | None:
     return JobRecord(id=callback_id(parent.id, parent.run), tenant=parent.tenant, spec=spec, status=Status.pending,
                      created_at=at, updated_at=at, next_attempt_at=at)
 
-
-def _redact(headers: dict[str, str]) -> dict[str, str]:
-    return {k: REDACTED if _SECRET_HEADER.search(k) else v for k, v in headers.items()}
 
 
 class Callbacks:

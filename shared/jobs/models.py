@@ -21,6 +21,9 @@ RESERVED_HEADERS = frozenset({
     "webhook-id", "webhook-timestamp", "webhook-signature",
 })
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+# RFC 9110 5.5 field-value: visible ASCII, SP and HTAB. obs-text (0x80-0xFF) is refused too: a target reads it
+# as Latin-1 or not at all, and httpx refuses to send it.
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
 class Strict(BaseModel):
@@ -94,12 +97,15 @@ def check_headers(headers: dict[str, str]) -> dict[str, str]:
     if len(headers) > 50:
         raise ValueError("at most 50 headers")
     for name, value in headers.items():
-        if not _TOKEN.match(name):
+        if not _TOKEN.fullmatch(name):
             raise ValueError(f"invalid header name {name[:40]!r}")
         if name.lower() in RESERVED_HEADERS:
             raise ValueError(f"header {name!r} is set by Steadfast and cannot be overridden")
-        if len(value) > 8192 or any(c in value for c in "\r\n\0"):
-            raise ValueError(f"invalid value for header {name!r} (CR, LF, NUL or over 8 KiB)")
+        if len(value) > 8192:
+            raise ValueError(f"value of header {name!r} is over 8 KiB")
+        if not _FIELD_VALUE.fullmatch(value):
+            raise ValueError(f"value of header {name!r} has a control or non-ASCII character (RFC 9110 field-value: "
+                             "visible ASCII, space and tab only)")
     return headers
 
 

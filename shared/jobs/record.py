@@ -40,6 +40,7 @@ from pydantic import BaseModel
 
 from shared.errors import Conflict
 from shared.jobs.models import TERMINAL, Job, JobSpec, Result, Status, iso
+from shared.redaction import redact_job
 
 # Jobs are spread over a few due-index partitions so that the sweeper's queries stay under a hot key's
 # throughput limit at scale; the sweeper reads every shard.
@@ -181,14 +182,15 @@ class JobRecord(BaseModel):
         return self.model_copy(update={"status": status, "updated_at": now, **changes})
 
     def public(self) -> Job:
-        return Job(
+        """The job as every read shows it (API, lists, streams, callbacks): credentials redacted."""
+        return redact_job(Job(
             id=self.id, status=self.status, attempts=self.attempts, max_attempts=self.spec.retry.max_attempts,
             created_at=self.created_at, updated_at=self.updated_at, next_attempt_at=self.next_attempt_at,
             request=self.spec.request, retry=self.spec.retry, labels=self.spec.labels,
             target_index=self.target_index, last_error=self.last_error, result=self.result,
             fallbacks=self.spec.fallbacks, callback_url=self.spec.callback_url,
             failure_callback_url=self.spec.failure_callback_url, flow_control=self.spec.flow_control,
-        )
+        ))
 
 
 def due_shard(job_id: str) -> str:

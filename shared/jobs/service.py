@@ -10,7 +10,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from aws_lambda_powertools import Logger
 
@@ -47,9 +46,8 @@ def canonical(spec: JobSpec) -> str:
 
 def check_targets(spec: JobSpec) -> None:
     """Refuse literal private, loopback and metadata addresses at submit (DNS is checked at connect)."""
-    urls = [spec.request.url, *(f.url for f in spec.fallbacks), spec.callback_url, spec.failure_callback_url]
-    for url in filter(None, urls):
-        netguard.check_host(urlsplit(url).hostname or "")
+    netguard.check_urls([spec.request.url, *(f.url for f in spec.fallbacks), spec.callback_url,
+                         spec.failure_callback_url])
 
 
 @dataclass

@@ -39,7 +39,6 @@ def browser() -> Iterator[Browser]:
 def dashboard(browser: Browser, stack: StackState) -> Iterator[Page]:
     """The dashboard of the local stack, signed in with its dev API key, connected live."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.add_init_script(f"localStorage.setItem('steadfast.apiKey', {stack.dev_api_key!r})")
     page = context.new_page()
     page.goto(stack.stream_url + "/")
     page.wait_for_selector("#conn-state[data-state=live]", timeout=30_000)

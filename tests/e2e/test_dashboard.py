@@ -83,7 +83,6 @@ def test_a_job_changes_status_live_until_completed(dashboard: Page, api: httpx.C
 def test_two_browsers_on_one_inverter_see_the_same_readings(browser: Browser, dashboard: Page,
                                                             stack: StackState) -> None:
     context = browser.new_context()
-    context.add_init_script(f"localStorage.setItem('steadfast.apiKey', {stack.dev_api_key!r})")
     other = context.new_page()
     other.goto(stack.stream_url + "/")
     other.wait_for_selector("#conn-state[data-state=live]", timeout=30_000)
@@ -116,3 +115,26 @@ def test_a_crashed_stream_app_is_survived_without_losing_a_reading(dashboard: Pa
     assert published, "the poller published nothing in the meantime"
     missing = [eid for eid in published if eid not in set(after)]
     assert not missing, f"readings lost across the restart: {missing}"
+
+
+def test_the_dashboard_works_under_its_csp_with_no_violation(browser: Browser, stack: StackState) -> None:
+    # Given a page that records every CSP violation from its first script on
+    context = browser.new_context()
+    context.add_init_script("window.cspViolations = [];"
+                            "document.addEventListener('securitypolicyviolation', (e) =>"
+                            " window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));")
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text) if "Content Security Policy" in m.text else None)
+    response = page.goto(stack.stream_url + "/")
+    assert response is not None and "script-src 'self'" in response.headers["content-security-policy"]
+    # When it goes live (inverter chart and job stream, both through stream tokens)
+    page.wait_for_selector("#conn-state[data-state=live]", timeout=30_000)
+    page.wait_for_selector("#jobs-state[data-state=live]", timeout=30_000)
+    page.wait_for_function("() => chart.data[0].length > 0", timeout=30_000)
+    # Then nothing was blocked, and the API key is neither stored nor in any URL the page opened
+    assert page.evaluate("() => window.cspViolations") == [] and console == []
+    assert page.evaluate("() => localStorage.getItem('steadfast.apiKey')") is None
+    urls: list[str] = page.evaluate("() => performance.getEntriesByType('resource').map((e) => e.name)")
+    assert urls and not any(stack.dev_api_key in u for u in urls)
+    context.close()

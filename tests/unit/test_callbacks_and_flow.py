@@ -12,10 +12,11 @@ import pytest
 from pydantic import ValidationError
 
 from shared.errors import BlockedTarget
-from shared.jobs.callbacks import MAX_CALLBACK_BODY, REDACTED, callback_body, callback_job
+from shared.jobs.callbacks import MAX_CALLBACK_BODY, callback_body, callback_job
 from shared.jobs.models import MAX_BODY_BYTES, FlowControl, JobSpec, Result, Status
 from shared.jobs.record import JobRecord
 from shared.jobs.service import canonical, check_targets, fingerprint
+from shared.redaction import REDACTED
 
 NOW = datetime(2026, 11, 1, 12, 0, 0, 123000, tzinfo=UTC)
 

@@ -4,12 +4,15 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const KEY_STORE = "steadfast.apiKey", INVERTER_STORE = "steadfast.inverter";
+const INVERTER_STORE = "steadfast.inverter";
 const MAX_POINTS = 1500;           // beyond the replay window (1,000) plus a long session's live points
 const RETRY_MS = 3000;             // the server's `retry:`; used when we must reopen a stream ourselves
 const ACTIVE = new Set(["pending", "running", "retrying"]);
 
-let apiKey = localStorage.getItem(KEY_STORE) || "sk_dev_local";
+// The API key lives in this page's memory only: never in localStorage, never in a URL (streams open with
+// short-lived stream tokens). The local stage's page pre-fills its dev key; a deployed stage's has none.
+localStorage.removeItem("steadfast.apiKey");  // what earlier versions kept there
+let apiKey = document.querySelector('meta[name="steadfast-dev-key"]')?.content || "";
 let inverterStream = null, jobsStream = null, chart = null, drawPending = false;
 let inverterId = null, lastEventId = null, readingCount = 0, newestTs = 0;
 const series = { ts: [], pv: [], load: [], grid: [], batt: [] };
@@ -257,9 +260,21 @@ async function toggleAttempts(id, tr) {
   }
 }
 
-function openJobs() {
+let jobsOpening = 0;
+async function openJobs() {
   if (jobsStream) jobsStream.close();
-  const es = new EventSource(`v1/tenant/jobs/events?access_token=${encodeURIComponent(apiKey)}`);
+  jobsStream = null;
+  const attempt = ++jobsOpening;
+  let token;
+  try {
+    token = (await api("v1/stream-token", { method: "POST" })).token;
+  } catch (err) {
+    setState("jobs-state", "offline", "jobs");
+    if (err.status !== 401 && attempt === jobsOpening) setTimeout(() => attempt === jobsOpening && openJobs(), RETRY_MS);
+    return;
+  }
+  if (attempt !== jobsOpening) return;  // a newer open (another key) took over meanwhile
+  const es = new EventSource(`v1/tenant/jobs/events?access_token=${encodeURIComponent(token)}`);
   jobsStream = es;
   // The job stream is live only: each (re)connect reloads the list, then events keep it current.
   es.onopen = () => { setState("jobs-state", "live", "jobs"); loadJobs().catch(() => {}); };
@@ -287,7 +302,6 @@ $("api-key").value = apiKey;
 $("key-form").onsubmit = (e) => {
   e.preventDefault();
   apiKey = $("api-key").value.trim();
-  localStorage.setItem(KEY_STORE, apiKey);
   inverterId = null;
   start();
 };

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from local.launch import start_stack, stop_stack
 from local.stack import StackState
 from tests.conftest import wait_for
 
@@ -25,17 +23,12 @@ BLOCKED = [
     "http://192.168.1.1/", "http://100.64.0.1/", "http://224.0.0.1/", "http://0.0.0.0/", "http://[::]/",
     "http://metadata.google.internal/computeMetadata/v1/", "http://localhost:8080/", "http://printer.local/",
     "http://[64:ff9b::a9fe:a9fe]/",
+    # Beyond ipaddress.is_global: the IANA special-purpose registries and embedded-IPv4 forms.
+    "http://[::7f00:1]/", "http://[fec0::1]/", "http://[64:ff9b:1::a00:1]/", "http://192.0.0.1/",
+    "http://192.0.0.170/", "http://198.18.0.1/", "http://[2001:2::1]/", "http://[2001:0:7f00:1::]/",
+    "http://[2002:7f00:1::1]/", "http://[fe80::1%25eth0]/", "http://127.0.0.1./", "http://0300.0250.0.1/",
+    "http://evil.example\\@127.0.0.1/", "http://[ff02::1]/", "http://[5f00::1]/", "http://foo.home.arpa/",
 ]
-
-
-@pytest.fixture(scope="module")
-def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackState]:
-    home: Path = tmp_path_factory.mktemp("strict")
-    proc, state = start_stack(home, {"STEADFAST_ALLOW_PRIVATE_TARGETS": "false"})
-    try:
-        yield state
-    finally:
-        stop_stack(proc)
 
 
 @pytest.fixture(scope="module")

@@ -94,6 +94,8 @@ class Options:
     max_stream_s: float = 60
     queue_size: int = 256
     base_path: str = ""
+    cors_origins: tuple[str, ...] = ()
+    dev_api_key: str | None = None
 
 
 @pytest.fixture
@@ -109,12 +111,12 @@ def serve() -> Iterator[Callable[..., Served]]:
                                  client_name=served.hub_name),
                          replay=ReplayLog(REDIS_URL), tenants=served.tenants, jobs=served.jobs,
                          inverters=served.inverters, token_secret=SECRET, max_stream_s=opts.max_stream_s,
-                         base_path=opts.base_path)
+                         base_path=opts.base_path, dev_api_key=opts.dev_api_key)
             served.services.append(s)
             return s
 
         port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(services), host="127.0.0.1", port=port,
+        server = uvicorn.Server(uvicorn.Config(create_app(services, opts.cors_origins), host="127.0.0.1", port=port,
                                                log_level="warning", timeout_graceful_shutdown=1))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

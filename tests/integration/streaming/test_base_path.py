@@ -14,11 +14,12 @@ import pytest
 import redis.asyncio as aioredis
 
 from functions.stream.deps import from_env
+from shared import stream_tokens
 from shared.channels import UNPREFIXED as channels
 from shared.config import Env
 from shared.jobs.models import Status
 from shared.streaming.fanout import envelope
-from tests.integration.streaming.conftest import REDIS_URL, Served, sse_events, take, uid
+from tests.integration.streaming.conftest import REDIS_URL, SECRET, Served, sse_events, take, uid
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +60,8 @@ async def test_event_stream_under_the_stage_prefix(serve: Callable[..., Served])
     r = aioredis.Redis.from_url(REDIS_URL)
     try:
         async with httpx.AsyncClient(base_url=served.url, timeout=10) as client, client.stream(
-                "GET", f"/dev/v1/jobs/{job_id}/events", params={"access_token": "sk_acme"}) as response:
+                "GET", f"/dev/v1/jobs/{job_id}/events",
+                params={"access_token": stream_tokens.issue_jobs(SECRET, "acme")[0]}) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
             events = sse_events(response)

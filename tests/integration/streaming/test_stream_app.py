@@ -63,16 +63,24 @@ async def test_access_control_answers_with_problem_details(serve: Callable[..., 
     inverter_id, _ = inverter(served)
     _, other_token = inverter(served)
     async with httpx.AsyncClient(base_url=served.url) as client:
-        cases = {
-            401: [f"/v1/inverters/{inverter_id}/events", f"/v1/inverters/{inverter_id}/events?access_token=st_bad.sig",
-                  f"/v1/inverters/{inverter_id}/events?access_token=sk_unknown"],
-            403: [f"/v1/inverters/{inverter_id}/events?access_token={other_token}"],
-            404: [f"/v1/inverters/{inverter_id}/events?access_token=sk_other", "/v1/inverters/inv_nope/events?"
-                  "access_token=sk_acme", "/v1/jobs/job_nope/events?access_token=sk_acme"],
+        cases: dict[int, list[tuple[str, dict[str, str]]]] = {
+            # An API key in a URL is refused whether or not it is valid: it would end up in logs.
+            400: [(f"/v1/inverters/{inverter_id}/events?access_token=sk_unknown", {}),
+                  (f"/v1/inverters/{inverter_id}/events?access_token=sk_acme", {}),
+                  ("/v1/jobs/job_nope/events?access_token=sk_acme", {}),
+                  ("/v1/tenant/jobs/events?api_key=sk_acme", {}),
+                  ("/v1/dashboard/jobs?access_token=sk_acme", {})],
+            401: [(f"/v1/inverters/{inverter_id}/events", {}),
+                  (f"/v1/inverters/{inverter_id}/events?access_token=st_bad.sig", {}),
+                  (f"/v1/inverters/{inverter_id}/events", {"authorization": "Bearer sk_unknown"})],
+            403: [(f"/v1/inverters/{inverter_id}/events?access_token={other_token}", {})],
+            404: [(f"/v1/inverters/{inverter_id}/events", {"authorization": "Bearer sk_other"}),
+                  ("/v1/inverters/inv_nope/events", {"authorization": "Bearer sk_acme"}),
+                  ("/v1/jobs/job_nope/events", {"authorization": "Bearer sk_acme"})],
         }
-        for status, paths in cases.items():
-            for path in paths:
-                response = await client.get(path)
+        for status, requests in cases.items():
+            for path, headers in requests:
+                response = await client.get(path, headers=headers)
                 assert response.status_code == status, path
                 assert response.headers["content-type"] == "application/problem+json"
                 assert response.json()["status"] == status
@@ -146,7 +154,7 @@ async def test_job_stream_sends_current_state_then_changes_until_terminal(
     job_id = uid("job")
     served.jobs.put("acme", job_id, Status.running, attempts=1)
     async with httpx.AsyncClient(base_url=served.url, timeout=10) as client, client.stream(
-            "GET", f"/v1/jobs/{job_id}/events", params={"access_token": "sk_acme"}) as response:
+            "GET", f"/v1/jobs/{job_id}/events", headers={"authorization": "Bearer sk_acme"}) as response:
         events = sse_events(response)
         [current] = await take(events, 1)
         assert (current.event, json.loads(current.data)["status"]) == ("status", "running")
