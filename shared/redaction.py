@@ -3,15 +3,17 @@
 A header whose name looks like a credential (Authorization, Cookie, Set-Cookie, API keys, tokens, secrets,
 passwords, signatures, sessions) is shown as `"[redacted]"` in every read of a job (API, lists, the
 dashboard JSON, both job streams and the Redis replay log they read, callback bodies, logs). Its value is
-stored sealed (`shared.jobs.secrets`) and opened only to build the call to the target.
+stored sealed (`shared.jobs.credentials`) and opened only to build the call to the target.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from shared.jobs.models import Job
+if TYPE_CHECKING:
+    from shared.jobs.models import Job
 
 REDACTED = "[redacted]"
 SECRET_HEADER = re.compile(

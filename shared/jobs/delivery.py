@@ -12,10 +12,14 @@ import httpcore
 import httpx
 
 from shared import netguard, signing
+from shared.envelope import SealedValueInvalid
+from shared.errors import Unavailable
+from shared.jobs import credentials
 from shared.jobs.backoff import parse_retry_after
 from shared.jobs.classify import RETRY_AFTER_STATUSES, classify_exception, classify_status
 from shared.jobs.models import MAX_RESULT_BODY_BYTES, Outcome, Result
 from shared.jobs.record import JobRecord
+from shared.redaction import redact_headers
 
 USER_AGENT = "Steadfast/0.1 (+https://steadfast.dev)"
 _KEPT_RESPONSE_HEADERS = 50
@@ -45,8 +49,11 @@ def make_client(allow_private_targets: bool) -> httpx.AsyncClient:
 
 
 def delivery_headers(record: JobRecord, attempt_n: int, body: str, signing_secret: str | None) -> dict[str, str]:
+    """The headers of the call: the target's own, credentials opened (the only place that sees them), then
+    Steadfast's delivery headers."""
     _, target_headers = record.spec.target(record.target_index)
-    out = {**target_headers, "Idempotency-Key": record.id, "Steadfast-Attempt": str(attempt_n)}
+    opened = credentials.open_headers(record.tenant, record.id, target_headers)
+    out = {**opened, "Idempotency-Key": record.id, "Steadfast-Attempt": str(attempt_n)}
     if signing_secret:
         out |= signing.headers(signing_secret, record.id, body)
     return out
@@ -57,8 +64,13 @@ async def call(client: httpx.AsyncClient, record: JobRecord, attempt_n: int, sig
     spec = record.spec
     url, _ = spec.target(record.target_index)
     body = spec.request.body or ""
-    headers = delivery_headers(record, attempt_n, body, signing_secret)
     start = time.perf_counter()
+    try:
+        headers = delivery_headers(record, attempt_n, body, signing_secret)
+    except SealedValueInvalid:
+        return CallOutcome(Outcome.permanent, 0, error="a sealed credential header does not open with this stage's key")
+    except Unavailable as exc:
+        return CallOutcome(Outcome.retryable, 0, error=f"credential headers cannot be opened now: {exc.detail}")
     timeout = httpx.Timeout(spec.request.timeout_s, connect=min(5.0, spec.request.timeout_s))
     try:
         async with client.stream(spec.request.method.value, url, headers=headers,
@@ -78,7 +90,8 @@ async def call(client: httpx.AsyncClient, record: JobRecord, attempt_n: int, sig
                    if response.status_code in RETRY_AFTER_STATUSES else None)
     result = Result(
         status_code=response.status_code,
-        headers=dict(list(response.headers.items())[:_KEPT_RESPONSE_HEADERS]),
+        # Stored as every read shows them: a target's Set-Cookie or token header is never readable back.
+        headers=redact_headers(dict(list(response.headers.items())[:_KEPT_RESPONSE_HEADERS])),
         body=bytes(raw[:MAX_RESULT_BODY_BYTES]).decode("utf-8", errors="replace"),
         body_truncated=len(raw) > MAX_RESULT_BODY_BYTES, duration_ms=duration_ms)
     failure: str | None = None if outcome is Outcome.success else f"HTTP {response.status_code}"

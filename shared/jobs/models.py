@@ -8,7 +8,10 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from shared.envelope import PREFIX
+from shared.redaction import SECRET_HEADER
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_RESULT_BODY_BYTES = 64 * 1024
@@ -93,7 +96,17 @@ def check_url(value: str) -> str:
 Url = Annotated[str, Field(min_length=8, max_length=MAX_URL_LENGTH)]
 
 
-def check_headers(headers: dict[str, str]) -> dict[str, str]:
+# Validation context of a spec read back from the store, whose credential headers hold sealed values
+# (`shared.jobs.credentials`): longer than 8 KiB may be, and with the envelope prefix, which a caller's may not.
+STORED = {"stored": True}
+_MAX_SEALED_VALUE = 12 * 1024
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("stored"))
+
+
+def check_headers(headers: dict[str, str], stored: bool = False) -> dict[str, str]:
     if len(headers) > 50:
         raise ValueError("at most 50 headers")
     for name, value in headers.items():
@@ -101,8 +114,11 @@ def check_headers(headers: dict[str, str]) -> dict[str, str]:
             raise ValueError(f"invalid header name {name[:40]!r}")
         if name.lower() in RESERVED_HEADERS:
             raise ValueError(f"header {name!r} is set by Steadfast and cannot be overridden")
-        if len(value) > 8192:
+        sealed = stored and value.startswith(PREFIX)
+        if len(value) > (_MAX_SEALED_VALUE if sealed else 8192):
             raise ValueError(f"value of header {name!r} is over 8 KiB")
+        if not stored and value.startswith(PREFIX) and SECRET_HEADER.search(name):
+            raise ValueError(f"value of header {name!r} starts with {PREFIX!r}, the prefix of sealed values")
         if not _FIELD_VALUE.fullmatch(value):
             raise ValueError(f"value of header {name!r} has a control or non-ASCII character (RFC 9110 field-value: "
                              "visible ASCII, space and tab only)")
@@ -117,7 +133,10 @@ class RequestSpec(Strict):
     timeout_s: float = Field(default=10, gt=0, le=30)
 
     _url = field_validator("url")(check_url)
-    _headers = field_validator("headers")(check_headers)
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        return check_headers(v, _stored(info))
 
     @field_validator("body")
     @classmethod
@@ -161,8 +180,8 @@ class Fallback(Strict):
 
     @field_validator("headers")
     @classmethod
-    def _headers(cls, v: dict[str, str] | None) -> dict[str, str] | None:
-        return None if v is None else check_headers(v)
+    def _headers(cls, v: dict[str, str] | None, info: ValidationInfo) -> dict[str, str] | None:
+        return None if v is None else check_headers(v, _stored(info))
 
 
 class FlowControl(Strict):

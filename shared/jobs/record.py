@@ -39,7 +39,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.errors import Conflict
-from shared.jobs.models import TERMINAL, Job, JobSpec, Result, Status, iso
+from shared.jobs.credentials import stored_spec
+from shared.jobs.models import STORED, TERMINAL, Job, JobSpec, Result, Status, iso
 from shared.redaction import redact_job
 
 # Jobs are spread over a few due-index partitions so that the sweeper's queries stay under a hot key's
@@ -215,7 +216,7 @@ def to_attributes(r: JobRecord) -> dict[str, Any]:
     due = r.lease_until if r.status == Status.running else r.next_attempt_at
     return {
         "pk": f"JOB#{r.id}", "sk": "JOB", "id": r.id, "tenant": r.tenant,
-        "spec": r.spec.model_dump_json(exclude_none=True), "status": r.status.value,
+        "spec": stored_spec(r.tenant, r.id, r.spec).model_dump_json(exclude_none=True), "status": r.status.value,
         "created_at": iso(r.created_at), "updated_at": iso(r.updated_at),
         "next_attempt_at": iso(r.next_attempt_at) if r.next_attempt_at else None,
         "attempts": r.attempts, "target_index": r.target_index, "target_attempts": r.target_attempts,
@@ -232,7 +233,8 @@ def _dt(v: Any) -> datetime | None:
 
 def from_attributes(a: dict[str, Any]) -> JobRecord:
     return JobRecord(
-        id=a["id"], tenant=a["tenant"], spec=JobSpec.model_validate_json(a["spec"]), status=Status(a["status"]),
+        id=a["id"], tenant=a["tenant"], spec=JobSpec.model_validate_json(a["spec"], context=STORED),
+        status=Status(a["status"]),
         created_at=_dt(a["created_at"]), updated_at=_dt(a["updated_at"]),
         next_attempt_at=_dt(a.get("next_attempt_at")), attempts=int(a.get("attempts", 0)),
         target_index=int(a.get("target_index", 0)), target_attempts=int(a.get("target_attempts", 0)),
