@@ -126,6 +126,7 @@ def run(jobs: int = 500, transient: float = 0.3, outage_s: float = 5.0, crash_ra
     started = time.monotonic()
     with serve(target.app()) as target_url:
         proc, stack = start_stack(home, {"STEADFAST_FAULTS": faults, "STEADFAST_VISIBILITY_S": "10",
+                                         "STEADFAST_TENANT_RATE": "1000/s", "STEADFAST_TENANT_BURST": "5000",
                                          "STEADFAST_LEASE_S": "8", "STEADFAST_SWEEP_GRACE_S": "5"})
         stop, killed = threading.Event(), list[int]()
         killer = threading.Thread(target=_killer, args=(proc, target, kills, stop, killed), daemon=True)

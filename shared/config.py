@@ -62,6 +62,9 @@ class Env(BaseModel):
     # Browser origins (comma-separated, exact `scheme://host[:port]`) allowed to call the API and the stream
     # app cross-origin; none by default (the dashboard is served by the stream app itself, same origin).
     cors_origins: str = Field("", alias="STEADFAST_CORS_ORIGINS")
+    # Per-tenant API request rate (shared.tenant_limits): `50`, `50/s` or `3000/min`, and the bucket's size.
+    tenant_rate: str = Field("50/s", alias="STEADFAST_TENANT_RATE")
+    tenant_burst: int = Field(100, ge=1, alias="STEADFAST_TENANT_BURST")
 
     @property
     def cors_origin_list(self) -> tuple[str, ...]:

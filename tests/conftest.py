@@ -32,8 +32,11 @@ def _no_leaked_running_loop(request: pytest.FixtureRequest) -> None:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackState]:
     home = tmp_path_factory.mktemp("stack")
+    # The suites poll and submit as one tenant far beyond a customer's rate: the limit itself is tested on
+    # `strict`, at its default (tests/integration/hardening/test_rate_limit.py).
     proc, state = start_stack(home, {"STEADFAST_VISIBILITY_S": "20", "STEADFAST_LEASE_S": "15",
-                                        "STEADFAST_SWEEP_GRACE_S": "10"})
+                                        "STEADFAST_SWEEP_GRACE_S": "10", "STEADFAST_TENANT_RATE": "1000/s",
+                                        "STEADFAST_TENANT_BURST": "5000"})
     try:
         yield state
     finally:

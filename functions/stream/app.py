@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from functions.stream import deps
 from functions.stream.deps import Services
 from shared import problems, stream_tokens
-from shared.errors import BadRequest, NotFound, SteadfastError, Unauthorized
+from shared.errors import BadRequest, NotFound, SteadfastError, Unauthorized, Unprocessable
 from shared.jobs.models import Status, utcnow
 from shared.streaming import sessions
 from shared.streaming.asgi import EventStream
@@ -147,15 +147,37 @@ async def list_inverters(request: Request) -> Response:
     return JSONResponse({"items": items})
 
 
+_LIMIT = re.compile(r"[0-9]{1,4}")  # ASCII digits only: int() also reads "١٢", "１２" and " 12 "
+
+
+def _query_limit(request: Request, default: int = 50, most: int = 200) -> int:
+    raw = request.query_params.get("limit")
+    if raw is None:
+        return default
+    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= most:
+        raise Unprocessable(f"limit must be an integer from 1 to {most}",
+                            errors=[{"pointer": "/limit", "detail": f"an integer from 1 to {most}", "type": "limit"}])
+    return int(raw)
+
+
+def _query_status(request: Request) -> Status | None:
+    raw = request.query_params.get("status")
+    if raw is None:
+        return None
+    if raw not in Status.__members__:
+        raise Unprocessable(f"status must be one of {', '.join(Status.__members__)}",
+                            errors=[{"pointer": "/status", "detail": "a job status", "type": "enum"}])
+    return Status(raw)
+
+
 async def list_jobs(request: Request) -> Response:
     tenant = await tenant_of(request)
-    raw_status = request.query_params.get("status")
-    status = Status(raw_status) if raw_status and raw_status in Status.__members__ else None
-    raw_limit = request.query_params.get("limit", "50")
-    limit = min(max(int(raw_limit), 1), 200) if raw_limit.isdigit() else 50
-    records, cursor = await asyncio.to_thread(_services(request).jobs.page, tenant, status, limit,
-                                              request.query_params.get("cursor"))
-    return JSONResponse({"items": [deps.public_job(r) for r in records], "next_cursor": cursor})
+    status, limit = _query_status(request), _query_limit(request)
+    cursor = request.query_params.get("cursor")
+    if cursor is not None and len(cursor) > 2048:
+        raise BadRequest("cursor is not one this API returned")
+    records, next_cursor = await asyncio.to_thread(_services(request).jobs.page, tenant, status, limit, cursor)
+    return JSONResponse({"items": [deps.public_job(r) for r in records], "next_cursor": next_cursor})
 
 
 async def job_attempts(request: Request) -> Response:

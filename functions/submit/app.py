@@ -10,11 +10,13 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.submit import inverters, jobs, schedules, sources, tokens
-from shared import problems
+from functions.submit import auth, inverters, jobs, schedules, sources, tokens
+from shared import http_input, problems
 from shared.errors import SteadfastError
+from shared.tenant_limits import RateLimited
 
 logger = Logger()
 metrics = Metrics()
@@ -26,9 +28,10 @@ app.include_router(sources.router)
 app.include_router(tokens.router)
 
 
-def _problem(body: dict[str, Any]) -> Response[str]:
+def _problem(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
     # Powertools serializes only application/json bodies itself.
-    return Response(status_code=body["status"], content_type=problems.PROBLEM_CONTENT_TYPE, body=json.dumps(body))
+    return Response(status_code=body["status"], content_type=problems.PROBLEM_CONTENT_TYPE, body=json.dumps(body),
+                    headers=headers)
 
 
 @app.get("/v1/health", include_in_schema=False)
@@ -46,6 +49,9 @@ def openapi() -> Response[str]:
 def domain_error(err: SteadfastError) -> Response[str]:
     if err.status >= 500:
         logger.exception("request failed", extra={"problem": err.slug})
+    if isinstance(err, RateLimited):
+        metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
+        return _problem(problems.from_error(err, instance=app.current_event.path), err.headers)
     return _problem(problems.from_error(err, instance=app.current_event.path))
 
 
@@ -70,6 +76,14 @@ def not_found(_: NotFoundError) -> Response[str]:
     return _problem(problems.problem(404, "Not found", f"no route {app.current_event.path}", slug="not-found"))
 
 
+@app.exception_handler(OverflowError)
+def out_of_range(_: OverflowError) -> Response[str]:
+    # A date at the edge of the calendar that a time-zone shift pushes past year 1 or 9999.
+    logger.warning("value out of range", exc_info=True)
+    return _problem(problems.problem(422, "Validation failed", "a value in the request is out of range",
+                                     slug="validation", instance=app.current_event.path))
+
+
 @app.exception_handler(Exception)
 def unexpected(_: Exception) -> Response[str]:
     logger.exception("unhandled error")
@@ -80,7 +94,21 @@ def unexpected(_: Exception) -> Response[str]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     headers = event.get("headers") or {}
+    # Ingest bodies are the providers' bytes, whatever their type: that route reads them as they are.
+    ingest = str(event.get("rawPath", "")).startswith("/v1/ingest/")
+    if not ingest and (refused := http_input.body_problem(headers, event.get("body"),
+                                                          bool(event.get("isBase64Encoded")))):
+        status, title, detail = refused
+        body = problems.problem(status, title, detail, slug=title.lower().replace(" ", "-"),
+                                instance=event.get("rawPath"))
+        extra = {"Accept-Post": "application/json"} if status == 415 else {}
+        return {"statusCode": status, "headers": {"Content-Type": problems.PROBLEM_CONTENT_TYPE, **extra},
+                "body": json.dumps(body)}
     # `curl -d '{…}'` labels JSON as a form; the API speaks only JSON, so read it as what it is.
     if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         headers["content-type"] = "application/json"
-    return app.resolve(event, context)
+    auth.decision.set(None)
+    result = app.resolve(event, context)
+    if (limited := auth.decision.get()) is not None:
+        result.setdefault("headers", {}).update(limited.headers())
+    return result

@@ -7,7 +7,7 @@ from functools import cache
 
 import redis
 
-from shared import redis_client
+from shared import aws, redis_client
 from shared.config import Env, env
 from shared.jobs.events import JobEvents, job_events
 from shared.jobs.queue import JobQueue
@@ -17,6 +17,7 @@ from shared.schedules.service import ScheduleService
 from shared.schedules.store import ScheduleStore
 from shared.telemetry.inverter_store import InverterStore
 from shared.telemetry.reading_store import ReadingStore
+from shared.tenant_limits import TenantRateLimit, parse_rate
 from shared.tenants import TenantStore
 
 
@@ -43,6 +44,12 @@ def job_store() -> JobStore:
 @cache
 def events() -> JobEvents:
     return job_events(redis_conn(), settings().redis_keys())
+
+
+@cache
+def rate_limit() -> TenantRateLimit:
+    e = settings()
+    return TenantRateLimit(aws.dynamodb(), e.jobs_table, parse_rate(e.tenant_rate), e.tenant_burst)
 
 
 @cache
@@ -76,5 +83,5 @@ def reading_store() -> ReadingStore:
 def reset() -> None:
     """Forget what was built (tests that change the environment)."""
     for factory in (redis_conn, tenants, job_store, events, jobs, schedule_store, schedules, inverter_store,
-                    reading_store):
+                    reading_store, rate_limit):
         factory.cache_clear()

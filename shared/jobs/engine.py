@@ -29,6 +29,7 @@ from typing import ParamSpec, TypeVar
 import httpx
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from shared.faults import Faults
@@ -39,7 +40,7 @@ from shared.jobs.features import default_continuations
 from shared.jobs.hooks import AttemptContext, AttemptHook
 from shared.jobs.models import Attempt, Outcome, Status, utcnow
 from shared.jobs.protection import Admission, Protection
-from shared.jobs.queue import EARLY_CLAIM_S, MAX_DELAY_SECONDS, MAX_VISIBILITY_SECONDS, JobMessage, JobQueue
+from shared.jobs.queue import EARLY_CLAIM_S, MAX_DELAY_SECONDS, MAX_WAIT_ON_VISIBILITY_S, JobMessage, JobQueue
 from shared.jobs.record import JobRecord
 from shared.jobs.store import JobStore
 from shared.tenants import TenantStore
@@ -132,10 +133,20 @@ class Worker:
     async def _keep(self, msg: JobMessage, receipt_handle: str, receive_count: int, wait_s: float) -> Disposition:
         """Bring the message back after `wait_s`. A message that came back often is replaced by a fresh
         one, so that legitimate retries never reach the queue's maxReceiveCount."""
+        log = {"job_id": msg.job_id, "wait_s": round(wait_s, 3)}
+        if wait_s > MAX_WAIT_ON_VISIBILITY_S:
+            logger.info("wait longer than SQS can hold; the sweeper enqueues the job when it is due", extra=log)
+            return ACK
         if receive_count >= self.max_receive_count - 1:
             await _io(self.queue.send, msg.job_id, msg.tenant, min(wait_s, MAX_DELAY_SECONDS))
             return ACK
-        await _io(self.queue.retry_in, receipt_handle, min(wait_s, MAX_VISIBILITY_SECONDS))
+        try:
+            await _io(self.queue.retry_in, receipt_handle, wait_s)
+        except (ClientError, BotoCoreError) as exc:
+            # The job is in the store with its next_attempt_at: the sweeper enqueues it (late, never lost).
+            logger.warning("SQS refused the visibility change; the sweeper takes the job over",
+                           extra=log | {"error": str(exc)})
+            return ACK
         return Disposition(ack=False, retry_in_s=wait_s)
 
     async def _defer(self, record: JobRecord, owner: str, admission: Admission) -> Disposition:

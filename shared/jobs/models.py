@@ -233,6 +233,10 @@ class JobSpec(Strict):
         if self.not_before is not None:
             if self.not_before.tzinfo is None:
                 raise ValueError("not_before needs a time zone (RFC 3339)")
+            try:
+                self.not_before.astimezone(UTC)
+            except OverflowError:
+                raise ValueError("not_before is outside the years 1 to 9999 in UTC") from None
             if self.not_before > datetime.now(UTC) + timedelta(seconds=MAX_DELAY_S):
                 raise ValueError("not_before is more than 30 days ahead")
         return self

@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 
 MAX_DELAY_SECONDS = 900          # SQS DelaySeconds ceiling
 MAX_VISIBILITY_SECONDS = 43_200  # SQS visibility ceiling (12 h); longer waits re-arm on delivery
+# SQS counts the 12 h from when the message was received, and refuses a ChangeMessageVisibility beyond
+# that (AWS and moto alike). A worker asks at most one Lambda run (15 min) after receipt, so a wait longer
+# than this is not asked of SQS at all: the message is acknowledged and the sweeper enqueues the job
+# when it comes within 15 minutes of due (it is in the store with its next_attempt_at).
+MAX_WAIT_ON_VISIBILITY_S = MAX_VISIBILITY_SECONDS - 15 * 60 - 60
 # SQS counts delays in whole seconds. Delays are rounded down, so a message is never late, and a job
 # may be claimed up to this much before it is due; the worker then waits out the rest itself, so that
 # jittered retries keep their sub-second spread instead of landing on whole seconds together.
@@ -67,6 +72,36 @@ class JobQueue:
         timeout = whole_seconds(seconds, MAX_VISIBILITY_SECONDS)
         self.sqs.change_message_visibility(QueueUrl=self.url, ReceiptHandle=receipt_handle,
                                            VisibilityTimeout=timeout)
+
+    def drain_dead_letters(self, tenant: str, job_ids: set[str], max_rounds: int = 100) -> int:
+        """Delete the DLQ messages of `job_ids` (jobs just redriven or retried), so that the queue, and its
+        "DLQ not empty" alarm, hold only what is still dead. Other messages are put back at once. Reads at
+        most `max_rounds` batches of 10; what it misses is only a message left behind, never a lost job."""
+        deleted = 0
+        left = set(job_ids)
+        try:
+            for _ in range(max_rounds):
+                if not left:
+                    break
+                got = self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=30,
+                                               WaitTimeSeconds=0).get("Messages", [])
+                if not got:
+                    break
+                for m in got:
+                    try:
+                        msg: JobMessage | None = JobMessage.model_validate_json(m["Body"])
+                    except ValueError:
+                        msg = None
+                    if msg is not None and msg.tenant == tenant and msg.job_id in job_ids:
+                        self.sqs.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=m["ReceiptHandle"])
+                        left.discard(msg.job_id)
+                        deleted += 1
+                    else:
+                        self.sqs.change_message_visibility(QueueUrl=self.dlq_url, ReceiptHandle=m["ReceiptHandle"],
+                                                           VisibilityTimeout=0)
+        except (ClientError, BotoCoreError) as exc:
+            raise Unavailable(f"the dead-letter queue is unavailable: {type(exc).__name__}") from exc
+        return deleted
 
     def dead_letter(self, body: str, reason: str) -> None:
         self.sqs.send_message(QueueUrl=self.dlq_url, MessageBody=body, MessageAttributes={

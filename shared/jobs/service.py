@@ -14,7 +14,7 @@ from datetime import datetime
 from aws_lambda_powertools import Logger
 
 from shared import netguard
-from shared.errors import BadRequest, Conflict, Unprocessable
+from shared.errors import BadRequest, Conflict, Unavailable, Unprocessable
 from shared.jobs.continuations import Continuation, Continuations
 from shared.jobs.events import JobEvents, NoEvents
 from shared.jobs.features import default_continuations
@@ -107,7 +107,7 @@ class JobService:
         self.events.publish(tenant, updated.public())
         return updated
 
-    def restart(self, tenant: str, job_id: str, delay_s: float = 0) -> JobRecord:
+    def restart(self, tenant: str, job_id: str, delay_s: float = 0, drain: bool = True) -> JobRecord:
         """A failed or dead job starts again on its first target with a fresh attempt budget, as a new run
         (which owes its own callback when it ends; see shared.jobs.callbacks)."""
         record = self.store.get(tenant, job_id)
@@ -117,21 +117,37 @@ class JobService:
             self.queue.send(job_id, tenant, delay_s)
         logger.info("job restarted", extra={"job_id": job_id, "tenant": tenant, "delay_s": delay_s})
         self.events.publish(tenant, updated.public())
+        if drain and record.status == Status.dead:
+            self._drain(tenant, {job_id})
         return updated
 
     def redrive(self, tenant: str, window_s: int, limit: int) -> int:
         """Send dead jobs back, each at a random moment in the window: a fixed endpoint is not met by
-        the whole backlog in one second."""
+        the whole backlog in one second. The DLQ messages of the jobs sent back are deleted."""
         count, cursor = 0, None
+        redriven: set[str] = set()
         while count < limit:
             records, cursor = self.store.page(tenant, Status.dead, min(100, limit - count), cursor)
             for record in records:
                 try:
-                    self.restart(tenant, record.id, self.rng.uniform(0, window_s))
+                    self.restart(tenant, record.id, self.rng.uniform(0, window_s), drain=False)
                 except Conflict:
                     continue
+                redriven.add(record.id)
                 count += 1
             if cursor is None:
                 break
-        logger.info("dead letters redriven", extra={"tenant": tenant, "count": count, "window_s": window_s})
+        drained = self._drain(tenant, redriven)
+        logger.info("dead letters redriven", extra={"tenant": tenant, "count": count, "window_s": window_s,
+                                                    "dlq_messages_deleted": drained})
         return count
+
+    def _drain(self, tenant: str, job_ids: set[str]) -> int:
+        if not job_ids:
+            return 0
+        try:
+            return self.queue.drain_dead_letters(tenant, job_ids)
+        except Unavailable:
+            # The jobs are restarted (the store is the truth); only their stale DLQ messages stay behind.
+            logger.warning("DLQ messages of redriven jobs not deleted", extra={"tenant": tenant, "count": len(job_ids)})
+            return 0

@@ -13,15 +13,18 @@ from redis.asyncio import Redis
 from shared import redis_client
 from shared.channels import REPLAY_MAXLEN
 
-_ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+# ASCII digits only (`\d` takes any script's digits, which int() reads and Redis refuses), whole string
+# (`$` would let a trailing newline through), each part within Redis's 64-bit range.
+_ENTRY_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
+_MAX_PART = 2**64 - 1
 
 
 def parse_id(entry_id: str | None) -> tuple[int, int] | None:
     """A stream entry id as a comparable pair, or None for anything that is not one (a forged header)."""
-    if not entry_id or not _ENTRY_ID.match(entry_id):
+    if not entry_id or not _ENTRY_ID.fullmatch(entry_id):
         return None
-    ms, seq = entry_id.split("-")
-    return int(ms), int(seq)
+    ms, seq = (int(part) for part in entry_id.split("-"))
+    return (ms, seq) if ms <= _MAX_PART and seq <= _MAX_PART else None
 
 
 @dataclass(frozen=True, slots=True)
