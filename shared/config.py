@@ -65,6 +65,8 @@ class Env(BaseModel):
     # Per-tenant API request rate (shared.tenant_limits): `50`, `50/s` or `3000/min`, and the bucket's size.
     tenant_rate: str = Field("50/s", alias="STEADFAST_TENANT_RATE")
     tenant_burst: int = Field(100, ge=1, alias="STEADFAST_TENANT_BURST")
+    # Open streams (job, tenant and inverter streams together) per tenant across the stream app's instances.
+    tenant_max_streams: int = Field(100, ge=1, alias="STEADFAST_TENANT_MAX_STREAMS")
 
     @property
     def cors_origin_list(self) -> tuple[str, ...]:

@@ -99,8 +99,16 @@ def response_headers(request: Request) -> dict[str, str]:
     return headers
 
 
-def _stream(request: Request, feed: sessions.Feed) -> EventStream:
-    return EventStream(_services(request).hub, feed, _deadline(request), headers=response_headers(request))
+async def _stream(request: Request, tenant: str, feed: sessions.Feed) -> EventStream:
+    s = _services(request)
+    if s.slots is None:
+        return EventStream(s.hub, feed, _deadline(request), headers=response_headers(request))
+    slots, slot = s.slots, await s.slots.acquire(tenant)
+
+    async def release() -> None:
+        await slots.release(tenant, slot)
+
+    return EventStream(s.hub, feed, _deadline(request), headers=response_headers(request), on_close=release)
 
 
 async def signing_key(s: Services) -> str:
@@ -120,7 +128,7 @@ async def inverter_events(request: Request) -> Response:
     if found is None or found[0] != tenant:
         raise NotFound(f"no inverter {inverter_id!r}")
     last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
-    return _stream(request, sessions.InverterFeed(s.replay, inverter_id, found[1], last_id, s.keys))
+    return await _stream(request, tenant, sessions.InverterFeed(s.replay, inverter_id, found[1], last_id, s.keys))
 
 
 async def job_events(request: Request) -> Response:
@@ -132,12 +140,12 @@ async def job_events(request: Request) -> Response:
     async def load() -> dict[str, Any]:
         return deps.public_job(await asyncio.to_thread(s.jobs.get, tenant, job_id))
 
-    return _stream(request, sessions.JobFeed(s.replay, job_id, load, s.keys))
+    return await _stream(request, tenant, sessions.JobFeed(s.replay, job_id, load, s.keys))
 
 
 async def tenant_job_events(request: Request) -> Response:
     tenant = await stream_tenant(request)
-    return _stream(request, sessions.TenantJobsFeed(tenant, _services(request).keys))
+    return await _stream(request, tenant, sessions.TenantJobsFeed(tenant, _services(request).keys))
 
 
 # -- read-only JSON for the dashboard (same origin: no CORS set-up between the API and the stream app) --

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+import redis.asyncio as aioredis
+
 from shared import stage_secret
 from shared.channels import UNPREFIXED, Keys
 from shared.config import Env, env
@@ -16,6 +18,7 @@ from shared.jobs.record import JobRecord
 from shared.streaming.directory import CachedDirectory, InverterDirectory
 from shared.streaming.hub import Hub
 from shared.streaming.replay import ReplayLog
+from shared.streaming.slots import StreamSlots
 
 if TYPE_CHECKING:
     from shared.schedules.service import ScheduleService
@@ -50,6 +53,8 @@ class Services:
     keys: Keys = UNPREFIXED
     # Pre-filled into the dashboard in the local stage only; None in every deployed stage.
     dev_api_key: str | None = None
+    # The per-tenant cap on open streams (None: no cap, as in tests that host the app in-process).
+    slots: StreamSlots | None = None
     # Process-wide, so only for a process that is the stream app (not a test runner hosting it).
     tune_gc: bool = False
     # The dashboard's schedules panel (list, pause, resume); None: the panel stays empty.
@@ -68,6 +73,8 @@ class Services:
     async def stop(self) -> None:
         await self.hub.stop()
         await self.replay.close()
+        if self.slots is not None:
+            await self.slots.redis.aclose()
 
 
 def _inverter_directory(e: Env) -> InverterDirectory:
@@ -97,7 +104,9 @@ def from_env(e: Env) -> Services:
         inverters=_inverter_directory(e), token_secret=_token_key(e), max_stream_s=e.stream_max_s,
         base_path=e.stream_base_path.rstrip("/"), keys=e.redis_keys(), tune_gc=True,
         schedules=ScheduleService(ScheduleStore(e.schedules_table, e.jobs_table), jobs=None),
-        dev_api_key=e.dev_api_key if e.stage == stage_secret.LOCAL_STAGE and not e.secret_arn else None)
+        dev_api_key=e.dev_api_key if e.stage == stage_secret.LOCAL_STAGE and not e.secret_arn else None,
+        slots=StreamSlots(aioredis.Redis.from_url(e.redis_url, socket_timeout=1, socket_connect_timeout=1),
+                          e.tenant_max_streams, e.stream_max_s + 60, f"{e.redis_keys().prefix}streams:tenant:"))
 
 
 def settings() -> Env:

@@ -104,8 +104,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         extra = {"Accept-Post": "application/json"} if status == 415 else {}
         return {"statusCode": status, "headers": {"Content-Type": problems.PROBLEM_CONTENT_TYPE, **extra},
                 "body": json.dumps(body)}
-    # `curl -d '{…}'` labels JSON as a form; the API speaks only JSON, so read it as what it is.
-    if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+    # `curl -d '{…}'` labels JSON as a form, others send `application/merge-patch+json` and the like; the API
+    # speaks only JSON (body_problem refused anything else), so read each as what it is.
+    if not ingest and event.get("body") and headers.get("content-type"):
         headers["content-type"] = "application/json"
     auth.decision.set(None)
     result = app.resolve(event, context)

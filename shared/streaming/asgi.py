@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -31,15 +31,27 @@ _BASE_HEADERS = (
 class EventStream(Response):
     """`text/event-stream` of one feed; ends when the feed does or when the client leaves."""
 
-    def __init__(self, hub: Hub, feed: Feed, deadline: float, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(self, hub: Hub, feed: Feed, deadline: float, headers: Mapping[str, str] | None = None,
+                 on_close: Callable[[], Awaitable[None]] | None = None) -> None:
         # Response.__init__ is skipped on purpose: there is no body to render.
         self.status_code = 200
         self.background = None
         self.hub, self.feed, self.deadline = hub, feed, deadline
         self.raw_headers = _raw_headers(tuple((headers or {}).items()))
         self.gone = False
+        self.on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            if self.on_close is not None:
+                # Not awaited here: a cancelled stream must not wait on Redis to finish cancelling.
+                task = asyncio.ensure_future(self.on_close())
+                _closing.add(task)
+                task.add_done_callback(_closing.discard)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         if scope.get("method") == "HEAD":
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -74,6 +86,9 @@ class EventStream(Response):
         finally:
             watcher.remove_done_callback(abandon)
             watcher.cancel()
+
+
+_closing: set[asyncio.Future[None]] = set()
 
 
 @functools.cache

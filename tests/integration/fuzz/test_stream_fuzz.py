@@ -42,7 +42,8 @@ def fuzz_key(stack: StackState) -> str:
 def test_no_input_makes_the_stream_app_fail(stack: StackState, fuzz_key: str) -> None:
     failures: list[str] = []
     calls = 0
-    client = httpx.Client(base_url=stack.stream_url, timeout=15)
+    # No keep-alive: each example on its own connection, so an abandoned stream never holds the pool.
+    client = httpx.Client(base_url=stack.stream_url, timeout=15, limits=httpx.Limits(max_keepalive_connections=0))
 
     @settings(max_examples=250, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(route=st.sampled_from(ROUTES), ident=text | st.just("job_0000"),

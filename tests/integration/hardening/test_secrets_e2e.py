@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from local.stack import StackState
-from shared import channels
+from shared.channels import Keys
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
@@ -45,9 +45,10 @@ def test_credentials_reach_the_target_and_nothing_else(stack: StackState, api: h
     callbacks = wait_for(lambda: httpx.get(f"{stack.demo_target_url}/_callbacks", params={"job": job["id"]}).json(),
                          lambda c: c["callbacks"], 60)["callbacks"]
     reads.append(json.dumps(callbacks))
+    keys = Keys(stack.function_env["STEADFAST_REDIS_PREFIX"])
     with redis.Redis.from_url(stack.redis_url) as r:
         reads += [json.dumps([(i.decode(), {k.decode(): v.decode() for k, v in f.items()})
-                              for i, f in r.xrange(channels.job_log(job["id"]))])]
+                              for i, f in r.xrange(keys.job_log(job["id"]))])]
         assert len(reads[-1]) > 10
     kw = {"endpoint_url": stack.aws_endpoint, "region_name": "us-east-1", "aws_access_key_id": "testing",
           "aws_secret_access_key": "testing"}

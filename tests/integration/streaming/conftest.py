@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 import uvicorn
 
 from functions.stream.app import create_app
@@ -27,6 +28,7 @@ from shared.jobs.record import JobRecord
 from shared.streaming.directory import MemoryDirectory
 from shared.streaming.hub import Hub
 from shared.streaming.replay import ReplayLog
+from shared.streaming.slots import StreamSlots
 
 REDIS_URL = os.environ.get("STEADFAST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SECRET = "test-stream-secret"
@@ -96,6 +98,7 @@ class Options:
     base_path: str = ""
     cors_origins: tuple[str, ...] = ()
     dev_api_key: str | None = None
+    max_streams: int | None = None
 
 
 @pytest.fixture
@@ -111,7 +114,10 @@ def serve() -> Iterator[Callable[..., Served]]:
                                  client_name=served.hub_name),
                          replay=ReplayLog(REDIS_URL), tenants=served.tenants, jobs=served.jobs,
                          inverters=served.inverters, token_secret=SECRET, max_stream_s=opts.max_stream_s,
-                         base_path=opts.base_path, dev_api_key=opts.dev_api_key)
+                         base_path=opts.base_path, dev_api_key=opts.dev_api_key,
+                         slots=None if opts.max_streams is None else StreamSlots(
+                             aioredis.Redis.from_url(REDIS_URL), opts.max_streams, 120,
+                             f"test-slots-{uuid.uuid4().hex}:"))
             served.services.append(s)
             return s
 

@@ -5,6 +5,7 @@ and frame protection; the dev key reaches the page only in the local stage."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -128,3 +129,25 @@ async def test_the_dev_key_is_in_the_page_only_where_the_stage_gives_one(serve: 
         js = (await client.get("/static/dashboard.js")).text
     assert "steadfast-dev-key\" content" not in page and "sk_dev" not in page and "sk_dev" not in js
     assert "localStorage.setItem(KEY" not in js
+
+
+async def test_a_tenant_has_a_cap_on_open_streams(serve: Callable[..., Served]) -> None:
+    served = serve(max_streams=2)
+    served.tenants.keys.update({"sk_acme": "acme", "sk_other": "other"})
+    async with httpx.AsyncClient(base_url=served.url, timeout=10) as client:
+        async with client.stream("GET", "/v1/tenant/jobs/events", headers=KEY) as one, \
+                client.stream("GET", "/v1/tenant/jobs/events", headers=KEY) as two:
+            assert one.status_code == two.status_code == 200
+            third = await client.get("/v1/tenant/jobs/events", headers=KEY)
+            assert third.status_code == 429 and third.headers["content-type"] == "application/problem+json"
+            # Another tenant has its own
+            async with client.stream("GET", "/v1/tenant/jobs/events",
+                                     headers={"authorization": "Bearer sk_other"}) as theirs:
+                assert theirs.status_code == 200
+        # A closed stream frees its slot
+        for _ in range(100):
+            async with client.stream("GET", "/v1/tenant/jobs/events", headers=KEY) as again:
+                if again.status_code == 200:
+                    break
+            await asyncio.sleep(0.05)
+        assert again.status_code == 200
