@@ -1,46 +1,36 @@
-"""Per-tenant request rate limit of the API: a token bucket per tenant in Redis (SPEC §3).
+"""Per-tenant request rate limit of the API (SPEC §3): a quota per window, counted in DynamoDB.
 
-`STEADFAST_TENANT_RATE` (default 50 per second, `50` or `50/s`) refills it, `STEADFAST_TENANT_BURST`
-(default 100) is its size. Beyond it a request is answered 429 with `Retry-After` and the IETF draft's
-`RateLimit-Policy: "tenant";q=100;w=2` and `RateLimit: "tenant";r=0;t=1` (draft-ietf-httpapi-ratelimit-
-headers-08); every answer carries the two RateLimit fields.
+`STEADFAST_TENANT_RATE` (default 50 per second: `50`, `50/s` or `3000/min`) and `STEADFAST_TENANT_BURST`
+(default 100) make the policy "burst requests per burst/rate seconds": 100 per 2 s. Beyond it a request
+is answered 429 with `Retry-After`; every answer carries the IETF draft's fields
+(draft-ietf-httpapi-ratelimit-headers-08): `RateLimit-Policy: "tenant";q=100;w=2` and
+`RateLimit: "tenant";r=<left>;t=<seconds to the next window>`.
 
-Why Redis: the limit must hold across every execution environment of the submit function (in AWS,
-hundreds of Lambda instances at once), so the bucket lives in a store they all share. The stack already
-runs Redis (ElastiCache, in the same VPC as the submit function, which publishes job events to it); one
-EVAL per request (≈ 0.3 ms in-region) refills and takes atomically on the server's own clock, so skew
-between instances does not matter. DynamoDB would work too, but a conditional update per API call costs
-a write unit each (≈ $1.25 per million requests) and single-digit ms. If Redis is unreachable the limit
-fails open (logged, counted as the EMF metric `RateLimitUnavailable`): an outage of the limiter must not
-become an outage of the API.
+Why DynamoDB: the limit must hold across every execution environment of the submit function (in AWS,
+hundreds of Lambda instances at once), so the count lives in a store they all share, and the submit
+function is outside the VPC, so ElastiCache is out of its reach; DynamoDB is what it already calls on
+every request. One conditional `UpdateItem` per request (`ADD n 1` unless the window's count reached the
+quota) counts and decides atomically, with no read first; the window's item expires by the jobs table's
+TTL. It costs one write unit per API call (≈ $1.25 per million on demand) and a few ms. A fixed window may
+let up to twice the quota through across a window boundary; the draft's policy model is the same quota
+per window. If DynamoDB cannot be asked the limit fails open (logged): the limiter's outage must not
+become the API's.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.errors import SteadfastError
 
 logger = Logger(child=True)
-
-# KEYS[1] the tenant's bucket; ARGV rate (tokens/s), burst. The server's clock (TIME) refills it.
-_TAKE = """
-local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens, at = tonumber(state[1]) or burst, tonumber(state[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
-local allowed = 0
-if tokens >= 1 then tokens = tokens - 1; allowed = 1 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-return {allowed, tostring(tokens)}
-"""
 
 
 class RateLimited(SteadfastError):
@@ -54,22 +44,17 @@ class RateLimited(SteadfastError):
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
-    tokens: float
-    rate: float
-    burst: int
+    used: int
+    quota: int
+    window_s: int
+    reset_s: int
 
     def headers(self) -> dict[str, str]:
-        window = max(1, math.ceil(self.burst / self.rate))
-        until_full = max(0, math.ceil((self.burst - self.tokens) / self.rate))
-        out = {"RateLimit-Policy": f'"tenant";q={self.burst};w={window}',
-               "RateLimit": f'"tenant";r={max(0, math.floor(self.tokens))};t={until_full}'}
+        out = {"RateLimit-Policy": f'"tenant";q={self.quota};w={self.window_s}',
+               "RateLimit": f'"tenant";r={max(0, self.quota - self.used)};t={self.reset_s}'}
         if not self.allowed:
-            out["Retry-After"] = str(self.retry_after_s)
+            out["Retry-After"] = str(max(1, self.reset_s))
         return out
-
-    @property
-    def retry_after_s(self) -> int:
-        return max(1, math.ceil((1 - self.tokens) / self.rate))
 
 
 def parse_rate(text: str) -> float:
@@ -84,25 +69,51 @@ def parse_rate(text: str) -> float:
 
 @dataclass
 class TenantRateLimit:
-    redis: Any  # redis.Redis
+    db: Any  # a boto3 DynamoDB client
+    table: str
     rate: float = 50.0
     burst: int = 100
-    prefix: str = "ratelimit:tenant:"
+    clock: Callable[[], float] = field(default=time.time)
+
+    @property
+    def window_s(self) -> int:
+        return max(1, math.ceil(self.burst / self.rate))
+
+    @property
+    def quota(self) -> int:
+        return max(1, round(self.rate * self.window_s))
 
     def take(self, tenant: str) -> Decision | None:
-        """One request of `tenant`: the decision, or None when the limiter cannot be asked (fail open)."""
+        """One request of `tenant`: the decision, or None when the count cannot be asked (fail open)."""
+        now = self.clock()
+        start = int(now // self.window_s) * self.window_s
+        reset = max(1, math.ceil(start + self.window_s - now))
         try:
-            allowed, tokens = self.redis.eval(_TAKE, 1, self.prefix + tenant, self.rate, self.burst)
-        except Exception as exc:  # any Redis failure: serve the request unlimited rather than fail it
-            logger.warning("tenant rate limit unavailable; request allowed", extra={"tenant": tenant,
-                                                                                   "error": type(exc).__name__})
-            return None
-        return Decision(bool(int(allowed)), float(tokens), self.rate, self.burst)
+            out = self.db.update_item(
+                TableName=self.table, Key={"pk": {"S": f"RATE#{tenant}"}, "sk": {"S": f"W#{start}"}},
+                UpdateExpression="ADD n :one SET expires_at = if_not_exists(expires_at, :exp)",
+                ConditionExpression="attribute_not_exists(n) OR n < :quota",
+                ExpressionAttributeValues={":one": {"N": "1"}, ":quota": {"N": str(self.quota)},
+                                           ":exp": {"N": str(start + self.window_s + 60)}},
+                ReturnValues="UPDATED_NEW")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return Decision(False, self.quota, self.quota, self.window_s, reset)
+            return self._unavailable(tenant, exc)
+        except BotoCoreError as exc:
+            return self._unavailable(tenant, exc)
+        return Decision(True, int(out["Attributes"]["n"]["N"]), self.quota, self.window_s, reset)
+
+    @staticmethod
+    def _unavailable(tenant: str, exc: Exception) -> None:
+        logger.warning("tenant rate limit unavailable; request allowed", extra={"tenant": tenant,
+                                                                               "error": type(exc).__name__})
+        return None
 
     def check(self, tenant: str) -> Decision | None:
         decision = self.take(tenant)
         if decision is not None and not decision.allowed:
-            logger.info("tenant rate limited", extra={"tenant": tenant, "rate": self.rate, "burst": self.burst})
-            raise RateLimited(f"more than {self.rate:g} requests per second (burst {self.burst}); retry in "
-                              f"{decision.retry_after_s} s", decision.headers())
+            logger.info("tenant rate limited", extra={"tenant": tenant, "quota": self.quota, "window_s": self.window_s})
+            raise RateLimited(f"more than {self.quota} requests in {self.window_s} s; retry in {decision.reset_s} s",
+                              decision.headers())
         return decision

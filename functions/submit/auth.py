@@ -17,7 +17,5 @@ decision: ContextVar[Decision | None] = ContextVar("rate_limit_decision", defaul
 
 def tenant_of(app: APIGatewayHttpResolver | APIGatewayHttpRouter) -> str:
     tenant = tenants().tenant_for(bearer(app.current_event.headers.get("authorization")))
-    limiter = rate_limit()
-    if limiter is not None:
-        decision.set(limiter.check(tenant))
+    decision.set(rate_limit().check(tenant))
     return tenant

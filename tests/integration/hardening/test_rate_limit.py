@@ -1,7 +1,7 @@
 """The per-tenant request rate limit on the stack (private targets disallowed, default 50/s burst 100):
-every answer carries the draft's RateLimit fields; an empty bucket answers 429 problem JSON with
-`Retry-After`, only for that tenant, and refills at the configured rate. The bucket is in the stack's Redis,
-shared by every process of the submit function, as it is by every Lambda instance in AWS."""
+every answer carries the draft's RateLimit fields; a spent quota answers 429 problem JSON with
+`Retry-After`, only for that tenant, and the next window is fresh. The count is in DynamoDB, shared
+by every process of the submit function, as it is by every Lambda instance in AWS."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import sys
 import time
 import uuid
 
+import boto3
 import httpx
 import pytest
-import redis
 
 from local.launch import ROOT
 from local.stack import StackState
@@ -45,10 +45,13 @@ def test_an_empty_bucket_answers_429_for_that_tenant_only(strict: StackState) ->
         assert first.headers["ratelimit-policy"] == '"tenant";q=100;w=2'
         second = api.get("/v1/jobs", params={"limit": 1}, headers={"authorization": f"Bearer {key}"})
         assert remaining(second) < remaining(first) <= 99
-        # When the tenant has used its whole burst (drained in Redis, as a burst of 100 calls would)
-        with redis.Redis.from_url(strict.redis_url) as r:
-            now_ms = int(r.time()[0]) * 1000
-            r.hset(f"ratelimit:tenant:{tenant}", mapping={"tokens": "0", "at": str(now_ms)})
+        # When the tenant has used the whole quota of this window and the next (as 100 calls would)
+        db = boto3.client("dynamodb", endpoint_url=strict.aws_endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        start = int(time.time() // 2) * 2
+        for window in (start, start + 2):
+            db.put_item(TableName=strict.function_env["JOBS_TABLE"],
+                        Item={"pk": {"S": f"RATE#{tenant}"}, "sk": {"S": f"W#{window}"}, "n": {"N": "100"}})
         limited = api.post("/v1/jobs", json={"request": {"url": "https://example.com/"}},
                            headers={"authorization": f"Bearer {key}"})
         # Then it is refused with a problem that says when to come back; nothing was created
@@ -60,8 +63,8 @@ def test_an_empty_bucket_answers_429_for_that_tenant_only(strict: StackState) ->
         assert remaining(limited) == 0
         # And another tenant is not affected
         assert api.get("/v1/jobs", headers={"authorization": f"Bearer {other}"}).status_code == 200
-        # And the bucket refills at 50/s
-        time.sleep(float(limited.headers["retry-after"]))
+        # And a later window is fresh
+        time.sleep(float(limited.headers["retry-after"]) + 2)
         assert api.get("/v1/jobs", params={"limit": 1}, headers={"authorization": f"Bearer {key}"}).status_code == 200
 
 
@@ -76,7 +79,7 @@ def test_a_burst_beyond_the_bucket_is_limited(strict: StackState) -> None:
             if statuses[-1] == 429:
                 break
         elapsed = time.monotonic() - started
-    # A machine that serves fewer than 50 calls a second never empties the bucket: then nothing to prove
+    # A machine that serves fewer than 50 calls a second never spends the quota: then nothing to prove
     if 429 not in statuses:
         assert elapsed * 50 + 100 >= len(statuses)  # else the limit did not hold
         pytest.skip(f"{len(statuses)} calls took {elapsed:.1f} s: slower than the refill rate here")
