@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from aws_lambda_powertools import Logger
 
@@ -46,8 +45,7 @@ class SourceService:
     def _check(self, destinations: list[Destination]) -> None:
         """Literal private, loopback and metadata addresses are refused here; DNS is checked at connect."""
         if not self.allow_private_targets:
-            for d in destinations:
-                netguard.check_host(urlsplit(d.url).hostname or "")
+            netguard.check_urls([d.url for d in destinations])
 
     def _sealed(self, tenant: str, source_id: str, verify: VerifySpec) -> str | None:
         return None if verify.secret is None else self.sealer.seal(verify.secret, secret_context(tenant, source_id))
