@@ -22,6 +22,8 @@ class Env(BaseModel):
     # How long an inbound webhook event (headers, body) is kept for the log and replays (at least its
     # source's dedup window).
     event_retention_s: int = Field(30 * 86_400, alias="STEADFAST_EVENT_RETENTION_S")
+    rollups_table: str = Field("rollups", alias="ROLLUPS_TABLE")
+    alerts_table: str = Field("alerts", alias="ALERTS_TABLE")
     jobs_queue_url: str = Field("", alias="JOBS_QUEUE_URL")
     jobs_dlq_url: str = Field("", alias="JOBS_DLQ_URL")
     redis_url: str | None = Field(None, alias="REDIS_URL")

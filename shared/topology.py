@@ -130,6 +130,8 @@ _CRON_REQUIREMENTS = ("cronsim==2.8", "tzdata==2026.6")
 _STREAM_REQUIREMENTS = ("starlette==1.10.0", "uvicorn==0.54.0")
 # AES-GCM for shared.envelope (imported on first seal or open, so only those calls pay for it).
 _CRYPTO_REQUIREMENTS = ("cryptography==50.0.2",)
+# The sun's elevation at an inverter (the no_production alert).
+_SUN_REQUIREMENTS = ("astral==3.2",)
 
 JOBS_TABLE = Table(
     name="jobs",
@@ -167,6 +169,18 @@ SCHEDULES_TABLE = Table(
         Index("by_due", "due_pk", "due_at"),
     ),
 )
+# Closed history buckets (5 min, 1 h, 1 d) per inverter, kept far beyond the readings' TTL.
+ROLLUPS_TABLE = Table(name="rollups", env_var="ROLLUPS_TABLE", ttl_attribute="expires_at")
+# Alert rules and incidents per tenant, and the evaluator's per (inverter, rule) tracks.
+ALERTS_TABLE = Table(
+    name="alerts",
+    env_var="ALERTS_TABLE",
+    indexes=(
+        # Sparse: only a pending track carries `check_pk`; each poll cycle reads the tracks whose for_s has
+        # run out (`check_at`), also for inverters that were not due (an offline device backs off for hours).
+        Index("by_check", "check_pk", "check_at", projection="KEYS_ONLY"),
+    ),
+)
 
 # Inbound webhook sources, their events (TTL: the retention) and dedup marks (TTL: the dedup window).
 SOURCES_TABLE = Table(
@@ -177,7 +191,7 @@ SOURCES_TABLE = Table(
 )
 
 TABLES: tuple[Table, ...] = (JOBS_TABLE, TENANTS_TABLE, INVERTERS_TABLE, READINGS_TABLE, SCHEDULES_TABLE,
-                             SOURCES_TABLE)
+                             SOURCES_TABLE, ROLLUPS_TABLE, ALERTS_TABLE)
 
 JOBS_QUEUE = Queue(name="jobs", env_var="JOBS_QUEUE_URL", dlq_env_var="JOBS_DLQ_URL")
 QUEUES: tuple[Queue, ...] = (JOBS_QUEUE,)
@@ -210,6 +224,11 @@ API_ROUTES = HttpApi(
             ("GET", "/v1/sources/{id}/events/{event_id}"), ("POST", "/v1/sources/{id}/events/{event_id}/replay"),
             ("POST", "/v1/sources/{id}/replay"))),
         HttpRoute("POST", "/v1/stream-token"),
+        HttpRoute("GET", "/v1/inverters/{id}/series"),
+        HttpRoute("POST", "/v1/alert-rules"),
+        HttpRoute("GET", "/v1/alert-rules"),
+        HttpRoute("DELETE", "/v1/alert-rules/{id}"),
+        HttpRoute("GET", "/v1/incidents"),
     )
 )
 # The public ingest route (no API key: the provider's signature is the credential). Served by a function of
@@ -231,7 +250,7 @@ FUNCTIONS: tuple[Function, ...] = (
         handler="functions.submit.app.handler",
         trigger=API_ROUTES,
         timeout_s=15,
-        tables=("jobs", "tenants", "inverters", "readings", "schedules", "sources"),
+        tables=("jobs", "tenants", "inverters", "readings", "schedules", "sources", "rollups", "alerts"),
         queues=("jobs",),
         # httpx: shared.jobs.classify and the telemetry adapters import it.
         requirements=_BASE_REQUIREMENTS + _HTTP_REQUIREMENTS + _CRYPTO_REQUIREMENTS + _CRON_REQUIREMENTS,
@@ -290,9 +309,11 @@ FUNCTIONS: tuple[Function, ...] = (
         handler="functions.poller.app.handler",
         trigger=Schedule(rate_s=60, local_rate_s=5, local_rate_env="STEADFAST_POLL_RATE_S"),
         timeout_s=60,
-        tables=("inverters", "readings"),
+        # jobs (and the queue): alert notifications are submitted as jobs; rollups, alerts: history, incidents.
+        tables=("inverters", "readings", "rollups", "alerts", "jobs"),
+        queues=("jobs",),
         needs_redis=True,
-        requirements=_BASE_REQUIREMENTS + _HTTP_REQUIREMENTS + _CRYPTO_REQUIREMENTS,
+        requirements=_BASE_REQUIREMENTS + _HTTP_REQUIREMENTS + _CRYPTO_REQUIREMENTS + _SUN_REQUIREMENTS,
         needs_secrets=True,
         needs_kms=True,
     ),
@@ -302,7 +323,7 @@ FUNCTIONS: tuple[Function, ...] = (
         trigger=StreamingUrl(asgi_app="functions.stream.app:app"),
         timeout_s=900,
         memory_mb=1024,
-        tables=("jobs", "tenants", "inverters", "readings", "schedules"),
+        tables=("jobs", "tenants", "inverters", "readings", "schedules", "rollups"),
         needs_redis=True,
         # cron: the dashboard's schedules panel shows next runs.
         requirements=_BASE_REQUIREMENTS + _STREAM_REQUIREMENTS + _CRON_REQUIREMENTS,

@@ -8,6 +8,7 @@ from functools import cache
 import redis
 
 from shared import aws, redis_client
+from shared.alerts.store import AlertStore
 from shared.config import Env, env
 from shared.jobs.events import JobEvents, job_events
 from shared.jobs.queue import JobQueue
@@ -17,6 +18,7 @@ from shared.schedules.service import ScheduleService
 from shared.schedules.store import ScheduleStore
 from shared.telemetry.inverter_store import InverterStore
 from shared.telemetry.reading_store import ReadingStore
+from shared.telemetry.rollup_store import RollupStore
 from shared.tenant_limits import TenantRateLimit, parse_rate
 from shared.tenants import TenantStore
 
@@ -80,8 +82,18 @@ def reading_store() -> ReadingStore:
     return ReadingStore(settings().readings_table)
 
 
+@cache
+def rollup_store() -> RollupStore:
+    return RollupStore(settings().rollups_table)
+
+
+@cache
+def alert_store() -> AlertStore:
+    return AlertStore(settings().alerts_table)
+
+
 def reset() -> None:
     """Forget what was built (tests that change the environment)."""
     for factory in (redis_conn, tenants, job_store, events, jobs, schedule_store, schedules, inverter_store,
-                    reading_store, rate_limit):
+                    reading_store, rate_limit, rollup_store, alert_store):
         factory.cache_clear()

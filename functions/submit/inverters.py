@@ -10,12 +10,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.submit.auth import tenant_of
-from functions.submit.deps import inverter_store, reading_store
+from functions.submit.deps import inverter_store, reading_store, rollup_store
 from shared import stage_secret, stream_tokens
 from shared.config import env
 from shared.errors import BadRequest
+from shared.telemetry import history
 from shared.telemetry.models import Inverter, InverterCreate, InverterPage, ReadingList, StreamToken
 from shared.telemetry.registry import register
+from shared.telemetry.rollups import Series, Step
 
 router = APIGatewayHttpRouter()
 
@@ -51,6 +53,18 @@ def get_readings(
         raise BadRequest("since needs a time zone (RFC 3339, e.g. 2026-11-22T10:00:00Z)")
     inverter = inverter_store().get(tenant_of(router), inverter_id)
     return ReadingList(items=reading_store().history(inverter.id, since, limit))
+
+
+@router.get("/v1/inverters/<inverter_id>/series")
+def get_series(
+    inverter_id: str,
+    step: Annotated[Step, Query(description="bucket size: 5m, 1h or 1d")] = Step.hour,
+    start: Annotated[datetime | None, Query(alias="from", description="RFC 3339; default: 24 h, 7 d or 30 d "
+                                                                      "before `to` for 5m, 1h, 1d")] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="RFC 3339, exclusive; default: now")] = None,
+) -> Series:
+    inverter = inverter_store().get(tenant_of(router), inverter_id)
+    return history.series(rollup_store(), inverter, step, start, end)
 
 
 @router.post("/v1/inverters/<inverter_id>/stream-token")

@@ -18,6 +18,9 @@ Its contract, with the quirks of a real vendor cloud on purpose:
       429 when every serial of the call is over its limit (Retry-After: whole seconds)
       401 bad token, 400 bad form ({"code": 10, …}), 413 more than 100 serials ({"code": 11, …})
     GET /_stats  → {"requests": {"<serial>": n, …}, "rate_limited": n}   (every call naming a serial)
+    POST /_control/offline {"serial": "…", "offline": true|false}  → {"offline": [serials]}: an offline
+         device answers {"err": "offline"} (as a vendor cloud that has lost it), so that tests and
+         benchmarks can take a device away and bring it back
     GET /v1/health
 
 Rate limit: one request per device per `min_interval_s` (GCRA, with 20 % tolerance for a scheduler's
@@ -80,6 +83,7 @@ class SandboxVendor:
     devices: dict[str, Simulator] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=dict)
     rate_limited: int = 0
+    offline: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.limiter = DeviceLimiter(self.min_interval_s)
@@ -92,10 +96,21 @@ class SandboxVendor:
             return VendorResponse(200, {"status": "ok"})
         if method == "POST" and path == "/v1/devices/last-data":
             return self.last_data(headers, body)
+        if method == "POST" and path == "/_control/offline":
+            return self.set_offline(body)
         return VendorResponse(404, {"code": 404, "msg": f"no route {method} {path}"})
 
     def stats(self) -> dict[str, Any]:
         return {"requests": dict(self.requests), "rate_limited": self.rate_limited}
+
+    def set_offline(self, body: bytes) -> VendorResponse:
+        try:
+            control = json.loads(body)
+            serial, offline = str(control["serial"]), bool(control["offline"])
+        except (ValueError, KeyError, TypeError):
+            return VendorResponse(400, {"code": 10, "msg": 'send {"serial": "…", "offline": true|false}'})
+        (self.offline.add if offline else self.offline.discard)(serial)
+        return VendorResponse(200, {"offline": sorted(self.offline)})
 
     def last_data(self, headers: dict[str, str], body: bytes) -> VendorResponse:
         if headers.get("x-sandbox-token") != self.token:
@@ -118,7 +133,9 @@ class SandboxVendor:
         for serial in dict.fromkeys(serials):  # a repeated serial is one device, counted once
             self.requests[serial] = self.requests.get(serial, 0) + 1
             wait = self.limiter.wait_s(serial, now)
-            if wait > 0:
+            if serial in self.offline:
+                data[serial] = {"err": "offline", "msg": "the device has not reported"}
+            elif wait > 0:
                 self.rate_limited += 1
                 waits.append(wait)
                 data[serial] = {"err": "rate_limited", "retryAfter": round(wait, 1)}

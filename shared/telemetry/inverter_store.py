@@ -14,6 +14,7 @@ state, one cycle at a time (see `shared.telemetry.poller`).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,6 +23,7 @@ from shared import aws
 from shared.errors import Conflict, NotFound, Unavailable
 from shared.telemetry import batch_writes
 from shared.telemetry.models import Brand, InverterRecord, Reading, iso
+from shared.telemetry.rollups import OpenBuckets
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -41,7 +43,13 @@ def to_attributes(r: InverterRecord) -> dict[str, Any]:
         "tenant_pk": f"T#{r.tenant}", "created_sk": f"{iso(r.created_at)}#{r.id}",
         "latest": r.latest.model_dump_json() if r.latest else None, "failures": r.failures,
         "last_error": r.last_error, "last_polled_at": iso(r.last_polled_at) if r.last_polled_at else None,
+        "latitude": _decimal(r.latitude), "longitude": _decimal(r.longitude),
+        "buckets": r.buckets.model_dump_json() if r.buckets else None,
     }
+
+
+def _decimal(v: float | None) -> Decimal | None:
+    return Decimal(str(v)) if v is not None else None
 
 
 def _dt(v: Any) -> datetime | None:
@@ -54,7 +62,10 @@ def from_attributes(a: dict[str, Any]) -> InverterRecord:
         name=a.get("name"), poll_interval_s=int(a["poll_interval_s"]), created_at=_dt(a["created_at"]),
         next_poll_at=_dt(a["next_poll_at"]), failures=int(a.get("failures", 0)), last_error=a.get("last_error"),
         latest=Reading.model_validate_json(a["latest"]) if a.get("latest") else None,
-        last_polled_at=_dt(a.get("last_polled_at")))
+        last_polled_at=_dt(a.get("last_polled_at")),
+        latitude=float(a["latitude"]) if a.get("latitude") is not None else None,
+        longitude=float(a["longitude"]) if a.get("longitude") is not None else None,
+        buckets=OpenBuckets.model_validate_json(a["buckets"]) if a.get("buckets") else None)
 
 
 class InverterStore:

@@ -15,6 +15,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.telemetry.rollups import OpenBuckets
+
 MIN_POLL_INTERVAL_S = 5
 MAX_POLL_INTERVAL_S = 86_400
 DEFAULT_POLL_INTERVAL_S = 60
@@ -44,6 +46,8 @@ DEVICE_TYPES: dict[Brand, frozenset[str]] = {
 DEFAULT_DEVICE_TYPE: dict[Brand, str | None] = {Brand.sandbox: "hybrid", Brand.growatt: None,
                                                 Brand.enphase: "system"}
 
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
 Watts = Annotated[float, Field(ge=-1_000_000_000, le=1_000_000_000)]
 
 
@@ -83,6 +87,9 @@ class InverterCreate(BaseModel):
     device_type: str | None = Field(default=None, max_length=16)
     name: str | None = Field(default=None, max_length=100)
     poll_interval_s: int = Field(default=DEFAULT_POLL_INTERVAL_S, ge=MIN_POLL_INTERVAL_S, le=MAX_POLL_INTERVAL_S)
+    # Where the inverter is: the `no_production` alert asks whether the sun is up there.
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
 
     @field_validator("serial")
     @classmethod
@@ -114,6 +121,8 @@ class Inverter(BaseModel):
     device_type: str | None
     name: str | None
     poll_interval_s: int
+    latitude: float | None = None
+    longitude: float | None = None
     latest: Reading | None
 
 
@@ -148,10 +157,15 @@ class InverterRecord(BaseModel):
     failures: int = 0
     last_error: str | None = None
     last_polled_at: datetime | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    # History buckets still open (shared.telemetry.rollups): folded by the poller with each fresh reading.
+    buckets: OpenBuckets | None = None
 
     def public(self) -> Inverter:
         return Inverter(id=self.id, brand=self.brand, serial=self.serial, device_type=self.device_type,
-                        name=self.name, poll_interval_s=self.poll_interval_s, latest=self.latest)
+                        name=self.name, poll_interval_s=self.poll_interval_s, latitude=self.latitude,
+                        longitude=self.longitude, latest=self.latest)
 
 
 def utcnow() -> datetime:

@@ -28,11 +28,13 @@ from typing import Protocol
 import httpx
 from aws_lambda_powertools import Logger
 
+from shared.telemetry import rollups
 from shared.telemetry.adapters.base import Adapter, BatchResult, Failure, FailureKind, fail_all
 from shared.telemetry.models import Brand, InverterRecord, Reading, utcnow
 from shared.telemetry.policies import DUE_SLACK, LIMITS, DeviceBackoff, VendorLimits, next_due
 from shared.telemetry.publish import ReadingPublisher
 from shared.telemetry.ratelimit import RateLimiter
+from shared.telemetry.rollup_store import ClosedBucket
 
 logger = Logger(child=True)
 
@@ -49,6 +51,19 @@ class History(Protocol):
     """What the poller needs of the reading store (`ReadingStore`)."""
 
     def append(self, readings: Sequence[Reading]) -> int: ...
+
+
+class Rollups(Protocol):
+    """Where closed history buckets go (`RollupStore`); the open ones ride on the inverter item."""
+
+    def put_closed(self, closed: Sequence[ClosedBucket]) -> int: ...
+
+
+class CycleObserver(Protocol):
+    """Told after each cycle's store step which devices were due and their new state (the alert
+    evaluator, shared.alerts.evaluator); what it raises is logged, never fails the cycle."""
+
+    async def observe(self, devices: Sequence[InverterRecord], now: datetime) -> None: ...
 
 
 @dataclass
@@ -92,6 +107,8 @@ class Poller:
     max_devices: int = 20_000
     max_wait_s: float = 2.0
     concurrency: int = 16
+    rollups: Rollups | None = None
+    observer: CycleObserver | None = None
 
     async def cycle(self, now: datetime | None = None) -> CycleReport:
         started, now = time.perf_counter(), now or utcnow()
@@ -107,10 +124,19 @@ class Poller:
                                          for brand, devices in by_brand.items()))
         outcomes = {k: v for result in results for k, v in result.items()}
         lap("fetch")
-        updated, fresh = self._apply(due, outcomes, now, report)
+        updated, fresh, closed = self._apply(due, outcomes, now, report)
         await asyncio.to_thread(self.readings.append, fresh)
+        if self.rollups is not None and closed:
+            # Before the poll state: a crash in between repeats the same closed buckets, never loses one.
+            await asyncio.to_thread(self.rollups.put_closed, closed)
         await asyncio.to_thread(self.inverters.save_poll_state, updated)
         lap("store")
+        if self.observer is not None:
+            try:
+                await self.observer.observe(updated, now)
+            except Exception:  # alerts are evaluated again next cycle; the poll itself stands
+                logger.exception("alert evaluation failed")
+            lap("alerts")
         brand_of = {d.id: d.brand.value for d in due}
         for brand, readings in _group(fresh, brand_of).items():
             report.vendors[brand].published += await self.publisher.publish(readings)
@@ -161,24 +187,29 @@ class Poller:
         return True
 
     def _apply(self, due: Sequence[InverterRecord], outcomes: Mapping[str, Reading | Failure], now: datetime,
-               report: CycleReport) -> tuple[list[InverterRecord], list[Reading]]:
-        """The new poll state of every device that got an outcome, and the readings newer than its latest."""
+               report: CycleReport) -> tuple[list[InverterRecord], list[Reading], list[ClosedBucket]]:
+        """The new poll state of every device that got an outcome, the readings newer than its latest,
+        and the history buckets those readings closed."""
         updated: list[InverterRecord] = []
         fresh: list[Reading] = []
+        closed: list[ClosedBucket] = []
         for device in due:
             outcome, vendor = outcomes.get(device.id), report.vendors[device.brand.value]
             if outcome is None:
                 continue  # deferred: stays due
             if isinstance(outcome, Reading):
                 newer = device.latest is None or outcome.ts > device.latest.ts
+                buckets = device.buckets
                 if newer:
                     fresh.append(outcome)
                     vendor.readings += 1
+                    buckets, done = rollups.fold(device.buckets, outcome, device.latest)
+                    closed += [(device.id, step, bucket) for step, bucket in done]
                 else:
                     vendor.unchanged += 1
                 updated.append(device.model_copy(update={
-                    "latest": outcome if newer else device.latest, "failures": 0, "last_error": None,
-                    "last_polled_at": now, "next_poll_at": next_due(now, device.poll_interval_s)}))
+                    "latest": outcome if newer else device.latest, "buckets": buckets, "failures": 0,
+                    "last_error": None, "last_polled_at": now, "next_poll_at": next_due(now, device.poll_interval_s)}))
                 continue
             failures = device.failures + 1
             delay = self.backoff.delay_s(device.poll_interval_s, failures, self.rng, outcome.retry_after_s)
@@ -191,7 +222,7 @@ class Poller:
             updated.append(device.model_copy(update={
                 "failures": failures, "last_error": f"{outcome.kind.value}: {outcome.detail}"[:300],
                 "last_polled_at": now, "next_poll_at": now + timedelta(seconds=delay)}))
-        return updated, fresh
+        return updated, fresh, closed
 
 
 class _Lap:

@@ -22,5 +22,5 @@ def register(store: InverterStore, tenant: str, spec: InverterCreate, now: datet
     record = InverterRecord(id=new_inverter_id(), tenant=tenant, brand=spec.brand, serial=spec.serial,
                             device_type=spec.device_type, name=spec.name,
                             poll_interval_s=effective_interval(spec.brand, spec.poll_interval_s),
-                            created_at=now, next_poll_at=now)
+                            created_at=now, next_poll_at=now, latitude=spec.latitude, longitude=spec.longitude)
     return store.create(record)

@@ -21,9 +21,16 @@ import redis.asyncio as aioredis
 from aws_lambda_powertools import Logger
 
 from shared import redis_client
+from shared.alerts.evaluator import AlertEvaluator
+from shared.alerts.notify import JobNotifier
+from shared.alerts.store import AlertStore
 from shared.channels import UNPREFIXED, Keys
 from shared.config import Env
 from shared.errors import SteadfastError
+from shared.jobs.events import job_events
+from shared.jobs.queue import JobQueue
+from shared.jobs.service import JobService
+from shared.jobs.store import JobStore
 from shared.telemetry.adapters.base import Adapter
 from shared.telemetry.adapters.enphase import EnphaseAdapter
 from shared.telemetry.adapters.growatt import GrowattAdapter
@@ -35,6 +42,7 @@ from shared.telemetry.poller import CycleReport, Poller
 from shared.telemetry.publish import NoPublisher, ReadingPublisher, RedisPublisher
 from shared.telemetry.ratelimit import LocalTokenBucket, RateLimiter, RedisTokenBucket
 from shared.telemetry.reading_store import ReadingStore
+from shared.telemetry.rollup_store import RollupStore
 from shared.telemetry.settings import TelemetryEnv
 
 logger = Logger(child=True)
@@ -53,12 +61,22 @@ class PollSettings:
     max_devices: int = 20_000
     # Names the limiter's, the lease's and the published readings' Redis keys (the stack's prefix).
     keys: Keys = UNPREFIXED
+    rollups_table: str = "rollups"
+    # Alerts: evaluated after each cycle, notifications submitted as jobs. No jobs queue, no alerts
+    # (a benchmark of the poll alone).
+    alerts_table: str = "alerts"
+    jobs_table: str = "jobs"
+    jobs_queue_url: str = ""
+    jobs_dlq_url: str = ""
+    allow_private_targets: bool = False
 
     @classmethod
     def from_env(cls, env: Env, tenv: TelemetryEnv, credentials: Credentials) -> PollSettings:
         return cls(inverters_table=env.inverters_table, readings_table=env.readings_table, redis_url=env.redis_url,
                    adapters=build_adapters(tenv, credentials), rate_s=tenv.poll_rate_s, loop_s=tenv.poll_loop_s,
-                   max_devices=tenv.poll_max_devices, keys=env.redis_keys())
+                   max_devices=tenv.poll_max_devices, keys=env.redis_keys(), rollups_table=env.rollups_table,
+                   alerts_table=env.alerts_table, jobs_table=env.jobs_table, jobs_queue_url=env.jobs_queue_url,
+                   jobs_dlq_url=env.jobs_dlq_url, allow_private_targets=env.allow_private_targets)
 
 
 def build_adapters(tenv: TelemetryEnv, credentials: Credentials) -> dict[Brand, Adapter]:
@@ -71,6 +89,17 @@ def build_adapters(tenv: TelemetryEnv, credentials: Credentials) -> dict[Brand, 
     if key and access:
         adapters[Brand.enphase] = EnphaseAdapter(tenv.enphase_url, key, access)
     return adapters
+
+
+def alert_evaluator(settings: PollSettings) -> AlertEvaluator | None:
+    if not settings.jobs_queue_url:
+        return None
+    # Job events go out on a blocking client: the evaluator runs in a worker thread.
+    events = job_events(redis_client.client(settings.redis_url) if settings.redis_url else None, settings.keys)
+    jobs = JobService(JobStore(settings.jobs_table), JobQueue(settings.jobs_queue_url, settings.jobs_dlq_url),
+                      events, allow_private_targets=settings.allow_private_targets)
+    return AlertEvaluator(AlertStore(settings.alerts_table), InverterStore(settings.inverters_table),
+                          JobNotifier(jobs))
 
 
 class CycleLease:
@@ -103,7 +132,8 @@ async def open_poller(settings: PollSettings) -> AsyncIterator[tuple[Poller, Cyc
     try:
         poller = Poller(inverters=InverterStore(settings.inverters_table),
                         readings=ReadingStore(settings.readings_table), publisher=publisher, limiter=limiter,
-                        adapters=settings.adapters, http=http, max_devices=settings.max_devices)
+                        adapters=settings.adapters, http=http, max_devices=settings.max_devices,
+                        rollups=RollupStore(settings.rollups_table), observer=alert_evaluator(settings))
         yield poller, CycleLease(client, settings.keys.poller_lease())
     finally:
         await http.aclose()

@@ -22,12 +22,20 @@ import httpx
 import pytest
 import redis
 import uvicorn
+from starlette.testclient import TestClient
 
+from functions.poller import deps as poller_deps
+from functions.submit import deps
+from local.apigw import build_app
+from local.runner import load_handler
 from local.sandbox.app import create_app
 from local.sandbox.vendor import SandboxVendor
 from shared import aws
+from shared.config import env
 from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN
-from shared.topology import INVERTERS_TABLE, READINGS_TABLE, TENANTS_TABLE, Table
+from shared.telemetry.settings import telemetry_env
+from shared.tenants import TenantStore
+from shared.topology import ALERTS_TABLE, INVERTERS_TABLE, READINGS_TABLE, ROLLUPS_TABLE, TENANTS_TABLE, Table, function
 
 REDIS_URL = os.environ.get("STEADFAST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TEST_ENV = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -80,6 +88,8 @@ class Tables:
     inverters: str
     readings: str
     tenants: str
+    rollups: str
+    alerts: str
 
 
 def create_table(spec: Table, name: str) -> None:
@@ -107,9 +117,10 @@ def create_table(spec: Table, name: str) -> None:
 def tables(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Tables:
     """Tables of this test alone (a poll reads every due inverter of its table), also in the environment."""
     suffix = uuid.uuid4().hex[:8]
-    names = Tables(f"inverters-{suffix}", f"readings-{suffix}", f"tenants-{suffix}")
+    names = Tables(f"inverters-{suffix}", f"readings-{suffix}", f"tenants-{suffix}", f"rollups-{suffix}",
+                   f"alerts-{suffix}")
     for spec, name in ((INVERTERS_TABLE, names.inverters), (READINGS_TABLE, names.readings),
-                       (TENANTS_TABLE, names.tenants)):
+                       (TENANTS_TABLE, names.tenants), (ROLLUPS_TABLE, names.rollups), (ALERTS_TABLE, names.alerts)):
         create_table(spec, name)
         monkeypatch.setenv(spec.env_var, name)
     return names
@@ -148,3 +159,29 @@ def sandbox() -> Iterator[Callable[[float], tuple[str, SandboxVendor]]]:
     """`sandbox(min_interval_s)` starts a sandbox vendor for this test: (base URL, its in-memory state)."""
     with ExitStack() as started:
         yield lambda min_interval_s: started.enter_context(serve_sandbox(min_interval_s))
+
+
+@pytest.fixture
+def fresh_env(tables: Tables) -> Iterator[None]:
+    """Handlers read their environment once; let each test's settings through."""
+    def clear() -> None:
+        for c in (env, telemetry_env):
+            c.cache_clear()
+        deps.reset()
+        poller_deps.reset()
+    clear()
+    yield
+    clear()
+
+
+@pytest.fixture
+def api(fresh_env: None, tables: Tables) -> Iterator[Callable[[str], TestClient]]:
+    fn = function("submit")
+    app = build_app(fn, load_handler(fn.handler))
+    for tenant in ("tenant-a", "tenant-b"):
+        TenantStore(tables.tenants).add_key(tenant, f"sk_test_{tenant}")
+    with TestClient(app) as client:
+        def as_tenant(tenant: str) -> TestClient:
+            client.headers["authorization"] = f"Bearer sk_test_{tenant}"
+            return client
+        yield as_tenant

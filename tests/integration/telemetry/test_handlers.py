@@ -7,18 +7,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from starlette.testclient import TestClient
 
 from functions.poller import app as poller_app
-from functions.poller import deps as poller_deps
-from functions.submit import deps
-from local.apigw import build_app
 from local.lambda_context import LocalContext
-from local.runner import load_handler
 from local.sandbox.vendor import SandboxVendor
 from shared import stream_tokens
 from shared.config import env
@@ -27,25 +23,9 @@ from shared.telemetry.inverter_store import InverterStore
 from shared.telemetry.models import Brand, InverterCreate, utcnow
 from shared.telemetry.registry import register
 from shared.telemetry.runtime import PollSettings, open_poller
-from shared.telemetry.settings import telemetry_env
-from shared.tenants import TenantStore
-from shared.topology import function
 from tests.integration.telemetry.conftest import REDIS_URL, Tables
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def fresh_env(tables: Tables) -> Iterator[None]:
-    """Handlers read their environment once; let each test's settings through."""
-    def clear() -> None:
-        for c in (env, telemetry_env):
-            c.cache_clear()
-        deps.reset()
-        poller_deps.reset()
-    clear()
-    yield
-    clear()
 
 
 def test_poller_handler_polls_and_emits_metrics_per_vendor(
@@ -66,26 +46,14 @@ def test_poller_handler_polls_and_emits_metrics_per_vendor(
     assert InverterStore(tables.inverters).get("handler-tenant", d.id).latest is not None
 
 
-@pytest.fixture
-def api(fresh_env: None, tables: Tables) -> Iterator[Callable[[str], TestClient]]:
-    fn = function("submit")
-    app = build_app(fn, load_handler(fn.handler))
-    for tenant in ("tenant-a", "tenant-b"):
-        TenantStore(tables.tenants).add_key(tenant, f"sk_test_{tenant}")
-    with TestClient(app) as client:
-        def as_tenant(tenant: str) -> TestClient:
-            client.headers["authorization"] = f"Bearer sk_test_{tenant}"
-            return client
-        yield as_tenant
-
-
 def test_register_read_and_list_per_tenant(api: Callable[[str], TestClient]) -> None:
     a = api("tenant-a")
     r = a.post("/v1/inverters", json={"brand": "growatt", "serial": "OZD0849010", "device_type": "sph",
                                       "name": "Roof", "poll_interval_s": 60})
     assert r.status_code == 201 and r.headers["location"] == f"/v1/inverters/{r.json()['id']}"
     body = r.json()
-    assert set(body) == {"id", "brand", "serial", "device_type", "name", "poll_interval_s", "latest"}
+    assert set(body) == {"id", "brand", "serial", "device_type", "name", "poll_interval_s", "latitude", "longitude",
+                         "latest"}
     assert body["poll_interval_s"] == 300 and body["latest"] is None  # Growatt's minimum applies
     assert "token" not in json.dumps(body)
     assert a.get(f"/v1/inverters/{body['id']}").json() == body
