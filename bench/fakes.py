@@ -25,7 +25,7 @@ from shared.jobs.continuations import Effect
 from shared.jobs.models import Attempt, Status
 from shared.jobs.queue import JobQueue
 from shared.jobs.record import JobRecord
-from shared.jobs.store import JobStore
+from shared.jobs.store import JobStore, Owes
 from shared.tenants import TenantStore
 
 _CLAIMABLE = {Status.pending, Status.retrying, Status.running}
@@ -73,16 +73,17 @@ class BenchMemoryJobStore(JobStore):
         current = self.jobs.get(record.id)
         return current is not None and current.lease_owner == owner and current.status == Status.running
 
-    def finish_attempt(self, record: JobRecord, attempt: Attempt, owner: str, owed: Sequence[Effect] = ()) -> bool:
+    def finish_attempt(self, record: JobRecord, attempt: Attempt, owner: str,
+                       owes: Owes = lambda _: ()) -> Sequence[Effect] | None:
         self._service("finish_attempt")
         with self._lock:
             self.history[record.id].append(attempt)
             if not self._holds(record, owner):
                 current = self.jobs[record.id]
                 self.jobs[record.id] = current.model_copy(update={"attempts": current.attempts + 1})
-                return False
+                return None
             self.jobs[record.id] = record
-            return True
+            return owes(record)
 
     def defer(self, record: JobRecord, owner: str) -> bool:
         self._service("defer")

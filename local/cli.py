@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from local import cli_schedules, cli_sources
+from local import cli_schedules, cli_sources, cli_workflows
 from local.client import ApiError, Client
 
 TERMINAL = {"completed", "failed", "dead", "cancelled"}
@@ -112,6 +112,8 @@ def cmd_jobs_submit(args: argparse.Namespace) -> int:
         spec["retry"] = {"max_attempts": args.max_attempts}
     if args.delay:
         spec["delay_s"] = args.delay
+    if args.depends_on:
+        spec["depends_on"] = args.depends_on
     job = Client().submit(spec, args.idempotency_key)
     print(job["id"] if args.quiet else _job_line(job))
     return 0
@@ -217,6 +219,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--max-attempts", type=int)
     s.add_argument("--delay", type=float, help="seconds before the first attempt")
     s.add_argument("--idempotency-key")
+    s.add_argument("--depends-on", action="append", metavar="ID", help="a job that must complete first, repeatable")
     s.add_argument("--quiet", "-q", action="store_true", help="print only the job id")
     s.set_defaults(fn=cmd_jobs_submit)
     for name, fn in (("get", cmd_jobs_get), ("watch", cmd_jobs_watch), ("cancel", cmd_jobs_cancel),
@@ -225,12 +228,13 @@ def parser() -> argparse.ArgumentParser:
         c.add_argument("id")
         c.set_defaults(fn=fn)
     ls = jobs.add_parser("list")
-    ls.add_argument("--status", choices=["pending", "running", "retrying", "completed", "failed", "dead",
-                                         "cancelled"])
+    ls.add_argument("--status", choices=["waiting", "pending", "running", "retrying", "completed", "failed",
+                                         "dead", "cancelled"])
     ls.add_argument("--limit", type=int, default=50)
     ls.set_defaults(fn=cmd_jobs_list)
 
     cli_schedules.add_parser(sub)
+    cli_workflows.add_parser(sub)
 
     dlq = sub.add_parser("dlq", help="dead letters").add_subparsers(dest="dlq_command", required=True)
     dl = dlq.add_parser("list")

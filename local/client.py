@@ -80,6 +80,13 @@ class Client:
         body = {"window_s": window_s, "limit": limit}
         return int(self._call("POST", "/v1/dlq/redrive", json=body).json()["redriven"])
 
+    # -- workflows -------------------------------------------------------------------------------
+    def submit_workflow(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("POST", "/v1/workflows", json=body).json())
+
+    def workflow(self, workflow_id: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/v1/workflows/{workflow_id}").json())
+
     # -- schedules -------------------------------------------------------------------------------
     def create_schedule(self, body: dict[str, Any]) -> dict[str, Any]:
         return dict(self._call("POST", "/v1/schedules", json=body).json())

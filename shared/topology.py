@@ -145,6 +145,9 @@ JOBS_TABLE = Table(
         Index("by_tenant_status", "tenant_status_pk", "updated_sk"),
         # Sparse: only non-terminal jobs carry `due_pk`; the sweeper reads what is due from it (then the items).
         Index("by_due", "due_pk", "due_at", projection="KEYS_ONLY"),
+        # Sparse: jobs of a workflow, a schedule or an inbound source (GET /v1/jobs?workflow_id=…), newest
+        # first. Its keys are set once at create, so later updates write nothing to it.
+        Index("by_group", "group_pk", "created_sk", projection="KEYS_ONLY"),
     ),
 )
 TENANTS_TABLE = Table(name="tenants", env_var="TENANTS_TABLE")

@@ -10,10 +10,12 @@ import redis
 from shared import aws, redis_client
 from shared.alerts.store import AlertStore
 from shared.config import Env, env
+from shared.jobs.batch import BatchService
 from shared.jobs.events import JobEvents, job_events
 from shared.jobs.queue import JobQueue
 from shared.jobs.service import JobService
 from shared.jobs.store import JobStore
+from shared.jobs.workflows import WorkflowService
 from shared.schedules.service import ScheduleService
 from shared.schedules.store import ScheduleStore
 from shared.telemetry.inverter_store import InverterStore
@@ -59,6 +61,16 @@ def jobs() -> JobService:
     e = settings()
     return JobService(job_store(), JobQueue(e.jobs_queue_url, e.jobs_dlq_url), events(),
                       allow_private_targets=e.allow_private_targets)
+
+
+@cache
+def batch() -> BatchService:
+    return BatchService(jobs())
+
+
+@cache
+def workflows() -> WorkflowService:
+    return WorkflowService(jobs().terminals, allow_private_targets=settings().allow_private_targets)
 
 
 @cache

@@ -9,8 +9,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Que
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.submit.auth import tenant_of
-from functions.submit.deps import job_store, jobs
+from functions.submit.deps import batch, job_store, jobs, workflows
+from shared.errors import BadRequest
+from shared.jobs.batch import BatchRequest, BatchResult
 from shared.jobs.models import AttemptList, Job, JobPage, JobSpec, RedriveRequest, RedriveResult, Status
+from shared.jobs.workflows import Workflow, WorkflowSpec
 
 router = APIGatewayHttpRouter()
 
@@ -29,13 +32,26 @@ def submit_job(
                     body=created.job.public(), headers=headers)
 
 
+@router.post("/v1/jobs/batch", responses={202: {"description": "Accepted; per-item results in input order"}})
+def submit_batch(request: Annotated[BatchRequest, Body()]) -> Response[BatchResult]:
+    result = batch().submit(tenant_of(router), request)
+    return Response(status_code=202, content_type="application/json", body=result)
+
+
 @router.get("/v1/jobs")
 def list_jobs(
     status: Annotated[Status | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    workflow_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    schedule_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    source_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
 ) -> JobPage:
-    records, next_cursor = job_store().page(tenant_of(router), status, limit, cursor)
+    groups = [(name, value) for name, value in (("workflow_id", workflow_id), ("schedule_id", schedule_id),
+                                                ("source_id", source_id)) if value is not None]
+    if len(groups) > 1:
+        raise BadRequest("filter by one of workflow_id, schedule_id, source_id at a time")
+    records, next_cursor = job_store().page(tenant_of(router), status, limit, cursor, groups[0] if groups else None)
     return JobPage(items=[r.public() for r in records], next_cursor=next_cursor)
 
 
@@ -62,3 +78,15 @@ def retry_job(job_id: str) -> Job:
 @router.post("/v1/dlq/redrive")
 def redrive(request: Annotated[RedriveRequest, Body()]) -> RedriveResult:
     return RedriveResult(redriven=jobs().redrive(tenant_of(router), request.window_s, request.limit))
+
+
+@router.post("/v1/workflows", responses={202: {"description": "Accepted"}})
+def submit_workflow(spec: Annotated[WorkflowSpec, Body()]) -> Response[Workflow]:
+    workflow = workflows().submit(tenant_of(router), spec)
+    return Response(status_code=202, content_type="application/json", body=workflow,
+                    headers={"Location": f"/v1/workflows/{workflow.id}"})
+
+
+@router.get("/v1/workflows/<workflow_id>")
+def get_workflow(workflow_id: str) -> Workflow:
+    return workflows().get(tenant_of(router), workflow_id)

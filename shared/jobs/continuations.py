@@ -20,7 +20,7 @@ debts are part of the state write itself, so "the worker died right after" canno
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -131,12 +131,11 @@ class Continuations:
         return sum(self.work(f) for f in self.store.followups_due(before, limit))
 
     def terminal(self, record: JobRecord, write: WriteTerminal) -> JobRecord:
-        """Write a terminal state with what it owes (`write(record, effects)`), then deliver the effects."""
-        effects = self.owed(record)
-        write(record, effects)
-        self.deliver(record, effects)
+        """Write a terminal state with what it owes (`write(record, owes)` returns what was owed), then
+        deliver it."""
+        self.deliver(record, write(record, self.owed))
         return record
 
 
 class WriteTerminal(Protocol):
-    def __call__(self, record: JobRecord, owed: Sequence[Effect], /) -> object: ...
+    def __call__(self, record: JobRecord, owes: Callable[[JobRecord], Sequence[Effect]], /) -> Sequence[Effect]: ...

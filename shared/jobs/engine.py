@@ -181,11 +181,10 @@ class Worker:
         self.faults.point("after_call")
         metrics.add_metric(name="Attempts", unit=MetricUnit.Count, value=1)
         updated, attempt, disposition = self.decide(record, n, started, call)
-        owed = self.terminals.owed(updated)
-        kept = await _io(self.store.finish_attempt, updated, attempt, owner, owed)
+        owed = await _io(self.store.finish_attempt, updated, attempt, owner, self.terminals.owed)
         log = {"job_id": record.id, "attempt": n, "target_index": record.target_index,
                "outcome": call.outcome.value, "status_code": call.status_code, "job_status": updated.status.value}
-        if not kept:
+        if owed is None:
             logger.warning("lease lost during attempt; state left to its new holder", extra=log)
             return ACK
         logger.info("attempt recorded", extra=log | {"next_delay_s": attempt.next_delay_s})

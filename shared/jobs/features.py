@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from shared.jobs.callbacks import Callbacks
 from shared.jobs.continuations import Continuation
+from shared.jobs.dependents import Dependents
 
 
 def default_continuations() -> list[Continuation]:
-    return [Callbacks()]
+    return [Callbacks(), Dependents()]

@@ -67,6 +67,11 @@ class Status(StrEnum):
 TERMINAL = frozenset({Status.completed, Status.failed, Status.dead, Status.cancelled})
 
 
+class OnDependencyFailure(StrEnum):
+    cancel = "cancel"  # a parent that ends failed, dead or cancelled cancels this job (the default)
+    run = "run"        # this job runs once every parent has ended, however they ended
+
+
 class Outcome(StrEnum):
     success = "success"
     retryable = "retryable"
@@ -212,6 +217,16 @@ class JobSpec(Strict):
     failure_callback_url: Url | None = None
     labels: dict[str, Annotated[str, Field(max_length=256)]] = Field(default_factory=dict, max_length=20)
     flow_control: FlowControl | None = None
+    # Ids of this tenant's jobs that must complete first (inside a workflow: refs of its jobs).
+    depends_on: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=50)
+    on_dependency_failure: OnDependencyFailure = OnDependencyFailure.cancel
+
+    @field_validator("depends_on")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("depends_on names a job twice")
+        return v
 
     @field_validator("callback_url", "failure_callback_url")
     @classmethod
@@ -297,6 +312,9 @@ class Job(BaseModel):
     callback_url: str | None = None
     failure_callback_url: str | None = None
     flow_control: FlowControl | None = None
+    depends_on: list[str] = Field(default_factory=list)
+    on_dependency_failure: OnDependencyFailure = OnDependencyFailure.cancel
+    workflow_id: str | None = None
 
 
 class JobPage(BaseModel):

@@ -7,8 +7,8 @@ caller spells a field name to change a job's state.
 
     transition           from                         to          clears / sets
     submitted            (new)                        pending     next_attempt_at = first attempt
-                                                      waiting     (held by depends_on or ordering_key)
-    released             waiting                      pending     next_attempt_at = now
+                                                      waiting     waiting_on = the parents not yet completed
+    released             waiting                      pending     next_attempt_at = now (waiting_on empty)
     claimed              pending, retrying, running*  running     lease_until, lease_owner; claims + 1
     lease_renewed        running                      running     lease_until (a heartbeat)
     deferred             running                      pending     lease cleared; claims - 1 (not a crash)
@@ -98,6 +98,11 @@ class JobRecord(BaseModel):
     # Runs of the job: 0 at submit, +1 on every manual retry or redrive. Each run that ends owes its own
     # callback (see shared.jobs.callbacks), so the run is part of the callback job's id.
     run: int = 0
+    # Relations (shared.jobs.links): the parents this job still waits for, how many jobs wait for it (its
+    # ending then owes them a followup), and the workflow it belongs to.
+    waiting_on: frozenset[str] = frozenset()
+    dependents: int = 0
+    workflow_id: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -105,11 +110,15 @@ class JobRecord(BaseModel):
 
     # -- transitions (see the table in the module docstring) --------------------------------------
     @classmethod
-    def submitted(cls, job_id: str, tenant: str, spec: JobSpec, now: datetime, *, held: bool = False) -> JobRecord:
-        """A new job: due at its first attempt time, or `waiting` when something else must end first."""
-        status = S.waiting if held else S.pending
+    def submitted(cls, job_id: str, tenant: str, spec: JobSpec, now: datetime, *,
+                  waiting_on: frozenset[str] = frozenset(), workflow_id: str | None = None,
+                  dependents: int = 0) -> JobRecord:
+        """A new job: due at its first attempt time, or `waiting` for the jobs in `waiting_on` to end
+        (`dependents`: jobs created with it that wait for it, as a workflow's are)."""
+        status = S.waiting if waiting_on else S.pending
         return cls(id=job_id, tenant=tenant, spec=spec, status=status, created_at=now, updated_at=now,
-                   next_attempt_at=None if held else spec.first_attempt_at(now))
+                   next_attempt_at=None if waiting_on else spec.first_attempt_at(now), waiting_on=waiting_on,
+                   workflow_id=workflow_id, dependents=dependents)
 
     def released(self, now: datetime) -> JobRecord:
         """What held a waiting job has ended: it is due now (or at its own later first attempt time)."""
@@ -191,6 +200,8 @@ class JobRecord(BaseModel):
             target_index=self.target_index, last_error=self.last_error, result=self.result,
             fallbacks=self.spec.fallbacks, callback_url=self.spec.callback_url,
             failure_callback_url=self.spec.failure_callback_url, flow_control=self.spec.flow_control,
+            depends_on=self.spec.depends_on, on_dependency_failure=self.spec.on_dependency_failure,
+            workflow_id=self.workflow_id,
         ))
 
 
@@ -223,8 +234,30 @@ def to_attributes(r: JobRecord) -> dict[str, Any]:
         "claims": r.claims, "lease_until": iso(r.lease_until) if r.lease_until else None,
         "lease_owner": r.lease_owner, "last_error": r.last_error, "last_delay_ms": r.last_delay_ms,
         "result": r.result.model_dump_json() if r.result else None, "run": r.run,
+        "waiting_on": set(r.waiting_on) or None, "dependents": r.dependents or None, "workflow_id": r.workflow_id,
         **index_keys(r.tenant, r.id, r.status, r.created_at, r.updated_at, due),
+        **group_keys(r),
     }
+
+
+# Jobs listed by what they belong to (GET /v1/jobs?workflow_id= | schedule_id= | source_id=): one group per
+# job, the first of these it has (a workflow's id, else the labels a schedule or an inbound source set).
+GROUPS = ("workflow_id", "schedule_id", "source_id")
+
+
+def group_of(r: JobRecord) -> tuple[str, str] | None:
+    if r.workflow_id:
+        return "workflow_id", r.workflow_id
+    return next(((g, r.spec.labels[g]) for g in GROUPS[1:] if r.spec.labels.get(g)), None)
+
+
+def group_pk(tenant: str, name: str, value: str) -> str:
+    return f"T#{tenant}#{name}={value}"
+
+
+def group_keys(r: JobRecord) -> dict[str, Any]:
+    group = group_of(r)
+    return {} if group is None else {"group_pk": group_pk(r.tenant, *group)}  # sorted by created_sk
 
 
 def _dt(v: Any) -> datetime | None:
@@ -242,5 +275,6 @@ def from_attributes(a: dict[str, Any]) -> JobRecord:
         last_error=a.get("last_error"),
         last_delay_ms=int(a["last_delay_ms"]) if a.get("last_delay_ms") is not None else None,
         result=Result.model_validate(json.loads(a["result"])) if a.get("result") else None,
-        run=int(a.get("run", 0)),
+        run=int(a.get("run", 0)), waiting_on=frozenset(a.get("waiting_on") or ()),
+        dependents=int(a.get("dependents") or 0), workflow_id=a.get("workflow_id"),
     )

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
@@ -18,15 +19,18 @@ from shared.errors import BadRequest, Conflict, Unavailable, Unprocessable
 from shared.jobs.continuations import Continuation, Continuations
 from shared.jobs.events import JobEvents, NoEvents
 from shared.jobs.features import default_continuations
-from shared.jobs.models import JobSpec, Status, utcnow
+from shared.jobs.links import Links
+from shared.jobs.models import JobSpec, OnDependencyFailure, Status, utcnow
 from shared.jobs.queue import MAX_DELAY_SECONDS, JobQueue
 from shared.jobs.record import JobRecord
-from shared.jobs.store import Created, JobStore
+from shared.jobs.store import Created, JobStore, ParentsMoved
 
 logger = Logger(child=True)
 MAX_IDEMPOTENCY_KEY = 255
 # A caller-chosen id (e.g. derived from a schedule id and a fire time) looks like a generated one.
 JOB_ID = re.compile(r"^job_[A-Za-z0-9_-]{1,60}$")
+# A parent that ends while its child is being accepted makes the create fail; it is read again this often.
+PARENT_READS = 5
 
 
 def new_job_id() -> str:
@@ -38,10 +42,16 @@ def fingerprint(canonical_spec: str) -> str:
     return hashlib.sha256(canonical_spec.encode()).hexdigest()
 
 
+# Fields added after idempotency keys were first taken; at their defaults they are left out of the fingerprint.
+_LATER_FIELDS = ("flow_control", "depends_on", "on_dependency_failure")
+
+
 def canonical(spec: JobSpec) -> str:
-    """The spec as the idempotency fingerprint reads it. Without flow control it is what it was before
-    that field existed, so keys taken before it was added still match their bodies."""
-    return spec.model_dump_json(exclude={"flow_control"} if spec.flow_control is None else None)
+    """The spec as the idempotency fingerprint reads it. Fields added later are left out while at their
+    defaults, so keys taken before they existed still match their bodies."""
+    defaults = JobSpec.model_fields
+    unset = {f for f in _LATER_FIELDS if getattr(spec, f) == defaults[f].get_default(call_default_factory=True)}
+    return spec.model_dump_json(exclude=unset or None)
 
 
 def check_targets(spec: JobSpec) -> None:
@@ -81,8 +91,15 @@ class JobService:
             idem = (idempotency_key, fingerprint(canonical(spec)))
         if labels:
             spec = spec.model_copy(update={"labels": {**spec.labels, **labels}})
-        record = JobRecord.submitted(job_id or new_job_id(), tenant, spec, now)
-        created = self.store.create(record, idem)
+        job_id = job_id or new_job_id()
+        for attempt in range(PARENT_READS):
+            record, links = self._related(tenant, job_id, spec, now, idem is not None)
+            try:
+                created = self.store.create(record, idem, links)
+                break
+            except ParentsMoved:
+                if attempt == PARENT_READS - 1:
+                    raise
         if created.replayed:
             return created
         first = record.next_attempt_at or now
@@ -96,13 +113,35 @@ class JobService:
         self.events.publish(tenant, record.public())
         return created
 
+    def _related(self, tenant: str, job_id: str, spec: JobSpec, now: datetime, idempotent: bool
+                 ) -> tuple[JobRecord, list[dict[str, Any]]]:
+        """The new job given its parents as they are now: waiting on the live ones (and the transaction
+        items that register it with them), or cancelled at once when one has already failed."""
+        if not spec.depends_on:
+            return JobRecord.submitted(job_id, tenant, spec, now), []
+        links = Links(self.store)
+        parents = links.parents(tenant, spec.depends_on)
+        unknown = [p for p in spec.depends_on if p not in parents]
+        if unknown:
+            raise Unprocessable(f"depends_on names jobs that do not exist: {', '.join(unknown)}",
+                                errors=[{"pointer": f"/depends_on/{spec.depends_on.index(u)}",
+                                         "detail": f"no job {u}"} for u in unknown])
+        failed = [p for p in parents.values() if p.terminal and p.status is not Status.completed]
+        live = [p for p in spec.depends_on if not parents[p].terminal]
+        if failed and spec.on_dependency_failure is OnDependencyFailure.cancel:
+            first = failed[0]
+            return JobRecord.submitted(job_id, tenant, spec, now).cancelled(
+                now, f"dependency {first.id} ended {first.status.value}"), []
+        record = JobRecord.submitted(job_id, tenant, spec, now, waiting_on=frozenset(live))
+        return record, links.registration(tenant, job_id, live, idempotent=idempotent)
+
     def cancel(self, tenant: str, job_id: str) -> JobRecord:
         record = self.store.get(tenant, job_id)
         if record.terminal:
             raise Conflict(f"job {job_id} is already {record.status.value}")
         updated = record.cancelled(utcnow())
-        self.terminals.terminal(updated, lambda r, owed: self.store.transition(r, {record.status}, what="cancel",
-                                                                              owed=owed))
+        self.terminals.terminal(updated, lambda r, owes: self.store.transition(r, {record.status}, what="cancel",
+                                                                              owes=owes))
         logger.info("job cancelled", extra={"job_id": job_id, "tenant": tenant})
         self.events.publish(tenant, updated.public())
         return updated

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,12 +27,14 @@ from shared.errors import Conflict, IdempotencyInFlight, IdempotencyMismatch, No
 from shared.jobs.continuations import Effect, Followup, SpawnJob
 from shared.jobs.models import Attempt, Status, iso
 from shared.jobs.queue import EARLY_CLAIM_S
-from shared.jobs.record import DUE_SHARDS, JobRecord, due_shard, from_attributes, sources_of, to_attributes
+from shared.jobs.record import DUE_SHARDS, JobRecord, due_shard, from_attributes, group_pk, sources_of, to_attributes
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 IDEMPOTENCY_RETENTION = timedelta(hours=48)
+# What a job's terminal state owes, asked again whenever the write is retried on fresh bookkeeping.
+Owes = Callable[[JobRecord], Sequence[Effect]]
 TERMINAL_RETENTION = timedelta(days=30)
 BATCH_GET_MAX = 100  # keys per BatchGetItem call (DynamoDB's limit)
 
@@ -41,6 +43,10 @@ BATCH_GET_MAX = 100  # keys per BatchGetItem call (DynamoDB's limit)
 class Created:
     job: JobRecord
     replayed: bool
+
+
+class ParentsMoved(Conflict):
+    """A parent named by `depends_on` ended between reading it and registering with it: read again."""
 
 
 def _epoch(dt: datetime) -> int:
@@ -57,18 +63,23 @@ class JobStore:
         self.db = client or aws.dynamodb()
 
     # -- submit ----------------------------------------------------------------------------------
-    def create(self, job: JobRecord, idempotency: tuple[str, str] | None = None) -> Created:
-        """Write a new job; with (key, fingerprint), atomically with its idempotency record. A job whose id
-        exists already (a caller-chosen, deterministic id) is not written again: the existing one comes
-        back as replayed, or Conflict when it belongs to another tenant."""
+    def create(self, job: JobRecord, idempotency: tuple[str, str] | None = None,
+               links: Sequence[dict[str, Any]] = ()) -> Created:
+        """Write a new job; with (key, fingerprint), atomically with its idempotency record, and with `links`
+        (its registration with its parents, `shared.jobs.links`; ParentsMoved when one ended meanwhile). A job
+        whose id exists already (a caller-chosen, deterministic id) is not written again: the existing one
+        comes back as replayed, or Conflict when it belongs to another tenant."""
         put_job = {"Put": {"TableName": self.table, "Item": aws.to_item(to_attributes(job)),
                            "ConditionExpression": "attribute_not_exists(pk)"}}
         if idempotency is None:
             try:
-                self.db.transact_write_items(TransactItems=[put_job])  # type: ignore[list-item]
+                self.db.transact_write_items(TransactItems=[put_job, *links])  # type: ignore[list-item]
                 return Created(job, replayed=False)
             except ClientError as exc:
-                if _reasons(exc)[:1] != ["ConditionalCheckFailed"]:
+                reasons = _reasons(exc)
+                if "ConditionalCheckFailed" in reasons[1:]:
+                    raise ParentsMoved("a job this one depends on changed while it was accepted") from exc
+                if reasons[:1] != ["ConditionalCheckFailed"]:
                     raise Unavailable(f"the job store is unavailable: {exc.response['Error']['Code']}") from exc
             existing = self.get_record(job.id)
             if existing is None or existing.tenant != job.tenant:
@@ -85,10 +96,12 @@ class JobStore:
             "ExpressionAttributeValues": aws.values({":now": _epoch(job.created_at)}),
         }}
         try:
-            self.db.transact_write_items(TransactItems=[put_idem, put_job])  # type: ignore[list-item]
+            self.db.transact_write_items(TransactItems=[put_idem, put_job, *links])  # type: ignore[list-item]
             return Created(job, replayed=False)
         except ClientError as exc:
             reasons = _reasons(exc)
+            if "ConditionalCheckFailed" in reasons[2:] and reasons[0] != "ConditionalCheckFailed":
+                raise ParentsMoved("a job this one depends on changed while it was accepted") from exc
             if "TransactionConflict" in reasons or exc.response["Error"]["Code"] == "TransactionInProgressException":
                 raise IdempotencyInFlight("a request with this Idempotency-Key is still being accepted") from exc
             if not reasons or reasons[0] != "ConditionalCheckFailed":
@@ -104,6 +117,15 @@ class JobStore:
         if original is None:
             raise IdempotencyInFlight("a request with this Idempotency-Key is still being accepted")
         return Created(original, replayed=True)
+
+    def create_many(self, jobs: Sequence[JobRecord]) -> None:
+        """Write new jobs with fresh ids (no idempotency key, no parents) by BatchWriteItem, 25 a call:
+        half the write units of a transaction each, and nothing to condition on."""
+        for begin in range(0, len(jobs), 25):
+            request: dict[str, Any] = {self.table: [{"PutRequest": {"Item": aws.to_item(to_attributes(j))}}
+                                                    for j in jobs[begin:begin + 25]]}
+            while request:
+                request = self._call(self.db.batch_write_item, RequestItems=request).get("UnprocessedItems") or {}
 
     @staticmethod
     def _idem_pk(tenant: str, key: str) -> str:
@@ -136,8 +158,12 @@ class JobStore:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def page(self, tenant: str, status: Status | None, limit: int, cursor: str | None
-             ) -> tuple[list[JobRecord], str | None]:
+    def page(self, tenant: str, status: Status | None, limit: int, cursor: str | None,
+             group: tuple[str, str] | None = None) -> tuple[list[JobRecord], str | None]:
+        """A page of a tenant's jobs, newest first: all, in one status, or of one group (`record.GROUPS`:
+        a workflow, schedule or source; a status then filters the page, which may come back shorter)."""
+        if group is not None:
+            return self._group_page(tenant, group, status, limit, cursor)
         if status is None:
             index, pk_name, pk = "by_tenant", "tenant_pk", f"T#{tenant}"
         else:
@@ -151,6 +177,20 @@ class JobStore:
         page = self._call(self.db.query, **kwargs)
         items = page.get("Items", [])
         records = self._items(items) if status is None else [from_attributes(aws.from_item(i)) for i in items]
+        last = page.get("LastEvaluatedKey")
+        return records, aws.encode_cursor(last) if last else None
+
+    def _group_page(self, tenant: str, group: tuple[str, str], status: Status | None, limit: int,
+                    cursor: str | None) -> tuple[list[JobRecord], str | None]:
+        pk = group_pk(tenant, *group)
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "IndexName": "by_group", "Limit": limit, "ScanIndexForward": False,
+            "KeyConditionExpression": "group_pk = :pk", "ExpressionAttributeValues": aws.values({":pk": pk}),
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "group_pk", pk)
+        page = self._call(self.db.query, **kwargs)
+        records = [r for r in self._items(page.get("Items", [])) if status is None or r.status is status]
         last = page.get("LastEvaluatedKey")
         return records, aws.encode_cursor(last) if last else None
 
@@ -218,44 +258,68 @@ class JobStore:
     def defer(self, record: JobRecord, owner: str) -> bool:
         """Put a claimed job back unattempted (target protection said "not now"), provided this worker
         still holds the lease; `record` carries the waiting state. False when the lease was lost."""
-        try:
-            self.db.put_item(TableName=self.table, Item=aws.to_item(to_attributes(record)),
-                             ConditionExpression="lease_owner = :o AND #s = :running",
-                             ExpressionAttributeNames={"#s": "status"},
-                             ExpressionAttributeValues=aws.values({":o": owner, ":running": "running"}))
-            return True
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        while True:
+            try:
+                self.db.put_item(**self._job_put(record, "lease_owner = :o AND #s = :running",
+                                                 {":o": owner, ":running": "running"}))
+                return True
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise Unavailable(f"deferring job failed: {exc.response['Error']['Code']}") from exc
+            refreshed = self._refreshed(record, lambda c: c.lease_owner == owner and c.status is Status.running)
+            if refreshed is None:
                 return False
-            raise Unavailable(f"deferring job failed: {exc.response['Error']['Code']}") from exc
+            record = refreshed
 
-    def finish_attempt(self, record: JobRecord, attempt: Attempt, owner: str, owed: Sequence[Effect] = ()) -> bool:
+    def finish_attempt(self, record: JobRecord, attempt: Attempt, owner: str,
+                       owes: Owes = lambda _: ()) -> Sequence[Effect] | None:
         """Record an attempt and the job's new state, provided this worker still holds the lease; a
-        terminal state brings what it owes along (`owed`).
+        terminal state brings what it owes along (`owes(record)`); returns what was owed.
 
-        Returns False when the lease was lost (cancelled, or expired and taken over): the attempt is
+        Returns None when the lease was lost (cancelled, or expired and taken over): the attempt is
         then kept in the history, but the job's state is left to whoever holds it now."""
         attempt_item = {"Put": {"TableName": self.table, "Item": aws.to_item({
             "pk": f"JOB#{record.id}", "sk": f"ATTEMPT#{attempt.n:05d}", "attempt": attempt.model_dump_json(),
             "expires_at": _epoch(attempt.started_at + TERMINAL_RETENTION * 2)})}}
-        attrs = to_attributes(record)
-        if record.terminal:
-            attrs["expires_at"] = _epoch(record.updated_at + TERMINAL_RETENTION)
-        put_job = {"Put": {"TableName": self.table, "Item": aws.to_item(attrs),
-                           "ConditionExpression": "lease_owner = :o AND #s = :running",
-                           "ExpressionAttributeNames": {"#s": "status"},
-                           "ExpressionAttributeValues": aws.values({":o": owner, ":running": "running"})}}
-        try:
-            self._write_with_effects([attempt_item, put_job], owed)
-            return True
-        except ClientError as exc:
-            if "ConditionalCheckFailed" not in _reasons(exc):
-                raise Unavailable(f"recording attempt failed: {exc.response['Error']['Code']}") from exc
+        while True:
+            owed = owes(record)
+            put_job = {"Put": self._job_put(record, "lease_owner = :o AND #s = :running",
+                                            {":o": owner, ":running": "running"})}
+            try:
+                self._write_with_effects([attempt_item, put_job], owed)
+                return owed
+            except ClientError as exc:
+                reasons = _reasons(exc)
+                if "ConditionalCheckFailed" not in reasons:
+                    raise Unavailable(f"recording attempt failed: {exc.response['Error']['Code']}") from exc
+            refreshed = self._refreshed(record, lambda c: c.lease_owner == owner and c.status is Status.running)
+            if refreshed is None:
+                break
+            record = refreshed
         self._call(self.db.transact_write_items, TransactItems=[attempt_item, {"Update": {
             "TableName": self.table, "Key": aws.to_item({"pk": f"JOB#{record.id}", "sk": "JOB"}),
             "UpdateExpression": "ADD attempts :one", "ConditionExpression": "attribute_exists(pk)",
             "ExpressionAttributeValues": aws.values({":one": 1})}}])
-        return False
+        return None
+
+    def _job_put(self, record: JobRecord, condition: str, values: dict[str, Any]) -> dict[str, Any]:
+        """A Put of the whole job item under `condition`, guarded on the `dependents` count it carries: a child
+        registering meanwhile (`shared.jobs.links`) makes it fail rather than be overwritten."""
+        attrs = to_attributes(record)
+        if record.terminal:
+            attrs["expires_at"] = _epoch(record.updated_at + TERMINAL_RETENTION)
+        return {"TableName": self.table, "Item": aws.to_item(attrs),
+                "ConditionExpression": f"({condition}) AND (attribute_not_exists(dependents) OR dependents = :deps)",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": aws.values({**values, ":deps": record.dependents})}
+
+    def _refreshed(self, record: JobRecord, still: Callable[[JobRecord], bool]) -> JobRecord | None:
+        """After a failed guarded Put: `record` with the item's current dependents count, when the rest of its
+        condition still holds (`still`) and only that count moved; else None (the state really changed)."""
+        current = self.get_record(record.id)
+        if current is None or not still(current) or current.dependents == record.dependents:
+            return None
+        return record.model_copy(update={"dependents": current.dependents})
 
     def _effect_item(self, effect: Effect) -> dict[str, Any]:
         if isinstance(effect, SpawnJob):
@@ -306,27 +370,28 @@ class JobStore:
 
     # -- API state changes -----------------------------------------------------------------------
     def transition(self, record: JobRecord, expected: set[Status], *, what: str,
-                   owed: Sequence[Effect] = ()) -> JobRecord:
+                   owes: Owes = lambda _: ()) -> Sequence[Effect]:
         """Replace a job's state if its status is still one of `expected` (cancel, retry, redrive, sweep);
-        a terminal state brings what it owes along (a cancel, a sweep that dead-letters a crash loop)."""
+        a terminal state brings what it owes along (`owes(record)`: a cancel, a crash loop's dead letter).
+        Returns what was owed; Conflict when the status moved on."""
         names = {f":s{i}": s.value for i, s in enumerate(sorted(expected))}
-        attrs = to_attributes(record)
-        if record.terminal:
-            attrs["expires_at"] = _epoch(record.updated_at + TERMINAL_RETENTION)
-        put = {"TableName": self.table, "Item": aws.to_item(attrs),
-               "ConditionExpression": f"#s IN ({', '.join(names)})",
-               "ExpressionAttributeNames": {"#s": "status"}, "ExpressionAttributeValues": aws.values(names)}
-        try:
-            if not owed:
-                self.db.put_item(**put)  # type: ignore[arg-type]
-            else:
-                self._write_with_effects([{"Put": put}], owed)
-        except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            if code == "ConditionalCheckFailedException" or "ConditionalCheckFailed" in _reasons(exc):
-                raise Conflict(f"cannot {what} job {record.id}: its status changed") from exc
-            raise Unavailable(f"{what} failed: {code}") from exc
-        return record
+        while True:
+            owed = owes(record)
+            put = self._job_put(record, f"#s IN ({', '.join(names)})", names)
+            try:
+                if not owed:
+                    self.db.put_item(**put)
+                else:
+                    self._write_with_effects([{"Put": put}], owed)
+                return owed
+            except ClientError as exc:
+                code = exc.response["Error"]["Code"]
+                if code != "ConditionalCheckFailedException" and "ConditionalCheckFailed" not in _reasons(exc):
+                    raise Unavailable(f"{what} failed: {code}") from exc
+            refreshed = self._refreshed(record, lambda c: c.status in expected)
+            if refreshed is None:
+                raise Conflict(f"cannot {what} job {record.id}: its status changed")
+            record = refreshed
 
     # -- plumbing --------------------------------------------------------------------------------
     @staticmethod

@@ -82,8 +82,8 @@ class Sweeper:
     def _heal(self, r: JobRecord, kind: str, now: datetime) -> None:
         if kind == "crash_looped":
             dead = r.dead_lettered(now, "the worker crashed on every try of this job")
-            self.terminals.terminal(dead, lambda d, owed: self.store.transition(d, {Status.running},
-                                                                                what="dead-letter", owed=owed))
+            self.terminals.terminal(dead, lambda d, owes: self.store.transition(d, {Status.running},
+                                                                                what="dead-letter", owes=owes))
             self.queue.dead_letter(JobMessage(job_id=r.id, tenant=r.tenant).model_dump_json(), dead.last_error or "")
             metrics.add_metric(name="DeadLetters", unit=MetricUnit.Count, value=1)
             logger.warning("job dead-lettered after repeated worker crashes", extra={"job_id": r.id})

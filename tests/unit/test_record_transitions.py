@@ -31,7 +31,7 @@ def running(**fields: object) -> JobRecord:
 
 def test_submitted_is_pending_and_due_or_waiting_without_a_due_time() -> None:
     assert job().status is Status.pending and job().next_attempt_at == NOW
-    held = JobRecord.submitted("job_2", "t", job().spec, NOW, held=True)
+    held = JobRecord.submitted("job_2", "t", job().spec, NOW, waiting_on=frozenset({"job_1"}))
     assert held.status is Status.waiting and held.next_attempt_at is None
     released = held.released(LATER)
     assert released.status is Status.pending and released.next_attempt_at == LATER

@@ -6,14 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.jobs import engine, protection
+from shared.jobs import continuations, engine, protection, sweeper
 
 
 @pytest.fixture
 def emf_namespace(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """EMF needs a namespace to flush (Powertools flushes on its own at 100 values); Lambda sets it by env."""
-    for metrics in (engine.metrics, protection.metrics):
+    for metrics in (engine.metrics, protection.metrics, continuations.metrics, sweeper.metrics):
         monkeypatch.setattr(metrics, "namespace", "SteadfastTest")
     yield
-    for metrics in (engine.metrics, protection.metrics):
+    for metrics in (engine.metrics, protection.metrics, continuations.metrics, sweeper.metrics):
         metrics.clear_metrics()

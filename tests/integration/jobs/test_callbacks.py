@@ -103,7 +103,7 @@ def test_a_callback_that_exists_already_does_not_block_the_terminal_write(w: Wor
     w.store.create(first.model_copy(update={"spec": first.spec.model_copy(update={"labels": {"mark": "original"}})}))
     # When the worker records the terminal state, the state is written and the callback left as it was
     attempt = Attempt(n=1, target_index=0, started_at=now, duration_ms=1, outcome=Outcome.success, status_code=200)
-    assert w.store.finish_attempt(done, attempt, "w1", Callbacks().owed(done))
+    assert w.store.finish_attempt(done, attempt, "w1", Callbacks().owed)
     assert w.store.get_record(job.id).status == Status.completed  # type: ignore[union-attr]
     assert w.store.get_record(first.id).spec.labels == {"mark": "original"}  # type: ignore[union-attr]
 
@@ -117,7 +117,7 @@ def test_the_sweeper_enqueues_a_callback_whose_worker_died_before_sending(w: Wor
     assert claimed is not None
     dead = claimed.finished(Status.dead, now, "HTTP 503", None)
     attempt = Attempt(n=1, target_index=0, started_at=now, duration_ms=1, outcome=Outcome.retryable, status_code=503)
-    assert w.store.finish_attempt(dead, attempt, "w1", Callbacks().owed(dead))
+    assert w.store.finish_attempt(dead, attempt, "w1", Callbacks().owed)
     assert w.queued_job_ids() == []
     # When the sweeper runs past its grace, the callback job is sent
     counts = Sweeper(w.store, w.queue).sweep(now + timedelta(minutes=2))

@@ -1,0 +1,108 @@
+"""Workflows (SPEC §3 "Batches and workflows"): up to 100 jobs whose `depends_on` name each other by ref,
+accepted all or nothing, and read back as one graph with one status.
+
+Every check (refs unique and known, no cycle — Kahn's algorithm in `shared.jobs.graph` — each spec valid,
+targets allowed) runs before anything is written. The jobs are then written waiting, the roots waiting on
+the workflow itself, and the workflow item commits with the followup that releases the roots
+(`shared.jobs.links`): a request that fails half-way leaves jobs that never run, never a half-run graph.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel, Field
+
+from shared.jobs.continuations import Continuations
+from shared.jobs.dependents import dependents_followup
+from shared.jobs.graph import topological_order
+from shared.jobs.links import Links, WorkflowRecord
+from shared.jobs.models import Job, JobSpec, Status, Strict, utcnow
+from shared.jobs.record import JobRecord
+from shared.jobs.service import check_targets, new_job_id
+
+logger = Logger(child=True)
+MAX_WORKFLOW_JOBS = 100
+FAILED = frozenset({Status.failed, Status.dead, Status.cancelled})
+Ref = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+
+
+class WorkflowJobSpec(JobSpec):
+    """A job spec with its `ref`; inside a workflow `depends_on` names refs."""
+
+    ref: Ref
+
+
+class WorkflowSpec(Strict):
+    jobs: list[WorkflowJobSpec] = Field(min_length=1, max_length=MAX_WORKFLOW_JOBS)
+    labels: dict[str, Annotated[str, Field(max_length=256)]] = Field(default_factory=dict, max_length=20)
+
+
+class WorkflowJob(BaseModel):
+    ref: str
+    job: Job
+
+
+class Workflow(BaseModel):
+    id: str
+    status: str  # running | completed | failed
+    created_at: datetime
+    labels: dict[str, str]
+    jobs: list[WorkflowJob]
+
+
+def new_workflow_id() -> str:
+    return f"wf_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+
+
+def status_of(jobs: list[JobRecord]) -> str:
+    if any(j.status in FAILED for j in jobs):
+        return "failed"
+    return "completed" if jobs and all(j.status is Status.completed for j in jobs) else "running"
+
+
+@dataclass
+class WorkflowService:
+    continuations: Continuations
+    allow_private_targets: bool = False
+
+    def submit(self, tenant: str, spec: WorkflowSpec, now: datetime | None = None) -> Workflow:
+        now = now or utcnow()
+        refs = [j.ref for j in spec.jobs]
+        order = topological_order(refs, {j.ref: j.depends_on for j in spec.jobs})
+        if not self.allow_private_targets:
+            for job in spec.jobs:
+                check_targets(job)
+        wf_id = new_workflow_id()
+        ids = {ref: new_job_id() for ref in refs}
+        children = Counter(d for j in spec.jobs for d in j.depends_on)
+        by_ref = {j.ref: j for j in spec.jobs}
+        records: dict[str, JobRecord] = {}
+        edges: list[tuple[str, str]] = []
+        for ref in order:
+            job = by_ref[ref]
+            parents = [ids[d] for d in job.depends_on]
+            job_spec = JobSpec.model_validate({**job.model_dump(exclude={"ref"}), "depends_on": parents})
+            waits = parents or [wf_id]  # a root waits for the workflow's commit
+            records[ref] = JobRecord.submitted(ids[ref], tenant, job_spec, now, waiting_on=frozenset(waits),
+                                               workflow_id=wf_id, dependents=children[ref])
+            edges += [(p, ids[ref]) for p in waits]
+        wf = WorkflowRecord(id=wf_id, tenant=tenant, created_at=now, labels=spec.labels,
+                            refs=[(ref, ids[ref]) for ref in refs])
+        start = dependents_followup(wf_id, tenant, 0, Status.completed, now)
+        Links(self.continuations.store).create_workflow(wf, list(records.values()), edges, start)
+        logger.info("workflow accepted", extra={"workflow_id": wf_id, "tenant": tenant, "jobs": len(refs)})
+        self.continuations.work(start)
+        return self.get(tenant, wf_id)
+
+    def get(self, tenant: str, wf_id: str) -> Workflow:
+        wf, jobs = Links(self.continuations.store).workflow(tenant, wf_id)
+        by_id = {j.id: j for j in jobs}
+        items = [WorkflowJob(ref=ref, job=by_id[job_id].public()) for ref, job_id in wf.refs if job_id in by_id]
+        return Workflow(id=wf.id, status=status_of(jobs), created_at=wf.created_at, labels=wf.labels, jobs=items)
