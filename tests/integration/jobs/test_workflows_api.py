@@ -57,7 +57,9 @@ def test_a_dead_parent_cancels_its_dependent_uncalled(api: httpx.Client, stack: 
                                         "retry": {"max_attempts": 2, "base_delay_s": 0.1}}).json()
     r = api.post("/v1/jobs", json={"request": {"url": f"{stack.demo_target_url}/flaky?fail=0"},
                                    "depends_on": [parent["id"]]})
-    assert r.status_code == 202 and r.json()["status"] == "waiting" and r.json()["depends_on"] == [parent["id"]]
+    # waiting, or already cancelled if the parent died before this submit (a loaded machine is slow to tell)
+    assert r.status_code == 202 and r.json()["status"] in ("waiting", "cancelled")
+    assert r.json()["depends_on"] == [parent["id"]]
     kid = wait_for(lambda: api.get(f"/v1/jobs/{r.json()['id']}").json(), lambda j: j["status"] == "cancelled", 60)
     assert kid["last_error"] == f"dependency {parent['id']} ended dead"
     assert calls(stack, kid["id"]) == []
