@@ -306,6 +306,8 @@ FUNCTIONS: tuple[Function, ...] = (
         queues=("jobs",),
         # No Redis (no VPC), like submit: a fired job shows in lists and streams from DynamoDB.
         requirements=_BASE_REQUIREMENTS + _HTTP_REQUIREMENTS + _CRYPTO_REQUIREMENTS + _CRON_REQUIREMENTS,
+        # A fired job is written with its credential headers sealed (shared.jobs.credentials).
+        needs_kms=True,
     ),
     Function(
         name="poller",
