@@ -44,7 +44,7 @@ MODULES = ["bench.jitter", "bench.herd", "bench.concurrency", "bench.jobs", "ben
 # Seconds a module may take before it is stopped and its figures are null. The first package run
 # downloads wheels (≈1 min here); later ones reuse bench/out/.cache.
 TIME_LIMIT_S = {"bench.jitter": 120, "bench.herd": 60, "bench.concurrency": 180, "bench.jobs": 240,
-                "bench.imports": 300, "bench.package": 480, "bench.poll": 300, "bench.sse": 300,
+                "bench.imports": 480, "bench.package": 480, "bench.poll": 300, "bench.sse": 300,
                 "bench.chaos": 660}
 KEYS = [
     "aws_calls_per_job", "cost_usd_per_million_jobs", "qstash_usd_per_million", "cost_ratio_vs_qstash",
@@ -53,8 +53,10 @@ KEYS = [
       for what in ("calls", "time_ms")],
     *[f"jitter_full_vs_none_calls_{n}" for n in jitter.CLIENTS],
     "herd_peak_to_mean", "herd_peak_to_mean_none",
-    "sse_p50_ms", "sse_p99_ms", "sse_max_streams", "sse_kb_per_conn", "poll_10k_s", "poll_10k_vendor_calls",
-    *[f"cold_import_ms_{fn.name}" for fn in FUNCTIONS], *[f"package_mb_{fn.name}" for fn in FUNCTIONS],
+    "sse_p50_ms", "sse_p99_ms", "sse_naive_p99_ms", "sse_p99_ratio_vs_naive", "sse_broadcast_10k_p99_ms",
+    "sse_max_streams", "sse_kb_per_conn", "poll_10k_s", "poll_10k_vendor_calls",
+    *[f"cold_import_{what}_{fn.name}" for fn in FUNCTIONS for what in ("ratio", "ms")], "cold_import_boto3_ms",
+    *[f"package_mb_{fn.name}" for fn in FUNCTIONS],
     "chaos_lost", "chaos_applied_twice",
 ]
 

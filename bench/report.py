@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import sys
 import textwrap
 from collections.abc import Callable
@@ -39,13 +40,13 @@ TARGETS: dict[str, tuple[str, Check]] = {
     "batch_concurrency_ratio": ("≥ 7.5", lambda v: v >= 7.5),
     "jitter_full_vs_none_calls_100": ("0.40–0.45 (published ≈ 0.43)", lambda v: 0.40 <= v <= 0.45),
     "herd_peak_to_mean": ("≤ 1.5", lambda v: v <= 1.5),
-    "sse_p99_ms": ("< 227 (DESIGN: naive fan-out p99 227–392)", lambda v: v < 227),
+    "sse_p99_ratio_vs_naive": ("≤ 0.2 (hub p99 ÷ naive p99, same run)", lambda v: v <= 0.2),
     "sse_max_streams": ("≥ 1,000", lambda v: v >= 1000),
     "chaos_lost": ("0", lambda v: v == 0),
     "chaos_applied_twice": ("0", lambda v: v == 0),
 }
 for _fn in FUNCTIONS:
-    TARGETS[f"cold_import_ms_{_fn.name}"] = ("≤ 300", lambda v: v <= 300)
+    TARGETS[f"cold_import_ratio_{_fn.name}"] = ("≤ 1.5 (× `import boto3`, same run)", lambda v: v <= 1.5)
     TARGETS[f"package_mb_{_fn.name}"] = ("≤ 15", lambda v: v <= 15)
 NOTES = {
     "aws_calls_per_job": "calls our code makes (submit + worker); the ESM's are in the cost",
@@ -54,7 +55,13 @@ NOTES = {
     "batch_concurrency_ratio_moto": "same batch through moto: measures moto, not the engine",
     "herd_peak_to_mean": "default policy (full jitter), 100 ms buckets",
     "herd_peak_to_mean_none": "same without jitter",
+    "sse_p99_ms": "hub, 1,000 streams of one inverter, 40 publishes",
+    "sse_naive_p99_ms": "sse-starlette, one Redis subscription per client, same clients and run (bench.sse_naive)",
+    "sse_broadcast_10k_p99_ms": "one publish to 10,000 held streams",
+    "cold_import_boto3_ms": "bare `import boto3`, CPython 3.12, same run: the ratios' baseline",
 }
+for _fn in FUNCTIONS:
+    NOTES[f"cold_import_ms_{_fn.name}"] = "absolute median, CPython 3.12, built asset"
 
 
 def _fmt(v: Any) -> str:
@@ -190,16 +197,14 @@ def plot_cost(summary: dict[str, Any], details: dict[str, Any], out: Path) -> st
 
 
 def plots(summary: dict[str, Any], details: dict[str, Any], out: Path) -> dict[str, str]:
-    imports = ((details.get("cold_import_details") or {}).get("functions") or {})
-    no_bytecode = {k: v["no_bytecode_ms"] for k, v in imports.items() if "no_bytecode_ms" in v}
     made = {
         "cost": plot_cost(summary, details, out),
         "jitter": plot_jitter(summary, out),
         "herd": plot_herd(details, out),
         "sse": plot_sse(details, out),
-        "cold_import": _per_function_bars(summary, "cold_import_ms_", 300, "ms",
-                                          "Cold import of each handler module (fresh interpreter)",
-                                          out / "cold_import.png", no_bytecode or None),
+        "cold_import": _per_function_bars(summary, "cold_import_ratio_", 1.5, "× import boto3",
+                                          "Handler import from the built asset ÷ bare import boto3 (3.12, same run)",
+                                          out / "cold_import.png"),
         "package": _per_function_bars(summary, "package_mb_", 15, "MiB, zipped",
                                       "Deployment asset per function, dependencies included",
                                       out / "package.png"),
@@ -271,16 +276,17 @@ def _cold_section(details: dict[str, Any]) -> list[str]:
     c = details.get("cold_import_details")
     if not c:
         return []
-    lines = ["## Cold imports", "", f"Median of {c['runs']} fresh interpreters (Python {c['python']}), "
-             "import of the handler module only, Lambda-like environment; the upper bound "
-             "compiles every module from source, as a deployed asset without .pyc files does on a cold start.",
-             "", "| function | module | median ms | no bytecode cache (ms) |", "|---|---|---|---|"]
+    lines = ["## Cold imports", "", f"Import of the handler module from the built Lambda asset, CPython "
+             f"{c['python']}, boto3 {c['boto3']} as the runtime provides it; median of {c['runs']} fresh "
+             "interpreters, alternating with a bare `import boto3` (bench/imports.py). Source only: one import "
+             "with the shipped bytecode ignored, as the asset was before it shipped .pyc files.",
+             "", "| function | module | ratio | handler ms | boto3 ms | source only ms |", "|---|---|---|---|---|---|"]
     for name, f in c["functions"].items():
         if "error" in f:
-            lines.append(f"| {name} | `{f['module']}` | error | {f['error'][:80]} |")
+            lines.append(f"| {name} | | error | {f['error'][:80]} | | |")
         else:
-            median = sorted(f["samples_ms"])[len(f["samples_ms"]) // 2]
-            lines.append(f"| {name} | `{f['module']}` | {median:g} | {f['no_bytecode_ms']:g} |")
+            lines.append(f"| {name} | `{f['module']}` | {f['ratio']:g} | {statistics.median(f['handler_ms']):g} | "
+                         f"{statistics.median(f['boto3_ms']):g} | {f['source_only_ms']:g} |")
     return [*lines, ""]
 
 
@@ -378,10 +384,11 @@ def readme_section(summary: dict[str, Any], details: dict[str, Any], images: dic
              "- The herd uses 100 ms buckets: with the default base of 1 s the whole first-retry spread is one "
              "second. SQS visibility is whole seconds; the worker claims up to 1 s early and waits out the rest, "
              "so as delivered the calls keep the spread (details: `as_delivered_by_sqs`).",
-             "- Cold imports are the handler module's import in a fresh interpreter, median of "
-             "7; the report adds an upper bound without bytecode caches (the deployed asset ships no .pyc). "
-             "Like every timing here they move with the machine's load: several times slower while other "
-             "test suites run.",
+             "- Cold imports are the handler module's import from the built Lambda asset under CPython 3.12 "
+             "(boto3 as the runtime provides it), as a ratio to a bare `import boto3` sampled alternately in the "
+             "same run: absolute times here move 2× between machines and with the load of other work, the "
+             "ratio does not. The asset ships bytecode compiled for 3.12 (infra/packaging.py); the report adds "
+             "the source-only import it replaced.",
              "",
              "Targets missed, and why:",
              "- Cost ≤ ¼ of QStash is out of reach of this architecture at list prices: API Gateway, Lambda and "

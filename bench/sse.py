@@ -8,6 +8,10 @@ own on a real Redis, driven by raw asyncio sockets in this process.
 - sse_max_streams: concurrent streams one server process holds open, every one of them still
   receiving a published reading (tried up to 10,000).
 - sse_kb_per_conn: the server's resident memory growth per open stream.
+- sse_broadcast_10k_p99_ms: one publish reaching every held stream (10,000), p99 of its arrivals.
+- sse_naive_p99_ms / sse_p99_ratio_vs_naive: the same 1,000 clients and publishes against the naive
+  fan-out DESIGN.md measured (`bench.sse_naive`: sse-starlette, one Redis subscription per client) in a
+  server process of its own, in the same run; the ratio is the hub's p99 ÷ the naive p99 (target ≤ 0.2).
 The publisher and the clients share one clock (perf_counter is CLOCK_MONOTONIC, system-wide).
 """
 
@@ -24,6 +28,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -166,11 +172,7 @@ async def _bench(redis_url: str, port: int, server_pid: int, inverter_id: str, l
     await asyncio.sleep(0.5)
     base_rss = _rss_kb(server_pid)
 
-    samples: list[int] = []
-    clients = await _open(port, inverter_id, token, latency_clients - len(first), samples)
-    await asyncio.sleep(0.5)
-    await _publish(redis_url, inverter_id, PUBLISHES, PUBLISH_GAP_S)
-    await asyncio.sleep(0.5)
+    clients, samples = await _latency_round(redis_url, port, inverter_id, token, latency_clients - len(first))
     details: dict[str, Any] = {
         "latency_clients": len(clients) + len(first), "latency_samples": len(samples),
         "latency_expected": PUBLISHES * len(clients),
@@ -188,20 +190,50 @@ async def _bench(redis_url: str, port: int, server_pid: int, inverter_id: str, l
     await asyncio.sleep(1.0)
     rss = _rss_kb(server_pid)
     before = {id(c): c.received for c in held}
+    marks = (len(warm), len(samples), len(more))
     await _publish(redis_url, inverter_id, 1, 2.0)
     live = sum(1 for c in held if c.received > before[id(c)])
+    broadcast = warm[marks[0]:] + samples[marks[1]:] + more[marks[2]:]
     result.update({
         "sse_max_streams": live,
         "sse_kb_per_conn": round((rss - base_rss) / max(1, len(held) - len(first)), 2),
+        # One publish reaching every one of the held streams: how the tail grows with the audience.
+        "sse_broadcast_10k_p99_ms": round(_pct(broadcast, 0.99), 2) if live >= 10_000 else None,
     })
     details.update({
         "streams_attempted": max_streams, "server_rss_mb": round(rss / 1024, 1),
-        # One publish reaching every one of the held streams (not a target; how the tail grows).
-        "broadcast_all_streams_p99_ms": round(_pct(more, 0.99), 2) if more else None,
+        "broadcast_streams": live, "broadcast_p50_ms": round(_pct(broadcast, 0.5), 2) if broadcast else None,
+        "broadcast_p99_ms": round(_pct(broadcast, 0.99), 2) if broadcast else None,
         "http": _server_stack(),
     })
     _close(held)
     return result
+
+
+async def _latency_round(redis_url: str, port: int, inverter_id: str, token: str,
+                         n: int) -> tuple[list[Client], list[int]]:
+    """`n` streams opened, then PUBLISHES readings PUBLISH_GAP_S apart: the streams and every arrival's latency."""
+    samples: list[int] = []
+    clients = await _open(port, inverter_id, token, n, samples)
+    await asyncio.sleep(0.5)
+    await _publish(redis_url, inverter_id, PUBLISHES, PUBLISH_GAP_S)
+    # Until every stream has every reading (the naive fan-out drains seconds late), 20 s at most.
+    deadline = time.monotonic() + 20
+    while len(samples) < PUBLISHES * len(clients) and time.monotonic() < deadline:  # noqa: ASYNC110 - samples is a list
+        await asyncio.sleep(0.1)
+    return clients, samples
+
+
+async def _bench_naive(redis_url: str, port: int, inverter_id: str, clients: int) -> dict[str, Any]:
+    warm: list[int] = []
+    first = await _open(port, inverter_id, "-", 10, warm)
+    await _publish(redis_url, inverter_id, 2, 0.05)
+    await asyncio.sleep(0.5)
+    held, samples = await _latency_round(redis_url, port, inverter_id, "-", clients - len(first))
+    _close(held + first)
+    return {"sse_naive_p50_ms": round(_pct(samples, 0.50), 2), "sse_naive_p99_ms": round(_pct(samples, 0.99), 2),
+            "sse_naive_details": {"clients": len(held) + len(first), "samples": len(samples),
+                                  "expected": PUBLISHES * len(held), "server": "bench.sse_naive (sse-starlette)"}}
 
 
 def _server_stack() -> str:
@@ -223,9 +255,21 @@ def run(redis_url: str | None = None, latency_clients: int = LATENCY_CLIENTS,
         return {k: None for k in ("sse_p50_ms", "sse_p99_ms", "sse_max_streams", "sse_kb_per_conn")} | {
             "sse_details": {"error": f"no Redis at {redis_url}: {exc}"}}
     _raise_nofile()
-    port, inverter_id = _free_port(), f"inv_bench_{uuid.uuid4().hex[:10]}"
-    server = subprocess.Popen([sys.executable, "-m", "bench.sse", "--serve", "--port", str(port),
-                               "--redis", redis_url, "--inverter", inverter_id],
+    inverter_id = f"inv_bench_{uuid.uuid4().hex[:10]}"
+    with _server(["bench.sse", "--serve", "--redis", redis_url, "--inverter", inverter_id]) as (port, pid):
+        result = asyncio.run(_bench(redis_url, port, pid, inverter_id, latency_clients, max_streams))
+    with _server(["bench.sse_naive", "--redis", redis_url]) as (port, _):
+        result |= asyncio.run(_bench_naive(redis_url, port, inverter_id, latency_clients))
+    hub, naive = result.get("sse_p99_ms"), result.get("sse_naive_p99_ms")
+    result["sse_p99_ratio_vs_naive"] = round(hub / naive, 3) if hub and naive else None
+    return result
+
+
+@contextmanager
+def _server(argv: list[str]) -> Iterator[tuple[int, int]]:
+    """`python -m <argv> --port P` in a process of its own, once it accepts connections: (port, pid)."""
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", *argv, "--port", str(port)],
                               cwd=Path(__file__).resolve().parents[1])
     try:
         deadline = time.monotonic() + 30
@@ -235,9 +279,9 @@ def run(redis_url: str | None = None, latency_clients: int = LATENCY_CLIENTS,
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the stream app did not start") from None
+                    raise RuntimeError(f"{argv[0]} did not start") from None
                 time.sleep(0.1)
-        return asyncio.run(_bench(redis_url, port, server.pid, inverter_id, latency_clients, max_streams))
+        yield port, server.pid
     finally:
         server.terminate()
         try:

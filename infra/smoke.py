@@ -10,16 +10,14 @@ hide a missing requirement).
 
 from __future__ import annotations
 
-import glob
 import importlib.util
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from infra.packaging import LocalPythonBundling, handler_module
+from infra.packaging import LocalPythonBundling, handler_module, lambda_python
 from shared.topology import FUNCTIONS, Function
 
 # What the Lambda Python runtime ships besides the standard library.
@@ -27,14 +25,7 @@ RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "
 
 
 def find_python312() -> str | None:
-    candidates = [
-        shutil.which("python3.12"),
-        *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12"))),
-    ]
-    for candidate in candidates:
-        if candidate and subprocess.run([candidate, "-V"], capture_output=True, check=False).returncode == 0:
-            return candidate
-    return None
+    return lambda_python()
 
 
 def runtime_dir(into: Path) -> Path:
