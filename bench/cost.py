@@ -189,3 +189,47 @@ def _projected(item: Mapping[str, Mapping[str, Any]], index: IndexSchema, keys: 
         return dict(item)
     kept = set(index.key_attributes) | set(keys)
     return {k: v for k, v in item.items() if k in kept}
+
+
+# -- schedules --------------------------------------------------------------------------------------
+EVENTBRIDGE_SCHEDULER_PER_MILLION = 1.00  # invocations after the free tier (DESIGN.md; AWS pricing page)
+
+
+def rounded(lines: Mapping[str, float]) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in lines.items()}
+
+
+def fire_cost_per_million(extra_wru: float, rru: float, sqs_requests: float, lambda_ms: float, memory_mb: int,
+                          prices: Prices = US_EAST_1) -> dict[str, float]:
+    """USD per million fires of the DynamoDB due-index scheduler, beyond the job's own cost: the write units a
+    fire adds to a plain submit (the schedule's move, its index entry, the transaction's doubling), the due
+    query's reads, SQS batch sends, and the scheduler's Lambda time per fire."""
+    lines = {
+        "dynamodb_writes": extra_wru * prices.dynamodb_wru_per_million,
+        "dynamodb_reads": rru * prices.dynamodb_rru_per_million,
+        "sqs": sqs_requests * prices.sqs_request_per_million,
+        "lambda_duration": lambda_ms / 1000 * memory_mb / 1024 * prices.lambda_gb_second * 1_000_000,
+    }
+    lines["total"] = sum(lines.values())
+    return lines
+
+
+def eventbridge_scheduler_cost_per_million(handler_ms: float, memory_mb: int,
+                                           prices: Prices = US_EAST_1) -> dict[str, float]:
+    """USD per million fires with one EventBridge Scheduler schedule per schedule, each invocation a Lambda
+    that writes the job (the job's own write is excluded, as above)."""
+    lines = {
+        "scheduler_invocations": EVENTBRIDGE_SCHEDULER_PER_MILLION,
+        "lambda_requests": prices.lambda_request_per_million,
+        "lambda_duration": billed_ms(handler_ms / 1000) / 1000 * memory_mb / 1024 * prices.lambda_gb_second
+        * 1_000_000,
+    }
+    lines["total"] = sum(lines.values())
+    return lines
+
+
+def ticking_usd_per_month(memory_mb: int, window_s: float = 55, prices: Prices = US_EAST_1) -> float:
+    """The due-index scheduler's fixed cost: started every minute, ticking for `window_s`."""
+    invocations = 30 * 24 * 60
+    return invocations * (prices.lambda_request_per_million / 1e6
+                          + window_s * memory_mb / 1024 * prices.lambda_gb_second)

@@ -44,6 +44,8 @@ TARGETS: dict[str, tuple[str, Check]] = {
     "sse_max_streams": ("≥ 1,000", lambda v: v >= 1000),
     "chaos_lost": ("0", lambda v: v == 0),
     "chaos_applied_twice": ("0", lambda v: v == 0),
+    "schedule_fire_lag_p95_s": ("≤ 2", lambda v: v <= 2),
+    "schedules_10k_fire_s": ("≤ 60 (local cloud)", lambda v: v <= 60),
 }
 for _fn in FUNCTIONS:
     TARGETS[f"cold_import_ratio_{_fn.name}"] = ("≤ 1.5 (× `import boto3`, same run)", lambda v: v <= 1.5)
@@ -59,6 +61,10 @@ NOTES = {
     "sse_naive_p99_ms": "sse-starlette, one Redis subscription per client, same clients and run (bench.sse_naive)",
     "sse_broadcast_10k_p99_ms": "one publish to 10,000 held streams",
     "cold_import_boto3_ms": "bare `import boto3`, CPython 3.12, same run: the ratios' baseline",
+    "schedule_fire_lag_p95_vs_tick": "lag p95 over the 1 s tick cadence",
+    "schedules_10k_fire_vs_batch_write": "over writing the same 10,000 job items with plain BatchWriteItem",
+    "schedule_cost_usd_per_million_fires": "due index, beyond the job's own cost; plus ≈ $10/month ticking",
+    "eventbridge_scheduler_usd_per_million_fires": "the managed alternative, on paper (list prices)",
 }
 for _fn in FUNCTIONS:
     NOTES[f"cold_import_ms_{_fn.name}"] = "absolute median, CPython 3.12, built asset"

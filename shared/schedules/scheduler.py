@@ -1,8 +1,8 @@
 """The scheduler: every tick, the schedules whose fire time has come each become one job.
 
 Read what is due from the sparse due index, decide each fire (a job, or a skip under `overlap: skip`
-while the previous run is not terminal), write the fires (`ScheduleStore.fire`: the fire time's job
-and the schedule's next fire time in one conditional transaction), then enqueue the new jobs. A crash
+while the previous run is not terminal), write the fires (`ScheduleStore.fire`: the fire time's job,
+then the schedule's next fire time, each conditional), then enqueue the new jobs. A crash
 after the write and before the send leaves pending jobs that the sweeper enqueues, as after a submit.
 
 A schedule that missed several fire times (the scheduler was down) fires them one per round, oldest
@@ -98,6 +98,10 @@ class Scheduler:
             lag = (now - f.fire_time).total_seconds()
             log = {"schedule_id": f.schedule.id, "tenant": f.schedule.tenant,
                    "scheduled_for": rfc3339(f.fire_time), "lag_s": round(lag, 3)}
+            if f.existed:
+                result.lost += 1  # its job was written by an earlier try or another scheduler
+                logger.info("schedule fire found its job already written", extra=log)
+                continue
             if f.job is None:
                 result.skipped += 1
                 logger.info("schedule fire skipped: the previous run is not finished",
