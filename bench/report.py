@@ -62,7 +62,8 @@ NOTES = {
     "sse_broadcast_10k_p99_ms": "one publish to 10,000 held streams",
     "cold_import_boto3_ms": "bare `import boto3`, CPython 3.12, same run: the ratios' baseline",
     "schedule_fire_lag_p95_vs_tick": "lag p95 over the 1 s tick cadence",
-    "schedules_10k_fire_vs_batch_write": "over writing the same 10,000 job items with plain BatchWriteItem",
+    "schedules_fire_vs_bare_writes": "fire path over the same writes made bare (2 conditional writes a fire)",
+    "schedule_fires_per_s": "moto-bound here (≈ its conditional-write rate / 2); null 10k figure = over 150 s",
     "schedule_cost_usd_per_million_fires": "due index, beyond the job's own cost; plus ≈ $10/month ticking",
     "eventbridge_scheduler_usd_per_million_fires": "the managed alternative, on paper (list prices)",
 }

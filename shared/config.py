@@ -33,8 +33,9 @@ class Env(BaseModel):
                                      pattern=r"^[A-Za-z0-9:_.\-]*$")
     allow_private_targets: bool = Field(False, alias="STEADFAST_ALLOW_PRIVATE_TARGETS")
     stage: str = Field("local", alias="STEADFAST_STAGE")
-    # The worker's lease on a job: its Lambda timeout plus a margin, shorter than the queue's visibility.
-    lease_s: int = Field(90, alias="STEADFAST_LEASE_S")
+    # The worker's lease on a job, renewed by a heartbeat while the call runs (shared.jobs.heartbeat): a
+    # worker that dies mid-call is replaced within this plus the sweep grace, not after the call's timeout.
+    lease_s: int = Field(60, alias="STEADFAST_LEASE_S", ge=3, le=900)
     fault_points: str = Field("", alias="STEADFAST_FAULTS")
     # How long past due a job may sit before the sweeper assumes its message was lost and sends another.
     sweep_grace_s: float = Field(60, alias="STEADFAST_SWEEP_GRACE_S")

@@ -49,7 +49,9 @@ class Queue:
     # The poison-pill net: a message whose processing crashes this many times is quarantined.
     # Per-job max_attempts is enforced by the worker, which recycles long-lived retry messages.
     max_receive_count: int = 5
-    visibility_timeout_s: int = 360
+    # Six worker timeouts (AWS's advice for an event source mapping). A message being worked on does not
+    # wait that long: the worker's heartbeat keeps it hidden for one lease at a time.
+    visibility_timeout_s: int = 5400
     retention_s: int = 14 * 24 * 3600
 
 
@@ -276,8 +278,9 @@ FUNCTIONS: tuple[Function, ...] = (
         name="worker",
         handler="functions.worker.app.handler",
         trigger=QueueSource(queue="jobs", batch_size=10, max_concurrency=50),
-        # A batch runs concurrently, so the invocation lasts as long as its slowest call (≤ 30 s).
-        timeout_s=60,
+        # A batch runs concurrently, so the invocation lasts as long as its slowest call: up to 900 s
+        # (request.timeout_s), Lambda's maximum; a short lease is renewed during it (shared.jobs.heartbeat).
+        timeout_s=900,
         tables=("jobs", "tenants"),
         queues=("jobs",),
         needs_redis=True,

@@ -13,6 +13,7 @@ from shared.config import Env, env
 from shared.faults import Faults
 from shared.jobs.engine import Worker
 from shared.jobs.events import job_events
+from shared.jobs.heartbeat import Heartbeat
 from shared.jobs.protection import Protection
 from shared.jobs.queue import JobQueue
 from shared.jobs.settings import JobsEnv, jobs_env
@@ -46,10 +47,11 @@ def protection() -> Protection:
 @cache
 def worker() -> Worker:
     e = settings()
-    return Worker(JobStore(e.jobs_table), JobQueue(e.jobs_queue_url, e.jobs_dlq_url), TenantStore(e.tenants_table),
+    store, queue = JobStore(e.jobs_table), JobQueue(e.jobs_queue_url, e.jobs_dlq_url)
+    return Worker(store, queue, TenantStore(e.tenants_table),
                   job_events(redis_conn(), e.redis_keys()), lease=timedelta(seconds=e.lease_s),
                   max_receive_count=JOBS_QUEUE.max_receive_count, faults=Faults(e.fault_points),
-                  protection=protection())
+                  protection=protection(), hooks=(Heartbeat(store, queue),))
 
 
 def reset() -> None:

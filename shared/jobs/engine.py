@@ -101,12 +101,15 @@ class Worker:
         record = await _io(self.store.claim, msg.job_id, msg.tenant, now, self.lease, owner)
         if record is None:
             return await self._unclaimed(msg, receipt_handle, receive_count, now)
+        if record.claims - 1 > record.attempts:
+            # An earlier claim ended without a recorded attempt: note the call it was in, if it was in one.
+            record = await _io(self.store.note_abandoned, record, owner, now)
         self.faults.point("after_claim")
         if record.next_attempt_at and (early := (record.next_attempt_at - utcnow()).total_seconds()) > 0:
             await asyncio.sleep(min(early, EARLY_CLAIM_S))  # SQS rounds to whole seconds; keep the jitter
         admission = await _io(self.protection.admit, record, owner, self.lease.total_seconds())
         if admission.go:
-            disposition = await self._attempt(record, owner, client, admission)
+            disposition = await self._attempt(record, owner, client, admission, receipt_handle)
         else:
             disposition = await self._defer(record, owner, admission)
         if not disposition.ack:
@@ -163,14 +166,15 @@ class Worker:
         return Disposition(ack=False, retry_in_s=wait)
 
     async def _attempt(self, record: JobRecord, owner: str, client: httpx.AsyncClient,
-                       admission: Admission) -> Disposition:
+                       admission: Admission, receipt_handle: str | None = None) -> Disposition:
         n = record.attempts + 1
         started = utcnow()
         lease_s = self.lease.total_seconds()
         try:
             secret = await _io(self.tenants.signing_secret, record.tenant)
             async with AsyncExitStack() as stack:
-                ctx = AttemptContext(record=record, owner=owner, attempt=n, lease=self.lease)
+                ctx = AttemptContext(record=record, owner=owner, attempt=n, lease=self.lease,
+                                     receipt_handle=receipt_handle)
                 for hook in self.hooks:
                     await stack.enter_async_context(hook.around(ctx))
                 call = await delivery.call(client, record, n, secret, started)

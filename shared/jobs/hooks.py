@@ -23,6 +23,7 @@ class AttemptContext:
     owner: str         # the lease owner token of this worker
     attempt: int       # the attempt number about to be made
     lease: timedelta   # the lease the claim took
+    receipt_handle: str | None = None  # the SQS message being worked on (its visibility is the queue's lease)
 
 
 class AttemptHook(Protocol):

@@ -17,6 +17,8 @@ MAX_BODY_BYTES = 256 * 1024
 MAX_RESULT_BODY_BYTES = 64 * 1024
 MAX_URL_LENGTH = 2048
 MAX_DELAY_S = 30 * 24 * 3600
+# A call may take up to Lambda's own limit; the worker's lease is renewed meanwhile (shared.jobs.heartbeat).
+MAX_TIMEOUT_S = 900
 # Headers a caller may not set: they belong to the transport or to Steadfast's own delivery contract.
 RESERVED_HEADERS = frozenset({
     "host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer",
@@ -135,7 +137,7 @@ class RequestSpec(Strict):
     method: Method = Method.POST
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
-    timeout_s: float = Field(default=10, gt=0, le=30)
+    timeout_s: float = Field(default=10, gt=0, le=MAX_TIMEOUT_S)
 
     _url = field_validator("url")(check_url)
     @field_validator("headers")

@@ -11,6 +11,8 @@ caller spells a field name to change a job's state.
     released             waiting                      pending     next_attempt_at = now (waiting_on empty)
     claimed              pending, retrying, running*  running     lease_until, lease_owner; claims + 1
     lease_renewed        running                      running     lease_until (a heartbeat)
+    abandoned            running*                     running     attempts + 1: the call an expired holder
+                                                                  was in (shared.jobs.heartbeat)
     deferred             running                      pending     lease cleared; claims - 1 (not a crash)
                                                       retrying    (when it was attempted before)
     attempted            running                      retrying    lease cleared; attempts + 1; next_attempt_at
@@ -55,6 +57,7 @@ TRANSITIONS: dict[str, tuple[frozenset[Status], frozenset[Status]]] = {
     "released": (frozenset({S.waiting}), frozenset({S.pending})),
     "claimed": (frozenset({S.pending, S.retrying, S.running}), frozenset({S.running})),
     "lease_renewed": (frozenset({S.running}), frozenset({S.running})),
+    "abandoned": (frozenset({S.running}), frozenset({S.running})),
     "deferred": (frozenset({S.running}), frozenset({S.pending, S.retrying})),
     "attempted": (frozenset({S.running}), frozenset({S.retrying})),
     "failed_over": (frozenset({S.running}), frozenset({S.retrying})),
@@ -130,6 +133,12 @@ class JobRecord(BaseModel):
 
     def lease_renewed(self, now: datetime, lease: timedelta) -> JobRecord:
         return self._to("lease_renewed", S.running, now, lease_until=now + lease)
+
+    def abandoned(self, now: datetime) -> JobRecord:
+        """Taken over from a holder that stopped heartbeating mid-call: that call counts as an attempt
+        (its outcome is unknown; the target may have acted on it)."""
+        return self._to("abandoned", S.running, now, attempts=self.attempts + 1,
+                        target_attempts=self.target_attempts + 1)
 
     def deferred(self, now: datetime, wait_s: float) -> JobRecord:
         """Put back unattempted (target protection said "not now"); a deferral is not a crash, so it does

@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from shared import aws
 from shared.errors import Conflict, IdempotencyInFlight, IdempotencyMismatch, NotFound, Unavailable
 from shared.jobs.continuations import Effect, Followup, SpawnJob
-from shared.jobs.models import Attempt, Status, iso
+from shared.jobs.models import Attempt, Outcome, Status, iso
 from shared.jobs.queue import EARLY_CLAIM_S
 from shared.jobs.record import DUE_SHARDS, JobRecord, due_shard, from_attributes, group_pk, sources_of, to_attributes
 
@@ -254,6 +254,60 @@ class JobStore:
                 return None
             raise Unavailable(f"claim failed: {exc.response['Error']['Code']}") from exc
         return from_attributes(aws.from_item(out["Attributes"]))
+
+    def renew_lease(self, job_id: str, owner: str, now: datetime, lease: timedelta, attempt: int,
+                    started: datetime) -> bool:
+        """A heartbeat: extend this worker's lease on its running job, and note the call it is in (attempt
+        number, start, last beat) for whoever takes the job over should this worker die. False: the lease
+        is no longer this worker's (cancelled, or expired and taken over). The due index is not touched."""
+        try:
+            self.db.update_item(
+                TableName=self.table, Key=aws.to_item({"pk": f"JOB#{job_id}", "sk": "JOB"}),
+                ConditionExpression="lease_owner = :o AND #s = :running",
+                UpdateExpression="SET lease_until = :lu, heartbeat_at = :now, call_attempt = :n, call_started_at = :st",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=aws.values({
+                    ":o": owner, ":running": Status.running.value, ":lu": iso(now + lease), ":now": iso(now),
+                    ":n": attempt, ":st": iso(started)}))
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise Unavailable(f"renewing a lease failed: {exc.response['Error']['Code']}") from exc
+
+    def note_abandoned(self, record: JobRecord, owner: str, now: datetime) -> JobRecord:
+        """Just claimed from a holder whose lease expired: if that holder was in a call (its heartbeat
+        noted one that has no attempt yet), record that call as a retryable attempt of unknown outcome,
+        once (conditioned on the note still being there), and count it."""
+        item = self._call(self.db.get_item, TableName=self.table, ConsistentRead=True,
+                          Key=aws.to_item({"pk": f"JOB#{record.id}", "sk": "JOB"}),
+                          ProjectionExpression="call_attempt, call_started_at, heartbeat_at").get("Item")
+        note = aws.from_item(item) if item else {}
+        n = int(note.get("call_attempt", 0))
+        if n != record.attempts + 1 or "call_started_at" not in note:
+            return record
+        started = datetime.fromisoformat(note["call_started_at"])
+        last = datetime.fromisoformat(note.get("heartbeat_at", note["call_started_at"]))
+        attempt = Attempt(n=n, target_index=record.target_index, started_at=started,
+                          duration_ms=max(0, int((last - started).total_seconds() * 1000)), outcome=Outcome.retryable,
+                          error=f"abandoned: the worker stopped during the call (last heartbeat {iso(last)}, then its "
+                                "lease expired); the outcome is unknown")
+        try:
+            self.db.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
+                         "Item": aws.to_item({"pk": f"JOB#{record.id}", "sk": f"ATTEMPT#{n:05d}",
+                                              "attempt": attempt.model_dump_json(),
+                                              "expires_at": _epoch(started + TERMINAL_RETENTION * 2)})}},
+                {"Update": {"TableName": self.table, "Key": aws.to_item({"pk": f"JOB#{record.id}", "sk": "JOB"}),
+                            "ConditionExpression": "lease_owner = :o AND call_attempt = :n",
+                            "UpdateExpression": "ADD attempts :one, target_attempts :one"
+                                                " REMOVE call_attempt, call_started_at, heartbeat_at",
+                            "ExpressionAttributeValues": aws.values({":o": owner, ":n": n, ":one": 1})}}])
+        except ClientError as exc:
+            if "ConditionalCheckFailed" in _reasons(exc):
+                return record  # noted already, or the lease moved on again
+            raise Unavailable(f"recording an abandoned call failed: {exc.response['Error']['Code']}") from exc
+        return record.abandoned(now)
 
     def defer(self, record: JobRecord, owner: str) -> bool:
         """Put a claimed job back unattempted (target protection said "not now"), provided this worker

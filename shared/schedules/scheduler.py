@@ -21,7 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from shared.errors import Unavailable
 from shared.jobs.events import JobEvents, NoEvents
-from shared.jobs.models import Status, utcnow
+from shared.jobs.models import utcnow
 from shared.jobs.queue import MAX_DELAY_SECONDS, JobQueue
 from shared.jobs.record import JobRecord
 from shared.schedules import cron
@@ -87,8 +87,7 @@ class Scheduler:
                 fires.append(Fire(s, fire_time, nxt, None))
                 continue
             spec = fired_spec(s.job, s.id, fire_time)
-            job = JobRecord(id=fire_job_id(s.id, fire_time), tenant=s.tenant, spec=spec, status=Status.pending,
-                            created_at=now, updated_at=now, next_attempt_at=spec.first_attempt_at(now))
+            job = JobRecord.submitted(fire_job_id(s.id, fire_time), s.tenant, spec, now)
             fires.append(Fire(s, fire_time, nxt, job))
         return fires
 

@@ -175,7 +175,7 @@ class ScheduleStore:
         if f.job is not None:
             job_id = f.job.id
             try:
-                self.db.put_item(**self._put_job(f.job))  # type: ignore[arg-type]
+                self.db.put_item(**self._put_job(f.job))
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise Unavailable(f"firing a schedule failed: {exc.response['Error']['Code']}") from exc
@@ -183,7 +183,7 @@ class ScheduleStore:
             except BotoCoreError as exc:
                 raise Unavailable(f"firing a schedule failed: {type(exc).__name__}") from exc
         try:
-            self.db.update_item(**self._advance(f, job_id))  # type: ignore[arg-type]
+            self.db.update_item(**self._advance(f, job_id))
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise Unavailable(f"advancing a schedule failed: {exc.response['Error']['Code']}") from exc
