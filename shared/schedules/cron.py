@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from cronsim import CronSim, CronSimError
 
@@ -25,8 +26,14 @@ class CronError(ValueError):
     """A cron expression or time zone that cannot be evaluated; the message is for the caller."""
 
 
+@cache
+def _iana() -> frozenset[str]:
+    # The IANA names (tzdata's list, or the system's): not the system's `localtime`, `posix/…` or `right/…`.
+    return frozenset(available_timezones()) - {"localtime", "Factory"}
+
+
 def zone(name: str) -> ZoneInfo:
-    if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
+    if name not in _iana() and name != "UTC":
         raise CronError(f"unknown time zone {name[:64]!r} (use an IANA name such as Europe/Berlin)")
     try:
         return ZoneInfo(name)

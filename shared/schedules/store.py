@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared import aws
-from shared.errors import Conflict, NotFound, Unavailable
+from shared.errors import Conflict, NotFound, PayloadTooLarge, SteadfastError, Unavailable
 from shared.jobs.models import TERMINAL, iso
 from shared.jobs.record import JobRecord
 from shared.jobs.record import to_attributes as job_attributes
@@ -36,6 +36,16 @@ BATCH_GET_MAX = 100
 # Fires written at once: each is two round trips, so a tick of thousands is bound by latency, not by
 # DynamoDB; the SDK's pool (shared.aws, 50 connections) is larger.
 _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="fire")
+
+
+def _store_error(exc: ClientError | BotoCoreError) -> SteadfastError:
+    """An AWS error as a domain error: an item over DynamoDB's size limit is the caller's (413)."""
+    if isinstance(exc, ClientError):
+        error = exc.response["Error"]
+        if error["Code"] == "ValidationException" and "size" in error.get("Message", "").lower():
+            return PayloadTooLarge("the schedule is larger than one stored item may be (400 KB)")
+        return Unavailable(f"the schedule store is unavailable: {error['Code']}")
+    return Unavailable(f"the schedule store is unavailable: {type(exc).__name__}")
 
 
 @dataclass(frozen=True)
@@ -82,7 +92,7 @@ class ScheduleStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise Conflict(f"schedule {record.id} changed meanwhile; read it again") from exc
-            raise Unavailable(f"the schedule store is unavailable: {exc.response['Error']['Code']}") from exc
+            raise _store_error(exc) from exc
         return record
 
     def delete(self, tenant: str, schedule_id: str) -> None:
@@ -219,4 +229,4 @@ class ScheduleStore:
         try:
             return fn(**kwargs)
         except (ClientError, BotoCoreError) as exc:
-            raise Unavailable(f"the schedule store is unavailable: {type(exc).__name__}") from exc
+            raise _store_error(exc) from exc

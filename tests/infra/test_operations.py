@@ -47,7 +47,7 @@ def test_error_alarm_for_every_function_and_throttle_alarm_for_queue_consumers(s
     for fn in FUNCTIONS:
         ref = synth.logical_id(synth.stack.functions.functions[fn.name])
         errors = _alarm(synth, "Errors", ref)
-        expected = c.POLLER_ERRORS_ALARM_THRESHOLD if fn.name in {"poller", "sweeper"} else 1
+        expected = c.POLLER_ERRORS_ALARM_THRESHOLD if fn.name in {"poller", "sweeper", "scheduler"} else 1
         assert errors["Threshold"] == expected
         if isinstance(fn.trigger, QueueSource):
             assert _alarm(synth, "Throttles", ref)["Threshold"] == 1
