@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.jobs.models import JobSpec, iso
+from shared.redaction import redact_headers
 from shared.schedules import cron
 from shared.schedules.models import Overlap, Schedule
 
@@ -53,10 +54,11 @@ class ScheduleRecord(BaseModel):
     version: int = 0
 
     def public(self, now: datetime) -> Schedule:
+        """The schedule as every read shows it: credential-like headers of its job `[redacted]`."""
         runs = [] if self.paused else cron.next_runs(self.cron, self.timezone, now)
         if self.next_fire_at is not None and not self.paused and self.next_fire_at <= now:
             runs = [self.next_fire_at, *runs][:5]  # due, about to be fired
-        return Schedule(id=self.id, name=self.name, cron=self.cron, timezone=self.timezone, job=self.job,
+        return Schedule(id=self.id, name=self.name, cron=self.cron, timezone=self.timezone, job=redacted(self.job),
                         overlap=self.overlap, paused=self.paused, next_runs=runs, last_run_at=self.last_run_at,
                         last_job_id=self.last_job_id, created_at=self.created_at, updated_at=self.updated_at)
 
@@ -64,6 +66,13 @@ class ScheduleRecord(BaseModel):
         """Next fire time counted from `now` (after create, resume or a new cron or zone)."""
         nxt = None if self.paused else cron.next_fire(self.cron, self.timezone, now)
         return self.model_copy(update={"next_fire_at": nxt})
+
+
+def redacted(spec: JobSpec) -> JobSpec:
+    request = spec.request.model_copy(update={"headers": redact_headers(spec.request.headers)})
+    fallbacks = [f if f.headers is None else f.model_copy(update={"headers": redact_headers(f.headers)})
+                 for f in spec.fallbacks]
+    return spec.model_copy(update={"request": request, "fallbacks": fallbacks})
 
 
 def due_shard(schedule_id: str) -> str:

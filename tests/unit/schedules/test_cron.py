@@ -88,3 +88,18 @@ def test_a_fire_time_has_one_job_id() -> None:
     assert fire_job_id("sch_a", t) != fire_job_id("sch_b", t)
     assert fire_job_id("sch_a", t) != fire_job_id("sch_a", utc("2027-03-14T07:01:00"))
     assert fire_job_id("sch_a", t).startswith("job_") and len(fire_job_id("sch_a", t)) <= 64
+
+
+def test_a_schedules_credential_headers_are_redacted_in_every_read() -> None:
+    from datetime import UTC, datetime
+
+    from shared.jobs.models import JobSpec
+    from shared.schedules.record import ScheduleRecord
+
+    now = datetime(2027, 1, 1, tzinfo=UTC)
+    job = JobSpec.model_validate({"request": {"url": "https://example.com/hook", "headers": {
+        "Authorization": "Bearer s3cret", "X-Trace": "keep"}}, "fallbacks": [
+        {"url": "https://backup.example.com/hook", "headers": {"X-Api-Key": "k3y"}}]})
+    shown = ScheduleRecord(id="sch_x", tenant="t", cron="* * * * *", timezone="UTC", job=job, created_at=now,
+                           updated_at=now).public(now).model_dump_json()
+    assert "s3cret" not in shown and "k3y" not in shown and "keep" in shown and "[redacted]" in shown
