@@ -35,6 +35,7 @@ from shared.errors import BadRequest, NotFound, SteadfastError, Unauthorized, Un
 from shared.jobs.models import Status, utcnow
 from shared.streaming import sessions
 from shared.streaming.asgi import EventStream
+from shared.telemetry.rollups import Step
 from shared.tenants import bearer
 
 STATIC = Path(__file__).parent / "static"
@@ -192,6 +193,20 @@ async def job_attempts(request: Request) -> Response:
     tenant = await tenant_of(request)
     attempts = await asyncio.to_thread(_services(request).jobs.attempts, tenant, request.path_params["id"])
     return JSONResponse({"items": [a.model_dump(mode="json") for a in attempts]})
+
+
+async def inverter_series(request: Request) -> Response:
+    """The dashboard's history views: the series route of the API, same origin."""
+    s = _services(request)
+    tenant = await tenant_of(request)
+    if s.series is None:
+        raise NotFound("no history here")
+    try:
+        step = Step(request.query_params.get("step", "1h"))
+    except ValueError as exc:
+        raise Unprocessable("step is one of 5m, 1h, 1d") from exc
+    found = await asyncio.to_thread(s.series.read, tenant, request.path_params["id"], step)
+    return JSONResponse(found.model_dump(mode="json"))
 
 
 async def list_schedules(request: Request) -> Response:
@@ -383,6 +398,7 @@ def create_app(make_services: Callable[[], Services], cors_origins: tuple[str, .
         Route("/v1/tenant/jobs/events", tenant_job_events),
         Route("/v1/dashboard/inverters", list_inverters),
         Route("/v1/dashboard/inverters/{id}/stream-token", stream_token, methods=["POST"]),
+        Route("/v1/dashboard/inverters/{id}/series", inverter_series),
         Route("/v1/stream-token", jobs_stream_token, methods=["POST"]),
         Route("/v1/dashboard/jobs", list_jobs),
         Route("/v1/dashboard/jobs/{id}/attempts", job_attempts),

@@ -19,6 +19,7 @@ from shared.streaming.directory import CachedDirectory, InverterDirectory
 from shared.streaming.hub import Hub
 from shared.streaming.replay import ReplayLog
 from shared.streaming.slots import StreamSlots
+from shared.telemetry.history import SeriesReader
 
 if TYPE_CHECKING:
     from shared.schedules.service import ScheduleService
@@ -59,6 +60,8 @@ class Services:
     tune_gc: bool = False
     # The dashboard's schedules panel (list, pause, resume); None: the panel stays empty.
     schedules: ScheduleService | None = None
+    # The dashboard's history views (24 h / 7 d / 30 d); None: they stay empty.
+    series: SeriesReader | None = None
 
     async def start(self) -> None:
         if self.tune_gc:
@@ -94,6 +97,8 @@ def from_env(e: Env) -> Services:
     from shared.jobs.store import JobStore
     from shared.schedules.service import ScheduleService
     from shared.schedules.store import ScheduleStore
+    from shared.telemetry.inverter_store import InverterStore
+    from shared.telemetry.rollup_store import RollupStore
     from shared.tenants import TenantStore
 
     if not e.redis_url:
@@ -104,6 +109,7 @@ def from_env(e: Env) -> Services:
         inverters=_inverter_directory(e), token_secret=_token_key(e), max_stream_s=e.stream_max_s,
         base_path=e.stream_base_path.rstrip("/"), keys=e.redis_keys(), tune_gc=True,
         schedules=ScheduleService(ScheduleStore(e.schedules_table, e.jobs_table), jobs=None),
+        series=SeriesReader(InverterStore(e.inverters_table), RollupStore(e.rollups_table)),
         dev_api_key=e.dev_api_key if e.stage == stage_secret.LOCAL_STAGE and not e.secret_arn else None,
         slots=StreamSlots(aioredis.Redis.from_url(e.redis_url, socket_timeout=1, socket_connect_timeout=1),
                           e.tenant_max_streams, e.stream_max_s + 60, f"{e.redis_keys().prefix}streams:tenant:"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from shared.errors import Unprocessable
+from shared.telemetry.inverter_store import InverterStore
 from shared.telemetry.models import InverterRecord, utcnow
 from shared.telemetry.rollup_store import RollupStore
 from shared.telemetry.rollups import Series, Step, bucket_start, merge
@@ -35,6 +36,17 @@ def window(step: Step, start: datetime | None, end: datetime | None, now: dateti
         raise _field("from", f"at most {MAX_BUCKETS} buckets of {step.value} per request: narrow from/to "
                              "or take a longer step")
     return first, last
+
+
+class SeriesReader:
+    """A tenant's inverter's series (the dashboard's history views): another tenant's is a NotFound."""
+
+    def __init__(self, inverters: InverterStore, rollups: RollupStore) -> None:
+        self.inverters, self.rollups = inverters, rollups
+
+    def read(self, tenant: str, inverter_id: str, step: Step, start: datetime | None = None,
+             end: datetime | None = None) -> Series:
+        return series(self.rollups, self.inverters.get(tenant, inverter_id), step, start, end)
 
 
 def series(store: RollupStore, inverter: InverterRecord, step: Step, start: datetime | None,

@@ -144,6 +144,51 @@ function showTiles(r) {
   $("last-seen").textContent = new Date(r.ts).toLocaleTimeString();
 }
 
+// -- history (24 h / 7 d / 30 d from the series route: 5-minute, hourly and daily means) -------------
+const RANGES = { "24h": "5m", "7d": "1h", "30d": "1d" };
+let historyRange = "24h", historyChart = null;
+
+function makeHistoryChart() {
+  const el = $("history-chart");
+  const axis = { stroke: "#8b98a8", grid: { stroke: "#1f2833" }, ticks: { stroke: "#263140" } };
+  const line = (label, stroke, extra = {}) => ({ label, stroke, width: 2, value: (u, v) => fmtW(v), ...extra });
+  historyChart = new uPlot({
+    width: el.clientWidth || 800, height: 220,
+    scales: { x: { time: true } },
+    axes: [axis, { ...axis, size: 76, values: (u, vals) => vals.map(fmtW) }],
+    series: [{}, line("Solar (mean)", "#f5b942", { fill: "rgba(245,185,66,.10)" }), line("Home (mean)", "#b084f5")],
+  }, [[], [], []], el);
+  new ResizeObserver(() => historyChart.setSize({ width: el.clientWidth, height: 220 })).observe(el);
+}
+
+async function loadHistory() {
+  if (!inverterId) return;
+  const el = $("history"), id = inverterId, range = historyRange;
+  el.dataset.state = "loading";
+  try {
+    const { items } = await api(`v1/dashboard/inverters/${encodeURIComponent(id)}/series?step=${RANGES[range]}`);
+    if (id !== inverterId || range !== historyRange) return;  // a newer request owns the chart
+    historyChart.setData([items.map((p) => Date.parse(p.ts) / 1000), items.map((p) => p.pv_power_w),
+      items.map((p) => p.load_power_w)]);
+    const kwh = items.reduce((sum, p) => sum + (p.energy_kwh || 0), 0);
+    $("history-energy").textContent = `${kwh.toFixed(2)} kWh`;
+    $("history-points").textContent = String(items.length);
+    el.dataset.range = range;
+    el.dataset.state = "ready";
+  } catch (err) {
+    el.dataset.state = "error";
+  }
+}
+
+for (const button of document.querySelectorAll(".ranges button")) {
+  button.onclick = () => {
+    document.querySelectorAll(".ranges button").forEach((b) => b.classList.toggle("active", b === button));
+    historyRange = button.dataset.range;
+    loadHistory();
+  };
+}
+setInterval(() => loadHistory(), 60_000);
+
 // -- inverter stream -----------------------------------------------------------------------------
 async function loadInverters() {
   const { items } = await api("v1/dashboard/inverters");
@@ -163,7 +208,7 @@ async function loadInverters() {
 async function openInverter(id, resumeFrom = null) {
   if (inverterStream) inverterStream.close();
   inverterStream = null;
-  if (id !== inverterId) { inverterId = id; lastEventId = null; received.length = 0; clearSeries(); }
+  if (id !== inverterId) { inverterId = id; lastEventId = null; received.length = 0; clearSeries(); loadHistory(); }
   const meta = $("inverter").meta?.[id];
   $("inverter-meta").textContent = meta ? `${meta.serial} · ${meta.device_type || ""} · every ${meta.poll_interval_s}s` : "";
   setState("conn-state", "connecting", "connecting");
@@ -315,4 +360,5 @@ for (const tab of document.querySelectorAll(".tabs button")) {
 }
 setInterval(() => document.querySelectorAll("td.updated").forEach((td) => { td.textContent = ago(td.dataset.at); }), 5000);
 makeChart();
+makeHistoryChart();
 start();
