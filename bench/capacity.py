@@ -37,6 +37,13 @@ class Capacity:
     def total_rru(self) -> float:
         return sum(self.rru.values())
 
+    def add(self, other: Capacity) -> None:
+        """Add `other`'s units and items to these."""
+        for mine, theirs in ((self.wru, other.wru), (self.gsi_wru, other.gsi_wru), (self.rru, other.rru)):
+            for k, v in theirs.items():
+                mine[k] += v
+        self.items += other.items
+
 
 class CapacityRecorder:
     def __init__(self) -> None:

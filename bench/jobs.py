@@ -16,6 +16,11 @@ charge for the polling). They are not in `aws_calls_per_job` (calls our code mak
 in `cost_usd_per_million_jobs`. An idle ESM also long-polls an empty queue (a few pollers, one
 request per 20 s wait each): a fixed monthly cost, not a per-job one, left out here.
 
+The headline is the realistic mix (issue 15): a 1 KiB request body, a 2 KiB response, 10 % of jobs
+failing once (503) and retried — the retried job's second delivery is a batch of its own, as SQS hands
+it back after its visibility delay. `dynamodb_wru_per_job` is that mix's write units per job; the old
+few-byte job stays as the `tiny_job` variant.
+
 moto's latency per call (a few ms) is of the order of DynamoDB's and SQS's own in-region latency,
 so the measured handler durations are a fair stand-in for Lambda's; the worker's duration is mostly
 the target's response time, which is why the headline uses a target that answers in 200 ms.
@@ -23,6 +28,7 @@ the target's response time, which is why the headline uses a target that answers
 
 from __future__ import annotations
 
+import asyncio
 import json
 import statistics
 import time
@@ -32,6 +38,10 @@ from typing import Any
 
 import boto3
 import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from bench.capacity import Capacity, CapacityRecorder
 from bench.cost import QSTASH_USD_PER_MILLION, JobUsage, LambdaUse, billed_ms, cost_per_million
@@ -43,6 +53,9 @@ from shared.topology import function
 
 JOBS = 10
 TARGET_MS = 200
+MIX_BODY_BYTES = 1024
+MIX_RESPONSE_BYTES = 2048
+MIX_RETRIED = 0.1
 QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:steadfast-jobs"
 
 
@@ -52,6 +65,34 @@ def _api_event(body: dict[str, Any], key: str) -> dict[str, Any]:
             "requestContext": {"http": {"method": "POST", "path": "/v1/jobs", "sourceIp": "127.0.0.1"},
                                "stage": "$default", "requestId": "bench"},
             "body": json.dumps(body), "isBase64Encoded": False}
+
+
+def mix_target() -> Starlette:
+    """A target answering `bytes` of JSON after `ms`, failing (503) the first `fail` calls of each job."""
+    calls: Counter[str] = Counter()
+
+    async def mix(request: Request) -> Response:
+        key = request.headers.get("idempotency-key", "-")
+        calls[key] += 1
+        q = request.query_params
+        await request.body()
+        if calls[key] <= int(q.get("fail", "0")):
+            return Response('{"error": "temporarily unavailable"}', 503, media_type="application/json")
+        await asyncio.sleep(int(q.get("ms", "0")) / 1000)
+        pad = max(0, int(q.get("bytes", "2")) - 12)
+        return Response('{"data": "' + "x" * pad + '"}', 200, media_type="application/json")
+
+    return Starlette(routes=[Route("/mix", mix, methods=["GET", "POST"])])
+
+
+def mix_job(target: str, i: int, jobs: int, target_ms: int) -> dict[str, Any]:
+    """Job `i` of `jobs` of the realistic mix: the first MIX_RETRIED of them fail once."""
+    fail = 1 if i < round(jobs * MIX_RETRIED) else 0
+    payload = json.dumps({"n": i, "pad": ""})
+    body = payload.replace('"pad": ""', '"pad": "' + "p" * (MIX_BODY_BYTES - len(payload)) + '"')
+    return {"request": {"url": f"{target}/mix?ms={target_ms}&bytes={MIX_RESPONSE_BYTES}&fail={fail}",
+                        "method": "POST", "headers": {"content-type": "application/json"}, "body": body},
+            "retry": {"base_delay_s": 0.5, "max_delay_s": 1}}
 
 
 @dataclass
@@ -65,7 +106,12 @@ class Round:
     submit_capacity: Capacity
     worker_capacity: Capacity
     submit_s: list[float]
-    batch_s: float
+    batches_s: list[float]
+
+    @property
+    def batch_s(self) -> float:
+        """The first batch's duration (every job of the round in it)."""
+        return self.batches_s[0]
 
     def units_per_job(self) -> tuple[float, float]:
         """DynamoDB (WRU, RRU) per job, from a round that recorded capacity."""
@@ -82,7 +128,8 @@ class Round:
             lambdas={
                 "submit": LambdaUse(function("submit").memory_mb, 1.0,
                                     statistics.fmean(billed_ms(s) for s in self.submit_s)),
-                "worker": LambdaUse(function("worker").memory_mb, 1 / n, billed_ms(self.batch_s)),
+                "worker": LambdaUse(function("worker").memory_mb, len(self.batches_s) / n,
+                                    statistics.fmean(billed_ms(b) for b in self.batches_s)),
             },
             sqs_requests=sqs / n,
             dynamodb_wru=units[0],
@@ -119,33 +166,48 @@ class _Bench:
         # Warm both functions (imports, key and secret caches, clients) so that the counts are steady-state.
         self.round(1, 0)
 
-    def round(self, jobs: int, target_ms: int, capacity: bool = False) -> Round:
-        """Submit `jobs` jobs, deliver them as one batch. With `capacity`, DynamoDB capacity is
-        recorded, at the price of durations that include the recorder's own reads."""
+    def round(self, jobs: int, target_ms: int, capacity: bool = False, mix: str | None = None) -> Round:
+        """Submit `jobs` jobs, deliver them as one batch, and what failed again as SQS hands it back
+        (a batch each time), until every job is done. With `capacity`, DynamoDB capacity is recorded, at
+        the price of durations that include the recorder's own reads. With `mix` (a mix target's URL),
+        the jobs are the realistic mix."""
         url = f"{self.target}/slow?ms={target_ms}"
         self.counter.reset()
         self.capacity.reset()
         self.capacity.enabled = capacity
         submit_s = []
-        for _ in range(jobs):
+        for i in range(jobs):
+            body = mix_job(mix, i, jobs, target_ms) if mix else {"request": {"url": url}}
             started = time.perf_counter()
-            out = self.submit.handler(_api_event({"request": {"url": url}}, "sk_bench"), LocalContext("submit", 15))
+            out = self.submit.handler(_api_event(body, "sk_bench"), LocalContext("submit", 15))
             submit_s.append(time.perf_counter() - started)
             assert out["statusCode"] == 202, out
         submit_calls, submit_capacity = self.counter.reset(), self.capacity.reset()
-        messages = self._receive(jobs)
-        receive_calls = self.counter.reset()
-        started = time.perf_counter()
-        result = self.worker.handler(sqs_event(messages, QUEUE_ARN), LocalContext("worker", 60))
-        batch_s = time.perf_counter() - started
-        worker_calls, worker_capacity = self.counter.reset(), self.capacity.reset()
-        assert not result["batchItemFailures"], result
-        self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
-        esm_calls = receive_calls + self.counter.reset()
-        self.capacity.reset()
+        esm_calls: Counter[str] = Counter()
+        worker_calls: Counter[str] = Counter()
+        worker_capacity = Capacity()
+        batches: list[float] = []
+        pending = jobs
+        while pending:
+            messages = self._receive(pending)
+            esm_calls += self.counter.reset()
+            started = time.perf_counter()
+            result = self.worker.handler(sqs_event(messages, QUEUE_ARN), LocalContext("worker", 60))
+            batches.append(time.perf_counter() - started)
+            worker_calls += self.counter.reset()
+            worker_capacity.add(self.capacity.reset())
+            failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+            assert mix or not failed, result
+            done = [m for m in messages if m["MessageId"] not in failed]
+            if done:
+                self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+            esm_calls += self.counter.reset()
+            self.capacity.reset()
+            pending -= len(done)
         self.capacity.enabled = False
-        return Round(jobs, submit_calls, esm_calls, worker_calls, submit_capacity, worker_capacity, submit_s, batch_s)
+        return Round(jobs, submit_calls, esm_calls, worker_calls, submit_capacity, worker_capacity, submit_s,
+                     batches)
 
     def _receive(self, n: int) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
@@ -178,11 +240,14 @@ def _rounded(d: dict[str, float], places: int = 4) -> dict[str, float]:
 
 
 def run() -> dict[str, Any]:
-    with moto_stack() as env, serve(target_app) as target:
+    with moto_stack() as env, serve(target_app) as target, serve(mix_target()) as mix:
         bench = _Bench(env, target)
-        measured = bench.round(JOBS, TARGET_MS, capacity=True)  # DynamoDB capacity only
-        slow = bench.round(JOBS, TARGET_MS)      # the headline: a target answering in 200 ms
-        fast = bench.round(JOBS, 0)              # the engine's own overhead
+        bench.round(2, 0, mix=mix)  # warm the retry path too
+        measured = bench.round(JOBS, TARGET_MS, capacity=True, mix=mix)  # DynamoDB capacity only
+        slow = bench.round(JOBS, TARGET_MS, mix=mix)  # the headline: the realistic mix, 200 ms target
+        tiny_measured = bench.round(JOBS, TARGET_MS, capacity=True)  # a few-byte job, first try
+        tiny = bench.round(JOBS, TARGET_MS)
+        fast = bench.round(JOBS, 0, mix=mix)     # the engine's own overhead
         single = bench.round(1, TARGET_MS)       # low traffic: every message its own batch
         sequential_s = _sequential(f"{target}/slow?ms={TARGET_MS}", JOBS)
 
@@ -193,10 +258,11 @@ def run() -> dict[str, Any]:
     per_job = sum(calls["submit"].values()) + sum(calls["worker"].values())
     return {
         "aws_calls_per_job": round(per_job, 2),
+        "dynamodb_wru_per_job": round(units[0], 2),
         "cost_usd_per_million_jobs": round(cost["total"], 3),
         "qstash_usd_per_million": QSTASH_USD_PER_MILLION,
         "cost_ratio_vs_qstash": round(QSTASH_USD_PER_MILLION / cost["total"], 2),
-        "batch_concurrency_ratio_moto": round(sequential_s / slow.batch_s, 2),
+        "batch_concurrency_ratio_moto": round(sequential_s / tiny.batch_s, 2),
         "aws_calls_detail": calls,
         "cost_details": {
             "usd_per_million_jobs": _rounded(cost),
@@ -207,20 +273,25 @@ def run() -> dict[str, Any]:
                                "billed_ms_per_invocation": round(v.billed_ms_per_invocation, 1)}
                            for k, v in usage.lambdas.items()},
             },
+            "mix": {"request_body_bytes": MIX_BODY_BYTES, "response_body_bytes": MIX_RESPONSE_BYTES,
+                    "retried_once": MIX_RETRIED, "jobs_per_round": JOBS},
             "dynamodb_capacity_per_job": measured.capacity_per_job(),
             "dynamodb_items": _distinct(measured.submit_capacity.items) + _distinct(measured.worker_capacity.items),
             "target_ms": TARGET_MS,
+            "tiny_job_wru": round(tiny_measured.units_per_job()[0], 2),
             "variants_usd_per_million": {
                 "target_0ms": round(cost_per_million(fast.usage(units))["total"], 3),
-                "batches_of_one_200ms": round(cost_per_million(single.usage(units))["total"], 3),
+                "tiny_job": round(cost_per_million(tiny.usage(tiny_measured.units_per_job()))["total"], 3),
+                "batches_of_one_200ms_tiny": round(
+                    cost_per_million(single.usage(tiny_measured.units_per_job()))["total"], 3),
             },
             "excluded": ["free tiers", "the idle ESM's empty long polls and the sweeper's schedule (fixed, not "
                          "per job)", "cache refreshes (API key and signing secret: one GetItem a minute per "
                          "tenant per warm environment)", "ElastiCache (job events, target protection) and "
                          "CloudWatch Logs/metrics/X-Ray", "data transfer"],
         },
-        "batch_moto": {"batch_10x200ms_s": round(slow.batch_s, 3), "sequential_10x200ms_s": round(sequential_s, 3),
-                       "submit_ms_mean": round(statistics.fmean(slow.submit_s) * 1000, 1),
+        "batch_moto": {"batch_10x200ms_s": round(tiny.batch_s, 3), "sequential_10x200ms_s": round(sequential_s, 3),
+                       "submit_ms_mean": round(statistics.fmean(tiny.submit_s) * 1000, 1),
                        "worker_batch_0ms_target_s": round(fast.batch_s, 3)},
     }
 

@@ -37,7 +37,7 @@ def create_app(redis_url: str) -> Starlette:
                     if message["type"] == "message":
                         yield ServerSentEvent(data=message["data"].decode())
             finally:
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await redis.aclose()
 
         return EventSourceResponse(stream())

@@ -143,8 +143,10 @@ JOBS_TABLE = Table(
         # Every job of a tenant, newest first (list without a status filter); the page's items are read
         # after (BatchGetItem), so the job's many updates never write to this index.
         Index("by_tenant", "tenant_pk", "created_sk", projection="KEYS_ONLY"),
-        # Jobs of a tenant in one status (list ?status=dead, DLQ redrive).
-        Index("by_tenant_status", "tenant_status_pk", "updated_sk"),
+        # Jobs of a tenant in one status (list ?status=dead, DLQ redrive). KEYS_ONLY too: every state change
+        # moves the job's entry (two index writes), and an entry of keys is one write unit where the whole
+        # item (a 1 KiB request body and its result) is three.
+        Index("by_tenant_status", "tenant_status_pk", "updated_sk", projection="KEYS_ONLY"),
         # Sparse: only non-terminal jobs carry `due_pk`; the sweeper reads what is due from it (then the items).
         Index("by_due", "due_pk", "due_at", projection="KEYS_ONLY"),
         # Sparse: jobs of a workflow, a schedule or an inbound source (GET /v1/jobs?workflow_id=…), newest
