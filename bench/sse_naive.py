@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
 
-from shared import channels
+from shared.channels import UNPREFIXED as channels
 
 
 def create_app(redis_url: str) -> Starlette:
