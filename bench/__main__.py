@@ -48,7 +48,8 @@ TIME_LIMIT_S = {"bench.jitter": 120, "bench.herd": 60, "bench.concurrency": 180,
                 "bench.schedules": 330,
                 "bench.chaos": 660}
 KEYS = [
-    "aws_calls_per_job", "cost_usd_per_million_jobs", "qstash_usd_per_million", "cost_ratio_vs_qstash",
+    "aws_calls_per_job", "dynamodb_wru_per_job", "cost_usd_per_million_jobs", "cost_usd_per_million_jobs_batch",
+    "qstash_usd_per_million", "cost_ratio_vs_qstash",
     "batch_concurrency_ratio", "batch_concurrency_ratio_moto",
     *[f"jitter_{what}_{p.value}_{n}" for n in jitter.CLIENTS for p in jitter.POLICIES
       for what in ("calls", "time_ms")],
