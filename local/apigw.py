@@ -1,5 +1,6 @@
 """API Gateway HTTP API emulation: HTTP in, a payload-format-2.0 event to the real handler, its result
-back out as HTTP. Routes come from the topology; an unknown route gets API Gateway's own 404."""
+back out as HTTP. Routes come from the topology; an unknown route gets API Gateway's own 404, or
+goes to the function that catches all (`HttpApi.catch_all`, the `$default` route)."""
 
 from __future__ import annotations
 
@@ -89,6 +90,7 @@ def build_app(fn: Function, handler: Handler, cors_origins: tuple[str, ...] = ()
     it) dispatched to their own handlers, each its own execution environment, as API Gateway would."""
     assert isinstance(fn.trigger, HttpApi)
     routes = []
+    fallback = _invoker(fn, handler) if fn.trigger.catch_all else None
     for member, member_handler in ((fn, handler), *joined):
         assert isinstance(member.trigger, HttpApi)
         invoke_member = _invoker(member, member_handler)
@@ -108,6 +110,10 @@ def build_app(fn: Function, handler: Handler, cors_origins: tuple[str, ...] = ()
                 response = to_response(result)
                 response.headers.update(cors)
                 return response
+        if fallback is not None:  # API Gateway's `$default` route
+            response = to_response(await run_in_threadpool(fallback, to_event(request, body, "$default", {})))
+            response.headers.update(cors)
+            return response
         return JSONResponse({"message": "Not Found"}, status_code=404, headers=cors)
 
     return Gateway(dispatch)

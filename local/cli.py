@@ -128,7 +128,7 @@ def cmd_jobs_get(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_list(args: argparse.Namespace) -> int:
-    page = Client().list(args.status, args.limit)
+    page = Client().list(args.status, args.limit, args.cursor)
     for job in page["items"]:
         print(_job_line(job))
     if page.get("next_cursor"):
@@ -194,55 +194,68 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("steadfast")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="steadfast", description="Reliable HTTP jobs and live inverter telemetry.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("dev", help="run the whole stack locally").set_defaults(fn=cmd_dev)
     keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
     kc = keys.add_parser("create", help="create an API key for a tenant on the local stack")
-    kc.add_argument("--tenant", required=True)
+    kc.add_argument("--tenant", required=True, help="the tenant the key belongs to")
     kc.set_defaults(fn=cmd_keys_create)
     ks = keys.add_parser("signing-secret", help="give a tenant a new Standard Webhooks signing secret (whsec_…)")
-    ks.add_argument("--tenant", required=True)
+    ks.add_argument("--tenant", required=True, help="the tenant whose outbound calls are signed")
     ks.set_defaults(fn=cmd_keys_signing_secret)
     inv = sub.add_parser("invoke", help="invoke a function once, locally")
-    inv.add_argument("function")
+    inv.add_argument("function", help="the function to run: submit, worker, poller, sweeper, scheduler, …")
     inv.add_argument("--event", help="a JSON file with the event (default: a synthetic one)")
     inv.set_defaults(fn=cmd_invoke)
 
     jobs = sub.add_parser("jobs", help="HTTP jobs").add_subparsers(dest="jobs_command", required=True)
     s = jobs.add_parser("submit", help="submit an HTTP request as a job")
-    s.add_argument("url")
-    s.add_argument("--method", "-X", default="POST")
+    s.add_argument("url", help="the URL the job calls")
+    s.add_argument("--method", "-X", default="POST", help="HTTP method (default POST)")
     s.add_argument("--data", "-d", help="request body (or @file)")
     s.add_argument("--header", "-H", action="append", help="K:V, repeatable")
-    s.add_argument("--max-attempts", type=int)
+    s.add_argument("--max-attempts", type=int, help="attempts before the job is dead (default 5)")
     s.add_argument("--delay", type=float, help="seconds before the first attempt")
-    s.add_argument("--idempotency-key")
+    s.add_argument("--idempotency-key", help="the same key and body again returns the same job")
     s.add_argument("--depends-on", action="append", metavar="ID", help="a job that must complete first, repeatable")
     s.add_argument("--quiet", "-q", action="store_true", help="print only the job id")
     s.set_defaults(fn=cmd_jobs_submit)
-    for name, fn in (("get", cmd_jobs_get), ("watch", cmd_jobs_watch), ("cancel", cmd_jobs_cancel),
-                     ("retry", cmd_jobs_retry)):
-        c = jobs.add_parser(name)
-        c.add_argument("id")
+    for name, fn, what in (("get", cmd_jobs_get, "show a job and its attempts"),
+                           ("watch", cmd_jobs_watch, "follow a job live until it ends (SSE)"),
+                           ("cancel", cmd_jobs_cancel, "cancel a job that has not ended"),
+                           ("retry", cmd_jobs_retry, "start a failed or dead job again")):
+        c = jobs.add_parser(name, help=what)
+        c.add_argument("id", help="the job id (job_…)")
         c.set_defaults(fn=fn)
-    ls = jobs.add_parser("list")
-    ls.add_argument("--status", choices=["waiting", "pending", "running", "retrying", "completed", "failed",
-                                         "dead", "cancelled"])
-    ls.add_argument("--limit", type=int, default=50)
+    ls = jobs.add_parser("list", help="list this tenant's jobs, newest first")
+    ls.add_argument("--status", choices=["waiting", "pending", "running", "retrying", "completed", "failed", "dead",
+                                         "cancelled"], help="only jobs in this status")
+    ls.add_argument("--limit", type=int, default=50, help="jobs per page (default 50)")
+    ls.add_argument("--cursor", help="the next page: the cursor the previous page printed")
     ls.set_defaults(fn=cmd_jobs_list)
 
     cli_schedules.add_parser(sub)
     cli_workflows.add_parser(sub)
 
     dlq = sub.add_parser("dlq", help="dead letters").add_subparsers(dest="dlq_command", required=True)
-    dl = dlq.add_parser("list")
-    dl.add_argument("--limit", type=int, default=50)
+    dl = dlq.add_parser("list", help="list dead jobs")
+    dl.add_argument("--limit", type=int, default=50, help="jobs per page (default 50)")
     dl.set_defaults(fn=cmd_dlq_list)
-    dr = dlq.add_parser("redrive")
+    dr = dlq.add_parser("redrive", help="send dead jobs back, spread over a window")
     dr.add_argument("--window", type=int, default=60, help="spread the redrive over this many seconds")
-    dr.add_argument("--limit", type=int, default=1000)
+    dr.add_argument("--limit", type=int, default=1000, help="at most this many jobs (default 1000)")
     dr.set_defaults(fn=cmd_dlq_redrive)
     cli_sources.add_parsers(sub)
     return p

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+from botocore.exceptions import BotoCoreError, ClientError
 
 from local.resources import create_resources, local_aws_env
 from local.stack import Ports, StackState, home
@@ -92,6 +93,8 @@ class LocalCloud:
     ports: Ports = field(default_factory=Ports.from_env)
     children: list[Child] = field(default_factory=list)
     stopping: bool = False
+    state: StackState | None = None
+    aws_label: str = "AWS (moto)"
 
     def _python(self, *args: str) -> list[str]:
         return [sys.executable, *args]
@@ -107,11 +110,12 @@ class LocalCloud:
     def _aws(self) -> str:
         endpoint = os.environ.get("AWS_ENDPOINT_URL")
         if endpoint:
+            self.aws_label = "AWS (AWS_ENDPOINT_URL)"
             return endpoint
         endpoint = f"http://127.0.0.1:{self.ports.aws}"
         self._child("moto", self._python("-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.ports.aws)),
                     dict(os.environ), restart=False)
-        if not wait_http(f"{endpoint}/moto-api/", 30):
+        if not wait_http(f"{endpoint}/moto-api/", 120):
             raise RuntimeError(f"moto did not start on port {self.ports.aws} (see {home() / 'logs/moto.log'})")
         return endpoint
 
@@ -184,6 +188,7 @@ class LocalCloud:
                            sandbox_url=sandbox_url, demo_target_url=f"http://127.0.0.1:{self.ports.demo}",
                            aws_endpoint=aws_endpoint, redis_url=redis_url, dev_api_key=dev_key, function_env=fn_env)
         state.save()
+        self.state = state
         return state
 
     def supervise(self) -> None:
@@ -209,17 +214,18 @@ class LocalCloud:
         self.stopping = True
         for child in reversed(self.children):
             child.stop()
-        (home() / "stack.json").unlink(missing_ok=True)
+        if self.state is not None:
+            self.state.forget()
 
 
-def banner(state: StackState) -> str:
+def banner(state: StackState, aws_label: str = "AWS (moto)") -> str:
     return "\n".join([
         "Steadfast is running locally.",
         f"  HTTP API        {state.api_url}   (OpenAPI: {state.api_url}/v1/openapi.json)",
         f"  Dashboard/SSE   {state.stream_url}/",
         f"  Sandbox vendor  {state.sandbox_url}   (GET /_stats)",
         f"  Demo target     {state.demo_target_url}   (/flaky?fail=2, /status/404, /status/500)",
-        f"  AWS (moto)      {state.aws_endpoint}",
+        f"  {aws_label:<15} {state.aws_endpoint}",
         f"  Redis           {state.redis_url}",
         f"  Dev API key     {state.dev_api_key}   (tenant 'dev')",
         f"  Logs            {home() / 'logs'}",
@@ -243,12 +249,18 @@ def run() -> int:
     signal.signal(signal.SIGINT, _terminate)
     try:
         state = cloud.start()
-        print(banner(state), flush=True)
+        print(banner(state, cloud.aws_label), flush=True)
         cloud.supervise()
     except KeyboardInterrupt:
         print("\nstopping…", file=sys.stderr)
     except RuntimeError as exc:
         print(f"steadfast dev: {exc}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as exc:
+        # E.g. AWS_ENDPOINT_URL at a LocalStack whose DynamoDB cannot start (it downloads Java): one
+        # readable line, not a traceback. `make test-localstack` shows the lane that works.
+        endpoint = os.environ.get("AWS_ENDPOINT_URL", "the embedded moto server")
+        print(f"steadfast dev: setting up tables and queues at {endpoint} failed: {exc}", file=sys.stderr)
         return 1
     finally:
         cloud.stop()

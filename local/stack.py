@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
@@ -50,21 +51,47 @@ class StackState(BaseModel):
         return Keys(self.function_env.get("STEADFAST_REDIS_PREFIX", ""))
 
     def save(self) -> None:
-        path = home() / "stack.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(self.model_dump_json(indent=2))
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        """Written twice: `stacks/<api port>.json`, which the CLI finds by the port or URL its environment
+        names, and `stack.json`, the latest one started here (for a shell that names none)."""
+        for path in (_by_port(self.api_url), home() / "stack.json"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(self.model_dump_json(indent=2))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+
+    def forget(self) -> None:
+        """Remove this stack's files; `stack.json` only while it is still this stack's (a second stack
+        started from the same checkout may have written it since)."""
+        _by_port(self.api_url).unlink(missing_ok=True)
+        latest = _read(home() / "stack.json")
+        if latest is not None and latest.pid == self.pid and latest.api_url == self.api_url:
+            (home() / "stack.json").unlink(missing_ok=True)
 
     @classmethod
     def load(cls) -> StackState | None:
-        path = home() / "stack.json"
-        if not path.exists():
-            return None
-        state = cls.model_validate(json.loads(path.read_text()))
-        try:
-            os.kill(state.pid, 0)
-        except OSError:
-            return None
-        return state
+        """The running stack this environment names (`STEADFAST_API_URL`, else `STEADFAST_API_PORT`), or
+        without either the latest one started from this checkout."""
+        e = os.environ
+        wanted = e.get("STEADFAST_API_URL") or (f"http://127.0.0.1:{e['STEADFAST_API_PORT']}"
+                                                if e.get("STEADFAST_API_PORT") else None)
+        if wanted:
+            state = _read(_by_port(wanted))
+            return state if state is not None and state.api_url == wanted.rstrip("/") else None
+        return _read(home() / "stack.json")
+
+
+def _by_port(api_url: str) -> Path:
+    port = urlsplit(api_url).port or 80
+    return home() / "stacks" / f"{port}.json"
+
+
+def _read(path: Path) -> StackState | None:
+    if not path.exists():
+        return None
+    try:
+        state = StackState.model_validate(json.loads(path.read_text()))
+        os.kill(state.pid, 0)
+    except (OSError, ValueError):
+        return None
+    return state

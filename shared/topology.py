@@ -7,6 +7,7 @@ side names a table, queue or handler that is not declared here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -68,6 +69,14 @@ class HttpApi:
     routes: tuple[HttpRoute, ...]
     # The name of the function whose HTTP API these routes join (one public API, several functions).
     shares_api: str | None = None
+    # This function also receives every request no route matches (API Gateway's `$default` route), so
+    # that an unknown path or a wrong method gets the API's own problem JSON 404/405.
+    catch_all: bool = False
+
+    def methods_at(self, path: str) -> list[str]:
+        """The methods of the routes whose template matches `path` (empty: no such path)."""
+        return [r.method for r in self.routes
+                if re.fullmatch(re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(r.path)), path)]
 
 
 @dataclass(frozen=True)
@@ -207,6 +216,7 @@ API_ROUTES = HttpApi(
     routes=(
         HttpRoute("GET", "/v1/health"),
         HttpRoute("GET", "/v1/openapi.json"),
+        HttpRoute("GET", "/v1/docs"),
         HttpRoute("POST", "/v1/jobs"),
         HttpRoute("GET", "/v1/jobs"),
         HttpRoute("GET", "/v1/jobs/{id}"),
@@ -236,7 +246,8 @@ API_ROUTES = HttpApi(
         HttpRoute("GET", "/v1/alert-rules"),
         HttpRoute("DELETE", "/v1/alert-rules/{id}"),
         HttpRoute("GET", "/v1/incidents"),
-    )
+    ),
+    catch_all=True,
 )
 # The public ingest route (no API key: the provider's signature is the credential). Served by a function of
 # its own on the same HTTP API: a small import for a fast cold start, and its own throttle and role.

@@ -17,10 +17,13 @@ from functions.submit import alerts, auth, inverters, jobs, schedules, sources, 
 from shared import http_input, problems
 from shared.errors import SteadfastError
 from shared.tenant_limits import RateLimited
+from shared.topology import API_ROUTES, INGEST_ROUTES
 
 logger = Logger()
 metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True)
+# Swagger UI at /v1/docs, its script and styles inlined from Powertools' own copy (no CDN).
+app.enable_swagger(path="/v1/docs", title="Steadfast API", version="1.0.0")
 app.include_router(jobs.router)
 app.include_router(inverters.router)
 app.include_router(schedules.router)
@@ -35,7 +38,7 @@ def _problem(body: dict[str, Any], headers: dict[str, str] | None = None) -> Res
                     headers=headers)
 
 
-@app.get("/v1/health", include_in_schema=False)
+@app.get("/v1/health", summary="Liveness (no API key)", tags=["health"])
 def health() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -74,7 +77,14 @@ def undecodable_body(_: UnicodeDecodeError) -> Response[str]:
 
 @app.not_found
 def not_found(_: NotFoundError) -> Response[str]:
-    return _problem(problems.problem(404, "Not found", f"no route {app.current_event.path}", slug="not-found"))
+    path, method = app.current_event.path, app.current_event.http_method
+    allowed = [m for t in (API_ROUTES, INGEST_ROUTES) for m in t.methods_at(path)]
+    if allowed:
+        response = _problem(problems.problem(405, "Method not allowed", f"{method} is not allowed on {path}",
+                                             slug="method-not-allowed", instance=path))
+        response.headers["Allow"] = ", ".join(sorted(set(allowed)))
+        return response
+    return _problem(problems.problem(404, "Not found", f"no route {path}", slug="not-found", instance=path))
 
 
 @app.exception_handler(OverflowError)

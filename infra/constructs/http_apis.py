@@ -70,14 +70,16 @@ class HttpApis(Construct):
         joined: list[tuple[Function, HttpApi, lambda_.Function]],
     ) -> str:
         construct_id = fn.name.capitalize()
+        integration = integrations.HttpLambdaIntegration(f"{construct_id}Integration", function)
         api = apigwv2.HttpApi(
             self,
             f"{construct_id}Api",
             api_name=f"steadfast-{stage}-{fn.name}",
             description=f"Steadfast {fn.name} HTTP API",
             create_default_stage=False,
+            # The `$default` route: an unknown path or method gets the function's problem JSON 404/405.
+            default_integration=integration if trigger.catch_all else None,
         )
-        integration = integrations.HttpLambdaIntegration(f"{construct_id}Integration", function)
         for route in trigger.routes:
             api.add_routes(path=route.path, methods=[apigwv2.HttpMethod(route.method)], integration=integration)
         route_settings: dict[str, dict[str, int]] = {}

@@ -42,7 +42,7 @@ def test_http_api_serves_exactly_the_topology_routes(synth: Synthesized) -> None
         for fn in FUNCTIONS
         if isinstance(fn.trigger, HttpApi)
         for route in fn.trigger.routes
-    }
+    } | {"$default" for fn in FUNCTIONS if isinstance(fn.trigger, HttpApi) and fn.trigger.catch_all}
     routes = {r["Properties"]["RouteKey"] for r in synth.resources("AWS::ApiGatewayV2::Route").values()}
     assert routes == expected
 
