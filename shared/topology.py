@@ -246,6 +246,11 @@ API_ROUTES = HttpApi(
         HttpRoute("GET", "/v1/alert-rules"),
         HttpRoute("DELETE", "/v1/alert-rules/{id}"),
         HttpRoute("GET", "/v1/incidents"),
+        HttpRoute("POST", "/v1/connections"),
+        HttpRoute("GET", "/v1/connections"),
+        HttpRoute("GET", "/v1/connections/{id}"),
+        HttpRoute("GET", "/v1/connections/{id}/devices"),
+        HttpRoute("DELETE", "/v1/connections/{id}"),
     ),
     catch_all=True,
 )
@@ -257,6 +262,9 @@ INGEST_ROUTES = HttpApi(routes=(HttpRoute("POST", "/v1/ingest/{id}"),), shares_a
 SANDBOX_ROUTES = HttpApi(
     routes=(
         HttpRoute("POST", "/v1/devices/last-data"),
+        HttpRoute("GET", "/v1/devices"),
+        HttpRoute("POST", "/v4/new-api/queryDeviceList"),
+        HttpRoute("POST", "/v4/new-api/queryLastData"),
         HttpRoute("GET", "/_stats"),
         HttpRoute("GET", "/v1/health"),
     )

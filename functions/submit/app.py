@@ -13,7 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.submit import alerts, auth, inverters, jobs, schedules, sources, tokens
+from functions.submit import alerts, auth, connections, inverters, jobs, schedules, sources, tokens
 from shared import http_input, problems
 from shared.errors import SteadfastError
 from shared.tenant_limits import RateLimited
@@ -30,6 +30,7 @@ app.include_router(schedules.router)
 app.include_router(sources.router)
 app.include_router(tokens.router)
 app.include_router(alerts.router)
+app.include_router(connections.router)
 
 
 def _problem(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:

@@ -3,6 +3,7 @@ from its settings (read once). Only the handler's modules import it."""
 
 from __future__ import annotations
 
+import os
 from functools import cache
 
 import redis
@@ -18,9 +19,15 @@ from shared.jobs.store import JobStore
 from shared.jobs.workflows import WorkflowService
 from shared.schedules.service import ScheduleService
 from shared.schedules.store import ScheduleStore
+from shared.envelope import sealer
+from shared.telemetry.connection_store import ConnectionStore
+from shared.telemetry.credentials import Credentials
 from shared.telemetry.inverter_store import InverterStore
+from shared.telemetry.onboarding import Onboarding
 from shared.telemetry.reading_store import ReadingStore
 from shared.telemetry.rollup_store import RollupStore
+from shared.telemetry.settings import telemetry_env
+from shared.telemetry.vault import Vault
 from shared.tenant_limits import TenantRateLimit, parse_rate
 from shared.tenants import TenantStore
 
@@ -104,8 +111,20 @@ def alert_store() -> AlertStore:
     return AlertStore(settings().alerts_table)
 
 
+@cache
+def connection_store() -> ConnectionStore:
+    return ConnectionStore(settings().inverters_table)
+
+
+@cache
+def onboarding() -> Onboarding:
+    tenv = telemetry_env()
+    return Onboarding(connections=connection_store(), inverters=inverter_store(), vault=Vault(sealer(settings())),
+                      tenv=tenv, stage_credentials=Credentials(os.environ, tenv.secret_arn))
+
+
 def reset() -> None:
     """Forget what was built (tests that change the environment)."""
     for factory in (redis_conn, tenants, job_store, events, jobs, schedule_store, schedules, inverter_store,
-                    reading_store, rate_limit, rollup_store, alert_store):
+                    reading_store, rate_limit, rollup_store, alert_store, connection_store, onboarding):
         factory.cache_clear()

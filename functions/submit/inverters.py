@@ -10,13 +10,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.submit.auth import tenant_of
-from functions.submit.deps import inverter_store, reading_store, rollup_store
+from functions.submit.deps import inverter_store, onboarding, reading_store, rollup_store
 from shared import stage_secret, stream_tokens
 from shared.config import env
 from shared.errors import BadRequest
 from shared.telemetry import history
 from shared.telemetry.models import Inverter, InverterCreate, InverterPage, ReadingList, StreamToken
-from shared.telemetry.registry import register
 from shared.telemetry.rollups import Series, Step
 
 router = APIGatewayHttpRouter()
@@ -24,7 +23,7 @@ router = APIGatewayHttpRouter()
 
 @router.post("/v1/inverters", responses={201: {"description": "Registered"}})
 def create_inverter(spec: Annotated[InverterCreate, Body()]) -> Response[Inverter]:
-    record = register(inverter_store(), tenant_of(router), spec)
+    record = onboarding().register_inverter(tenant_of(router), spec)
     return Response(status_code=201, content_type="application/json", body=record.public(),
                     headers={"Location": f"/v1/inverters/{record.id}"})
 

@@ -20,7 +20,7 @@ def create_app(vendor: SandboxVendor | None = None) -> Starlette:
     # requests at once, so it needs no lock.
     async def dispatch(request: Request) -> Response:
         body = await request.body()
-        result = vendor.handle(request.method, request.url.path, dict(request.headers), body)
+        result = vendor.handle(request.method, request.url.path, dict(request.headers), body, request.url.query)
         return Response(result.json(), status_code=result.status, headers=result.headers,
                         media_type="application/json")
 

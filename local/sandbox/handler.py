@@ -22,6 +22,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     body = event.get("body") or ""
     raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    result = _vendor.handle(http.get("method", "GET"), event.get("rawPath", "/"), headers, raw)
+    result = _vendor.handle(http.get("method", "GET"), event.get("rawPath", "/"), headers, raw,
+                            event.get("rawQueryString") or "")
     return {"statusCode": result.status, "headers": {"content-type": "application/json", **result.headers},
             "body": result.json().decode()}

@@ -17,11 +17,23 @@ Its contract, with the quirks of a real vendor cloud on purpose:
           a serial first seen as the other type: {"err": "type_mismatch"}
       429 when every serial of the call is over its limit (Retry-After: whole seconds)
       401 bad token, 400 bad form ({"code": 10, …}), 413 more than 100 serials ({"code": 11, …})
+    GET /v1/devices[?serial=SN]         header X-Sandbox-Token: <token>   (discovery)
+      200 {"code": 0, "msg": "ok", "data": {"devices": [{"sn": …, "type": "hybrid"|"string"|null, "alias": …}]}}
+    POST /v4/new-api/queryDeviceList|queryLastData   a Growatt-v4-shaped face (local/sandbox/growatt.py)
     GET /_stats  → {"requests": {"<serial>": n, …}, "rate_limited": n}   (every call naming a serial)
     POST /_control/offline {"serial": "…", "offline": true|false}  → {"offline": [serials]}: an offline
          device answers {"err": "offline"} (as a vendor cloud that has lost it), so that tests and
          benchmarks can take a device away and bring it back
     GET /v1/health
+
+Accounts. A token `acct-<name>` (4 to 64 letters, digits, '-' or '_' after the prefix) is an account of
+its own: it sees `account_devices` simulated devices (default 3, STEADFAST_SANDBOX_ACCOUNT_DEVICES),
+serials `SBXA-<8 hex of the token's hash>-NN`, hybrid and string alternating, and nothing else (another
+serial answers {"err": "no_permission"}, as a real vendor leaves out what a token may not read). The
+stage token (`token`) is the shared account: it sees every serial except account serials, and simulates
+a device on first request as the type asked for (its listing reports `type: null` for one it has not
+simulated yet). Any other token is refused with 401 {"code": 2, "msg": "invalid token"}. Accounts need
+no state, so the deployed (Lambda) sandbox has them too.
 
 Rate limit: one request per device per `min_interval_s` (GCRA, with 20 % tolerance for a scheduler's
 jitter; the long-run rate never exceeds the limit). Devices appear on first request; their state lives
@@ -30,9 +42,11 @@ in this process, deterministic per serial.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,12 +54,15 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
+from local.sandbox.growatt import GrowattFace
 from local.sandbox.physics import Simulator, site_for
 from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN
 
 MAX_SERIALS = 100
 DEVICE_TYPES = ("hybrid", "string")
 TOLERANCE = 0.2
+ACCOUNT_TOKEN = re.compile(r"^acct-[A-Za-z0-9_-]{4,64}$")
+ACCOUNT_SERIAL = re.compile(r"^SBXA-[0-9a-f]{8}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -84,12 +101,15 @@ class SandboxVendor:
     requests: dict[str, int] = field(default_factory=dict)
     rate_limited: int = 0
     offline: set[str] = field(default_factory=set)
+    account_devices: int = 3
 
     def __post_init__(self) -> None:
         self.limiter = DeviceLimiter(self.min_interval_s)
+        self.growatt = GrowattFace(self.clock, self.devices)
 
-    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> VendorResponse:
-        """`headers` with lower-case names."""
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes,
+               query: str = "") -> VendorResponse:
+        """`headers` with lower-case names; `query` the raw query string."""
         if method == "GET" and path == "/_stats":
             return VendorResponse(200, self.stats())
         if method == "GET" and path == "/v1/health":
@@ -98,6 +118,11 @@ class SandboxVendor:
             return self.last_data(headers, body)
         if method == "POST" and path == "/_control/offline":
             return self.set_offline(body)
+        if method == "GET" and path == "/v1/devices":
+            return self.device_list(headers, query)
+        if method == "POST" and path in ("/v4/new-api/queryDeviceList", "/v4/new-api/queryLastData"):
+            status, answer = self.growatt.handle(path, headers, body)
+            return VendorResponse(status, answer)
         return VendorResponse(404, {"code": 404, "msg": f"no route {method} {path}"})
 
     def stats(self) -> dict[str, Any]:
@@ -111,9 +136,45 @@ class SandboxVendor:
             return VendorResponse(400, {"code": 10, "msg": 'send {"serial": "…", "offline": true|false}'})
         (self.offline.add if offline else self.offline.discard)(serial)
         return VendorResponse(200, {"offline": sorted(self.offline)})
+    # -- accounts --------------------------------------------------------------------------------
+    def account_of(self, headers: dict[str, str]) -> str | None:
+        """The empty string for the shared account, the token for an account, None for a refused token."""
+        token = headers.get("x-sandbox-token") or ""
+        if token == self.token:
+            return ""
+        return token if ACCOUNT_TOKEN.match(token) else None
+
+    def account_serials(self, account: str) -> dict[str, str]:
+        """An account's devices: serial -> device type."""
+        tag = hashlib.sha256(account.encode()).hexdigest()[:8]
+        return {f"SBXA-{tag}-{n:02d}": DEVICE_TYPES[(n - 1) % 2] for n in range(1, self.account_devices + 1)}
+
+    def visible(self, account: str, serial: str) -> bool:
+        if account:
+            return serial in self.account_serials(account)
+        return not ACCOUNT_SERIAL.match(serial)
+
+    def device_list(self, headers: dict[str, str], query: str) -> VendorResponse:
+        account = self.account_of(headers)
+        if account is None:
+            return VendorResponse(401, {"code": 2, "msg": "invalid token"})
+        wanted = (parse_qs(query).get("serial") or [""])[0]
+        found: dict[str, str | None]
+        if account:
+            found = dict(self.account_serials(account))
+        elif wanted:
+            sim = self.devices.get(wanted)
+            found = {wanted: ("hybrid" if sim.site.hybrid else "string") if sim else None}
+        else:
+            found = {sn: "hybrid" if sim.site.hybrid else "string" for sn, sim in self.devices.items()
+                     if not ACCOUNT_SERIAL.match(sn)}
+        devices = [{"sn": sn, "type": kind, "alias": f"Sandbox {kind or 'device'} {sn[-2:]}"}
+                   for sn, kind in found.items() if self.visible(account, sn) and (not wanted or sn == wanted)]
+        return VendorResponse(200, {"code": 0, "msg": "ok", "data": {"devices": devices}})
 
     def last_data(self, headers: dict[str, str], body: bytes) -> VendorResponse:
-        if headers.get("x-sandbox-token") != self.token:
+        account = self.account_of(headers)
+        if account is None:
             return VendorResponse(401, {"code": 2, "msg": "invalid token"})
         if not headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             return VendorResponse(415, {"code": 10, "msg": "send application/x-www-form-urlencoded"})
@@ -132,6 +193,12 @@ class SandboxVendor:
         waits: list[float] = []
         for serial in dict.fromkeys(serials):  # a repeated serial is one device, counted once
             self.requests[serial] = self.requests.get(serial, 0) + 1
+            if not self.visible(account, serial):
+                data[serial] = {"err": "no_permission"}
+                continue
+            if account and self.account_serials(account)[serial] != device_type:
+                data[serial] = {"err": "type_mismatch", "msg": f"{serial} is not a {device_type} device"}
+                continue
             wait = self.limiter.wait_s(serial, now)
             if serial in self.offline:
                 data[serial] = {"err": "offline", "msg": "the device has not reported"}
@@ -141,7 +208,7 @@ class SandboxVendor:
                 data[serial] = {"err": "rate_limited", "retryAfter": round(wait, 1)}
             else:
                 data[serial] = self._sample(serial, device_type, now)
-        if len(waits) == len(data):
+        if waits and len(waits) == len(data):
             return VendorResponse(429, {"code": 429, "msg": "too many requests for these devices"},
                                   {"Retry-After": str(math.ceil(min(waits)))})
         return VendorResponse(200, {"code": 0, "msg": "ok", "serverTime": int(now), "data": data})
@@ -174,4 +241,5 @@ def vendor_from_env() -> SandboxVendor:
     """STEADFAST_SANDBOX_MIN_INTERVAL_S (default 5) and STEADFAST_SANDBOX_TOKEN (default: the dev token
     that the poller's sandbox adapter also falls back to), read once at start-up."""
     return SandboxVendor(token=os.environ.get("STEADFAST_SANDBOX_TOKEN") or DEV_SANDBOX_TOKEN,
-                         min_interval_s=float(os.environ.get("STEADFAST_SANDBOX_MIN_INTERVAL_S") or 5))
+                         min_interval_s=float(os.environ.get("STEADFAST_SANDBOX_MIN_INTERVAL_S") or 5),
+                         account_devices=int(os.environ.get("STEADFAST_SANDBOX_ACCOUNT_DEVICES") or 3))

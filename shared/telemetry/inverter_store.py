@@ -2,7 +2,9 @@
 (next due time, consecutive failures) on one item, so that `GET /v1/inverters/{id}` is one read.
 
 Keys: `INV#<id>`/`INV`; a guard item `SERIAL#<tenant>#<brand>#<serial>` keeps a serial registered once
-per tenant. Indexes: `by_tenant` (list) and `by_next_poll`, a sparse index sharded over POLL_SHARDS
+per tenant, and `OWNER#<brand>#<serial>` one tenant's under the stage's shared connection. Connections
+live on this table too (`shared.telemetry.connection_store`). Indexes: `by_tenant` (list) and
+`by_next_poll`, a sparse index sharded over POLL_SHARDS
 partitions so that the poller reads what is due with queries, never a scan.
 
 The poller writes poll state with BatchWriteItem (full-item puts, 25 per call) rather than one
@@ -45,6 +47,7 @@ def to_attributes(r: InverterRecord) -> dict[str, Any]:
         "last_error": r.last_error, "last_polled_at": iso(r.last_polled_at) if r.last_polled_at else None,
         "latitude": _decimal(r.latitude), "longitude": _decimal(r.longitude),
         "buckets": r.buckets.model_dump_json() if r.buckets else None,
+        "connection_id": r.connection_id,
     }
 
 
@@ -65,7 +68,8 @@ def from_attributes(a: dict[str, Any]) -> InverterRecord:
         last_polled_at=_dt(a.get("last_polled_at")),
         latitude=float(a["latitude"]) if a.get("latitude") is not None else None,
         longitude=float(a["longitude"]) if a.get("longitude") is not None else None,
-        buckets=OpenBuckets.model_validate_json(a["buckets"]) if a.get("buckets") else None)
+        buckets=OpenBuckets.model_validate_json(a["buckets"]) if a.get("buckets") else None,
+        connection_id=a.get("connection_id"))
 
 
 class InverterStore:
@@ -74,15 +78,25 @@ class InverterStore:
         self.db = client or aws.dynamodb()
 
     def create(self, record: InverterRecord) -> InverterRecord:
-        guard = {"pk": self._serial_pk(record.tenant, record.brand, record.serial), "sk": "SERIAL", "id": record.id}
-        items = [aws.to_item(guard), aws.to_item(to_attributes(record))]
+        """Under the shared connection a third guard, `OWNER#<brand>#<serial>`, makes a serial one tenant's:
+        the stage's credentials read every device they see, so whoever registered it first owns it."""
+        guards = [{"pk": self._serial_pk(record.tenant, record.brand, record.serial), "sk": "SERIAL", "id": record.id}]
+        if record.connection_id is None:
+            guards.append({"pk": self._owner_pk(record.brand, record.serial), "sk": "OWNER", "id": record.id,
+                           "tenant": record.tenant})
+        items = [aws.to_item(to_attributes(record)), *(aws.to_item(g) for g in guards)]
         try:
             self.db.transact_write_items(TransactItems=[
                 {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
                 for item in items])
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "TransactionCanceledException":
-                raise Conflict(f"{record.brand} serial {record.serial!r} is already registered") from exc
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if reasons[1:2] == ["ConditionalCheckFailed"]:
+                    raise Conflict(f"{record.brand} serial {record.serial!r} is already registered") from exc
+                raise Conflict(f"{record.brand} serial {record.serial!r} belongs to another tenant under the "
+                               "stage's shared connection; register it through a connection of your own "
+                               "(connection_id)") from exc
             raise Unavailable(f"registering the inverter failed: {exc.response['Error']['Code']}") from exc
         except BotoCoreError as exc:
             raise Unavailable("the inverter store is unavailable") from exc
@@ -145,6 +159,10 @@ class InverterStore:
         return batch_writes.put_all(self.db, self.table, [aws.to_item(to_attributes(r)) for r in records])
 
     # -- plumbing --------------------------------------------------------------------------------
+    @staticmethod
+    def _owner_pk(brand: Brand, serial: str) -> str:
+        return f"OWNER#{brand.value}#{serial}"
+
     @staticmethod
     def _serial_pk(tenant: str, brand: Brand, serial: str) -> str:
         return f"SERIAL#{tenant}#{brand.value}#{serial}"

@@ -27,6 +27,7 @@ class Brand(StrEnum):
     sandbox = "sandbox"
     growatt = "growatt"
     enphase = "enphase"
+    solaredge = "solaredge"
 
 
 class DeviceStatus(StrEnum):
@@ -42,9 +43,10 @@ DEVICE_TYPES: dict[Brand, frozenset[str]] = {
     Brand.sandbox: frozenset({"hybrid", "string"}),
     Brand.growatt: frozenset({"inv", "storage", "max", "sph", "spa", "min", "wit", "sph-s", "noah"}),
     Brand.enphase: frozenset({"system"}),
+    Brand.solaredge: frozenset({"site"}),
 }
 DEFAULT_DEVICE_TYPE: dict[Brand, str | None] = {Brand.sandbox: "hybrid", Brand.growatt: None,
-                                                Brand.enphase: "system"}
+                                                Brand.enphase: "system", Brand.solaredge: "site"}
 
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
@@ -78,7 +80,8 @@ class Reading(BaseModel):
 
 
 class InverterCreate(BaseModel):
-    """What a caller submits to `POST /v1/inverters`."""
+    """What a caller submits to `POST /v1/inverters`. `device_type` is checked against the brand's types
+    here and against the vendor's discovery at registration (`shared.telemetry.registry`)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -90,6 +93,7 @@ class InverterCreate(BaseModel):
     # Where the inverter is: the `no_production` alert asks whether the sun is up there.
     latitude: Latitude | None = None
     longitude: Longitude | None = None
+    connection_id: str | None = Field(default=None, max_length=64)
 
     @field_validator("serial")
     @classmethod
@@ -101,11 +105,7 @@ class InverterCreate(BaseModel):
     @model_validator(mode="after")
     def _device_type(self) -> InverterCreate:
         allowed = DEVICE_TYPES[self.brand]
-        if self.device_type is None:
-            self.device_type = DEFAULT_DEVICE_TYPE[self.brand]
-            if self.device_type is None:
-                raise ValueError(f"device_type is required for {self.brand}: one of {', '.join(sorted(allowed))}")
-        elif self.device_type not in allowed:
+        if self.device_type is not None and self.device_type not in allowed:
             raise ValueError(f"device_type for {self.brand} is one of {', '.join(sorted(allowed))}")
         if self.brand == Brand.enphase and not self.serial.isdigit():
             raise ValueError("an Enphase serial is the numeric system_id")
@@ -124,6 +124,7 @@ class Inverter(BaseModel):
     latitude: float | None = None
     longitude: float | None = None
     latest: Reading | None
+    connection_id: str | None = None
 
 
 class InverterPage(BaseModel):
@@ -152,6 +153,8 @@ class InverterRecord(BaseModel):
     poll_interval_s: int
     created_at: datetime
     next_poll_at: datetime
+    # Whose credentials poll it: a tenant's connection (`con_…`), or None for the stage's shared one.
+    connection_id: str | None = None
     latest: Reading | None = None
     # Consecutive failed polls; drives the back-off and resets on the first success.
     failures: int = 0
@@ -165,7 +168,7 @@ class InverterRecord(BaseModel):
     def public(self) -> Inverter:
         return Inverter(id=self.id, brand=self.brand, serial=self.serial, device_type=self.device_type,
                         name=self.name, poll_interval_s=self.poll_interval_s, latitude=self.latitude,
-                        longitude=self.longitude, latest=self.latest)
+                        longitude=self.longitude, latest=self.latest, connection_id=self.connection_id)
 
 
 def utcnow() -> datetime:

@@ -4,7 +4,7 @@ device backs off. Randomness is injected so that tests can pin it."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from shared.telemetry.models import Brand
@@ -17,15 +17,30 @@ class VendorLimits:
 
     batch_size: int
     min_poll_interval_s: int
+    # Per credential (a token, an API key), as the vendor counts an account's requests.
     rate_per_s: float
     burst: int
     # How long one request may take before the device counts as failed.
     timeout_s: float = 10.0
+    # For the whole stage, whatever the credential (a vendor that counts per client IP or per app):
+    # None where the vendor counts per credential only.
+    vendor_rate_per_s: float | None = None
+    vendor_burst: int | None = None
+    # Requests in flight at once to this vendor (SolarEdge: 3 concurrent per IP).
+    max_concurrent: int = 16
+
+    def vendor_wide(self) -> VendorLimits | None:
+        """The stage-wide bucket's shape, when the vendor has one."""
+        if self.vendor_rate_per_s is None:
+            return None
+        return replace(self, rate_per_s=self.vendor_rate_per_s, burst=self.vendor_burst or 1)
 
 
 LIMITS: dict[Brand, VendorLimits] = {
     # Ours: generous, so that a 10,000-device poll measures the poller rather than a quota.
-    Brand.sandbox: VendorLimits(batch_size=100, min_poll_interval_s=5, rate_per_s=50, burst=100, timeout_s=5),
+    # Per credential as before, and a stage-wide bucket standing in for a per-IP limit.
+    Brand.sandbox: VendorLimits(batch_size=100, min_poll_interval_s=5, rate_per_s=50, burst=100, timeout_s=5,
+                                vendor_rate_per_s=500, vendor_burst=1000, max_concurrent=32),
     # OpenAPI v4 takes up to 100 serials per queryLastData and refreshes a device about every 5 min;
     # its docs give no request quota ("different interfaces have different time limits": code 102),
     # so one request per 2 s is a conservative guess, tunable here.
@@ -33,6 +48,9 @@ LIMITS: dict[Brand, VendorLimits] = {
     # v4 free plan: 10 requests/minute and 1,000/month, one system per summary request. The monthly
     # quota allows one system polled every ~45 min; 15 min suits a paid plan's 5-min telemetry.
     Brand.enphase: VendorLimits(batch_size=1, min_poll_interval_s=900, rate_per_s=10 / 60, burst=10),
+    # Monitoring API V2: 300 requests a day per key and per site (planned in shared.telemetry.budget),
+    # 3 concurrent requests per IP; one site per request.
+    Brand.solaredge: VendorLimits(batch_size=1, min_poll_interval_s=900, rate_per_s=1, burst=3, max_concurrent=3),
 }
 
 # A device whose due time falls within this much of the poll is taken now: the schedule fires with a

@@ -1,8 +1,10 @@
 """One poll cycle: read what is due, call each vendor within its limits, store, then publish.
 
     due (by_next_poll index, a query per shard)
-      └─ per vendor, concurrently: batches (≤ batch_size serials, one device type each)
-           └─ per batch, ≤ `concurrency` in flight: token from the shared bucket → one HTTP request
+      └─ per vendor, concurrently: per connection (whose credentials: a tenant's, or the stage's shared
+         one), batches (≤ batch_size serials, one device type each)
+           └─ per batch, ≤ max_concurrent in flight per vendor: a token from the credential's bucket and
+              one from the vendor-wide bucket (where the vendor has one) → one HTTP request
       └─ per device: Reading → latest + history; Failure → back off (next_poll_at moves out, jittered)
     store (BatchWriteItem) ──then── publish (XADD + PUBLISH)
 
@@ -45,6 +47,14 @@ class PollState(Protocol):
     def due(self, before: datetime, limit: int) -> list[InverterRecord]: ...
 
     def save_poll_state(self, records: list[InverterRecord]) -> int: ...
+
+
+class ConnectionAdapters(Protocol):
+    """Adapters built from tenants' connections (`shared.telemetry.connection_adapters`)."""
+
+    async def adapters(self, connection_ids: set[str]) -> Mapping[str, Adapter]:
+        """An adapter per connection that still exists; a missing one is left out."""
+        ...
 
 
 class History(Protocol):
@@ -99,8 +109,10 @@ class Poller:
     readings: History
     publisher: ReadingPublisher
     limiter: RateLimiter
+    # The stage's shared connection per brand (inverters without a connection_id).
     adapters: Mapping[Brand, Adapter]
     http: httpx.AsyncClient
+    connections: ConnectionAdapters | None = None
     limits: Mapping[Brand, VendorLimits] = field(default_factory=lambda: dict(LIMITS))
     backoff: DeviceBackoff = field(default_factory=DeviceBackoff)
     rng: random.Random = field(default_factory=random.Random)
@@ -120,7 +132,10 @@ class Poller:
         by_brand: dict[Brand, list[InverterRecord]] = defaultdict(list)
         for device in due:
             by_brand[device.brand].append(device)
-        results = await asyncio.gather(*(self._poll_vendor(brand, devices, now, report.vendors[brand.value])
+        wanted = {d.connection_id for d in due if d.connection_id}
+        tenant_adapters = await self.connections.adapters(wanted) if self.connections and wanted else {}
+        results = await asyncio.gather(*(self._poll_vendor(brand, devices, now, report.vendors[brand.value],
+                                                           tenant_adapters)
                                          for brand, devices in by_brand.items()))
         outcomes = {k: v for result in results for k, v in result.items()}
         lap("fetch")
@@ -144,19 +159,19 @@ class Poller:
         report.duration_s = time.perf_counter() - started
         return report
 
-    async def _poll_vendor(self, brand: Brand, devices: list[InverterRecord], now: datetime,
-                           report: VendorReport) -> dict[str, Reading | Failure]:
-        adapter, limits = self.adapters.get(brand), self.limits[brand]
-        if adapter is None:  # no credentials configured: back the devices off without calling anyone
-            return dict(fail_all(devices, Failure(FailureKind.vendor_error, "vendor credentials not configured")))
+    async def _poll_vendor(self, brand: Brand, devices: list[InverterRecord], now: datetime, report: VendorReport,
+                           tenant_adapters: Mapping[str, Adapter]) -> dict[str, Reading | Failure]:
+        limits = self.limits[brand]
         outcomes: dict[str, Reading | Failure] = {}
-        gate = asyncio.Semaphore(self.concurrency)
-        closed = False
+        gate = asyncio.Semaphore(min(self.concurrency, limits.max_concurrent))
+        closed: set[str] = set()  # credentials the vendor throttled during this cycle
+        by_credential: dict[str | None, list[InverterRecord]] = defaultdict(list)
+        for device in devices:
+            by_credential[device.connection_id].append(device)
 
-        async def run(batch: list[InverterRecord]) -> None:
-            nonlocal closed
+        async def run(credential: str, adapter: Adapter, batch: list[InverterRecord]) -> None:
             async with gate:
-                if closed or not await self._token(brand, limits):
+                if credential in closed or not await self._tokens(credential, limits):
                     report.deferred += len(batch)
                     return
                 report.vendor_calls += 1
@@ -168,18 +183,35 @@ class Poller:
                 if any(isinstance(o, Failure) and o.kind == FailureKind.rate_limited for o in result.outcomes.values()):
                     report.rate_limited_calls += 1
                 if result.vendor_retry_after_s is not None:
-                    closed = True
-                    await self.limiter.block(brand.value, result.vendor_retry_after_s)
+                    closed.add(credential)
+                    await self.limiter.block(credential, result.vendor_retry_after_s)
                     logger.warning("vendor throttled the account", extra={
-                        "vendor": brand.value, "cooldown_s": result.vendor_retry_after_s})
+                        "vendor": brand.value, "credential": credential, "cooldown_s": result.vendor_retry_after_s})
                 outcomes.update(result.outcomes)
 
-        await asyncio.gather(*(run(b) for b in adapter.batches(devices, limits.batch_size)))
+        runs = []
+        for connection_id, group in by_credential.items():
+            adapter = tenant_adapters.get(connection_id) if connection_id else self.adapters.get(brand)
+            if adapter is None:  # no credentials (not configured, or the connection was deleted): back off
+                why = "the connection no longer exists" if connection_id else "vendor credentials not configured"
+                outcomes.update(fail_all(group, Failure(FailureKind.vendor_error, why)))
+                continue
+            # The shared connection keeps the bucket named after the vendor alone.
+            credential = f"{brand.value}:{connection_id}" if connection_id else brand.value
+            runs += [run(credential, adapter, b) for b in adapter.batches(group, limits.batch_size)]
+        await asyncio.gather(*runs)
         return outcomes
 
-    async def _token(self, brand: Brand, limits: VendorLimits) -> bool:
+    async def _tokens(self, credential: str, limits: VendorLimits) -> bool:
+        """A token from the credential's bucket, then from the vendor-wide one where there is one."""
+        if not await self._token(credential, limits):
+            return False
+        wide = limits.vendor_wide()
+        return wide is None or await self._token(credential.split(":")[0] + ":all", wide)
+
+    async def _token(self, bucket: str, limits: VendorLimits) -> bool:
         waited = 0.0
-        while (wait := await self.limiter.acquire(brand.value, limits)) > 0:
+        while (wait := await self.limiter.acquire(bucket, limits)) > 0:
             if waited + wait > self.max_wait_s:
                 return False
             await asyncio.sleep(wait)

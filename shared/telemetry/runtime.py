@@ -32,18 +32,16 @@ from shared.jobs.queue import JobQueue
 from shared.jobs.service import JobService
 from shared.jobs.store import JobStore
 from shared.telemetry.adapters.base import Adapter
-from shared.telemetry.adapters.enphase import EnphaseAdapter
-from shared.telemetry.adapters.growatt import GrowattAdapter
-from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN, SandboxAdapter
 from shared.telemetry.credentials import Credentials
 from shared.telemetry.inverter_store import InverterStore
 from shared.telemetry.models import Brand
-from shared.telemetry.poller import CycleReport, Poller
+from shared.telemetry.poller import ConnectionAdapters, CycleReport, Poller
 from shared.telemetry.publish import NoPublisher, ReadingPublisher, RedisPublisher
 from shared.telemetry.ratelimit import LocalTokenBucket, RateLimiter, RedisTokenBucket
 from shared.telemetry.reading_store import ReadingStore
 from shared.telemetry.rollup_store import RollupStore
 from shared.telemetry.settings import TelemetryEnv
+from shared.telemetry.vendors import shared_adapters
 
 logger = Logger(child=True)
 LEASE_TTL_S = 120
@@ -69,26 +67,23 @@ class PollSettings:
     jobs_queue_url: str = ""
     jobs_dlq_url: str = ""
     allow_private_targets: bool = False
+    # Adapters for tenants' own connections; None polls only inverters of the shared connections.
+    connections: ConnectionAdapters | None = None
 
     @classmethod
-    def from_env(cls, env: Env, tenv: TelemetryEnv, credentials: Credentials) -> PollSettings:
+    def from_env(cls, env: Env, tenv: TelemetryEnv, credentials: Credentials,
+                 connections: ConnectionAdapters | None = None) -> PollSettings:
         return cls(inverters_table=env.inverters_table, readings_table=env.readings_table, redis_url=env.redis_url,
                    adapters=build_adapters(tenv, credentials), rate_s=tenv.poll_rate_s, loop_s=tenv.poll_loop_s,
                    max_devices=tenv.poll_max_devices, keys=env.redis_keys(), rollups_table=env.rollups_table,
                    alerts_table=env.alerts_table, jobs_table=env.jobs_table, jobs_queue_url=env.jobs_queue_url,
-                   jobs_dlq_url=env.jobs_dlq_url, allow_private_targets=env.allow_private_targets)
+                   jobs_dlq_url=env.jobs_dlq_url, allow_private_targets=env.allow_private_targets,
+                   connections=connections)
 
 
 def build_adapters(tenv: TelemetryEnv, credentials: Credentials) -> dict[Brand, Adapter]:
-    """An adapter per vendor whose credentials resolve; a vendor left out is not called at all."""
-    sandbox_token = credentials.resolve(tenv.sandbox_token_ref) or DEV_SANDBOX_TOKEN
-    adapters: dict[Brand, Adapter] = {Brand.sandbox: SandboxAdapter(tenv.sandbox_url, sandbox_token)}
-    if token := credentials.resolve(tenv.growatt_token_ref):
-        adapters[Brand.growatt] = GrowattAdapter(tenv.growatt_url, token)
-    key, access = credentials.resolve(tenv.enphase_api_key_ref), credentials.resolve(tenv.enphase_token_ref)
-    if key and access:
-        adapters[Brand.enphase] = EnphaseAdapter(tenv.enphase_url, key, access)
-    return adapters
+    """The stage's shared connection per vendor whose credentials resolve (the sandbox always)."""
+    return shared_adapters(tenv, credentials)
 
 
 def alert_evaluator(settings: PollSettings) -> AlertEvaluator | None:
@@ -133,7 +128,8 @@ async def open_poller(settings: PollSettings) -> AsyncIterator[tuple[Poller, Cyc
         poller = Poller(inverters=InverterStore(settings.inverters_table),
                         readings=ReadingStore(settings.readings_table), publisher=publisher, limiter=limiter,
                         adapters=settings.adapters, http=http, max_devices=settings.max_devices,
-                        rollups=RollupStore(settings.rollups_table), observer=alert_evaluator(settings))
+                        rollups=RollupStore(settings.rollups_table), observer=alert_evaluator(settings),
+                        connections=settings.connections)
         yield poller, CycleLease(client, settings.keys.poller_lease())
     finally:
         await http.aclose()

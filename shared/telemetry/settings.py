@@ -26,6 +26,8 @@ class TelemetryEnv(BaseModel):
     enphase_url: str = Field("https://api.enphaseenergy.com", alias="STEADFAST_ENPHASE_URL")
     enphase_api_key_ref: str = Field("secret:enphase_api_key", alias="STEADFAST_ENPHASE_API_KEY_REF")
     enphase_token_ref: str = Field("secret:enphase_access_token", alias="STEADFAST_ENPHASE_TOKEN_REF")
+    solaredge_url: str = Field("https://monitoringapi.solaredge.com", alias="STEADFAST_SOLAREDGE_URL")
+    solaredge_api_key_ref: str = Field("secret:solaredge_api_key", alias="STEADFAST_SOLAREDGE_API_KEY_REF")
     secret_arn: str | None = Field(None, alias="STEADFAST_SECRET_ARN")
     # The cadence of poll cycles: the schedule's rate (60 s in AWS, 5 s locally).
     poll_rate_s: float = Field(60, alias="STEADFAST_POLL_RATE_S", gt=0)

@@ -8,7 +8,7 @@ poller only sees `Reading`s and `Failure`s.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -109,3 +109,26 @@ def number(raw: object, scale: float = 1.0) -> float | None:
     if value != value or value in (float("inf"), float("-inf")):
         raise PayloadError("not a finite number")
     return value * scale
+
+
+class VendorRefused(Exception):
+    """The vendor refused the credentials (or the request): `reason` is its own words, for the caller."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason[:300]
+
+
+class VendorUnreachable(Exception):
+    """No usable answer (transport error, 5xx, a payload we cannot read): nothing to say about the
+    credentials either way."""
+
+
+def first_of(raw: Mapping[str, object], *names: str) -> object:
+    """The first of `names` present and non-empty in `raw`: vendors return other names than they document
+    (Growatt's `deviceSn` vs `sn`, `calendar` vs `timeCalendar`)."""
+    for name in names:
+        value = raw.get(name)
+        if value is not None and value != "":
+            return value
+    return None

@@ -10,7 +10,7 @@ The summary has no grid, load or battery figures; those stay null.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,11 +21,14 @@ from shared.telemetry.adapters.base import (
     BatchResult,
     Failure,
     FailureKind,
+    VendorRefused,
+    VendorUnreachable,
     chunk,
     fail_all,
     retry_after,
     transport_failure,
 )
+from shared.telemetry.connections import Device
 from shared.telemetry.models import Brand, DeviceStatus, InverterRecord, Reading
 
 SUMMARY_PATH = "/api/v4/systems/{system_id}/summary"
@@ -89,3 +92,60 @@ class EnphaseAdapter:
         except httpx.HTTPError as exc:
             return BatchResult(fail_all(batch, transport_failure(exc)))
         return parse(response, device, now)
+
+
+SYSTEMS_PATH = "/api/v4/systems"
+
+
+class _System(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    system_id: int
+    name: str | None = None
+
+
+class _Systems(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    systems: list[_System] = []
+    total: int | None = None
+
+
+async def discover(http: httpx.AsyncClient, base_url: str, credentials: Mapping[str, str], serial: str | None,
+                   timeout_s: float = 10.0) -> list[Device]:
+    """The systems the access token's owner may read (pages of 100); each is one `system` device."""
+    devices: list[Device] = []
+    for page in range(1, 21):
+        try:
+            response = await http.get(base_url.rstrip("/") + SYSTEMS_PATH, timeout=timeout_s,
+                                      params={"key": credentials["api_key"], "page": page, "size": 100},
+                                      headers={"Authorization": f"Bearer {credentials['access_token']}"})
+        except httpx.HTTPError as exc:
+            raise VendorUnreachable(transport_failure(exc).detail) from exc
+        if response.status_code in (401, 403):
+            raise VendorRefused(_reason(response))
+        if response.status_code != 200:
+            raise VendorUnreachable(f"enphase answered HTTP {response.status_code}")
+        try:
+            body = _Systems.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise VendorUnreachable("enphase answered without a systems list") from exc
+        devices += [Device(serial=str(s.system_id), device_type="system", name=s.name) for s in body.systems]
+        if len(body.systems) < 100 or (body.total is not None and len(devices) >= body.total):
+            break
+    return devices
+
+
+def _reason(response: httpx.Response) -> str:
+    """Enphase's own words ({"message", "details"}), else the status."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    if isinstance(body, dict):
+        words = " — ".join(str(body[k]) for k in ("message", "details") if body.get(k))
+        if words:
+            return f"{words} (HTTP {response.status_code})"
+    return f"HTTP {response.status_code}"
+
+
+def enphase_adapter(base_url: str, credentials: Mapping[str, str]) -> EnphaseAdapter:
+    return EnphaseAdapter(base_url, credentials["api_key"], credentials["access_token"])

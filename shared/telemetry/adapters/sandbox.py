@@ -3,7 +3,7 @@ units, clocks and status codes differ by device type, like a real vendor's."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -16,11 +16,14 @@ from shared.telemetry.adapters.base import (
     FailureKind,
     Outcome,
     PayloadError,
+    VendorRefused,
+    VendorUnreachable,
     by_device_type,
     fail_all,
     retry_after,
     transport_failure,
 )
+from shared.telemetry.connections import Device
 from shared.telemetry.models import Brand, DeviceStatus, InverterRecord, Reading
 
 # Also the sandbox's own default, so that the local stack works with no configuration. The sandbox
@@ -112,6 +115,8 @@ def _outcome(device: InverterRecord, raw: dict[str, object] | None) -> Outcome:
     if raw is None:
         return Failure(FailureKind.vendor_error, "serial missing from the response")
     if "err" in raw:
+        if raw["err"] == "no_permission":
+            return Failure(FailureKind.vendor_error, "the connection's account does not see this device")
         if raw["err"] == "rate_limited":
             wait = raw.get("retryAfter")
             return Failure(FailureKind.rate_limited, "device over its rate limit",
@@ -149,3 +154,43 @@ class SandboxAdapter:
         except httpx.HTTPError as exc:
             return BatchResult(fail_all(batch, transport_failure(exc)))
         return parse(response, batch)
+
+
+DEVICES_PATH = "/v1/devices"
+
+
+class _DeviceRow(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    sn: str
+    type: str | None = None
+    alias: str | None = None
+
+
+class _DeviceList(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    code: int
+    msg: str = ""
+    data: dict[str, list[_DeviceRow]] | None = None
+
+
+async def discover(http: httpx.AsyncClient, base_url: str, credentials: Mapping[str, str], serial: str | None,
+                   timeout_s: float = 10.0) -> list[Device]:
+    """The devices the token's account sees (with `serial`: that one, if it sees it)."""
+    try:
+        response = await http.get(base_url.rstrip("/") + DEVICES_PATH, params={"serial": serial} if serial else None,
+                                  headers={"X-Sandbox-Token": credentials["token"]}, timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        raise VendorUnreachable(transport_failure(exc).detail) from exc
+    try:
+        body = _DeviceList.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise VendorUnreachable(f"sandbox answered HTTP {response.status_code} without a device list") from exc
+    if response.status_code in (401, 403) or body.code != 0:
+        raise VendorRefused(f"{body.msg or 'refused'} (code {body.code}, HTTP {response.status_code})")
+    if response.status_code != 200:
+        raise VendorUnreachable(f"sandbox answered HTTP {response.status_code}")
+    return [Device(serial=row.sn, device_type=row.type, name=row.alias) for row in (body.data or {}).get("devices", [])]
+
+
+def sandbox_adapter(base_url: str, credentials: Mapping[str, str]) -> SandboxAdapter:
+    return SandboxAdapter(base_url, credentials["token"])

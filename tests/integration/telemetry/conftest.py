@@ -176,6 +176,8 @@ def fresh_env(tables: Tables) -> Iterator[None]:
 
 @pytest.fixture
 def api(fresh_env: None, tables: Tables) -> Iterator[Callable[[str], TestClient]]:
+    """The submit function behind the API Gateway emulation, in this process: `api(tenant)` is a client with
+    that tenant's API key (tenant-a and tenant-b exist)."""
     fn = function("submit")
     app = build_app(fn, load_handler(fn.handler))
     for tenant in ("tenant-a", "tenant-b"):

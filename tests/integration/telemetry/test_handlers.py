@@ -47,18 +47,22 @@ def test_poller_handler_polls_and_emits_metrics_per_vendor(
 
 
 def test_register_read_and_list_per_tenant(api: Callable[[str], TestClient]) -> None:
+    # Given the stage's shared sandbox connection (the sandbox is not running: registration goes on without
+    # discovery, and the owner guard still decides whose serial it is)
     a = api("tenant-a")
-    r = a.post("/v1/inverters", json={"brand": "growatt", "serial": "OZD0849010", "device_type": "sph",
-                                      "name": "Roof", "poll_interval_s": 60})
+    r = a.post("/v1/inverters", json={"brand": "sandbox", "serial": "SBX-REG-1", "device_type": "string",
+                                      "name": "Roof", "poll_interval_s": 4})
+    assert r.status_code == 422  # below the contract's minimum of 5 s
+    r = a.post("/v1/inverters", json={"brand": "sandbox", "serial": "SBX-REG-1", "device_type": "string",
+                                      "name": "Roof", "poll_interval_s": 30})
     assert r.status_code == 201 and r.headers["location"] == f"/v1/inverters/{r.json()['id']}"
     body = r.json()
     assert set(body) == {"id", "brand", "serial", "device_type", "name", "poll_interval_s", "latitude", "longitude",
-                         "latest"}
-    assert body["poll_interval_s"] == 300 and body["latest"] is None  # Growatt's minimum applies
+                         "latest", "connection_id"}
+    assert body["poll_interval_s"] == 30 and body["latest"] is None and body["connection_id"] is None
     assert "token" not in json.dumps(body)
     assert a.get(f"/v1/inverters/{body['id']}").json() == body
-    assert a.post("/v1/inverters", json={"brand": "growatt", "serial": "OZD0849010", "device_type": "sph"}
-                  ).status_code == 409
+    assert a.post("/v1/inverters", json={"brand": "sandbox", "serial": "SBX-REG-1"}).status_code == 409
     assert body["id"] in [i["id"] for i in a.get("/v1/inverters").json()["items"]]
     b = api("tenant-b")
     assert b.get(f"/v1/inverters/{body['id']}").status_code == 404

@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from shared.errors import Unprocessable
+from shared.telemetry.connections import Device
 from shared.telemetry.models import Brand, InverterCreate, Reading
 from shared.telemetry.policies import DeviceBackoff, effective_interval, next_due
+from shared.telemetry.registry import resolve_device_type
 from tests.unit.telemetry.helpers import T0
 
 
@@ -40,9 +43,20 @@ def test_backoff_spreads_devices_that_failed_together() -> None:
     assert len(delays) > 40
 
 
-def test_create_applies_brand_defaults() -> None:
-    assert InverterCreate.model_validate({"brand": "sandbox", "serial": "SBX-1"}).device_type == "hybrid"
-    assert InverterCreate.model_validate({"brand": "enphase", "serial": "1234567"}).device_type == "system"
+def test_device_type_comes_from_discovery_when_the_vendor_names_it() -> None:
+    found = Device(serial="OZD0849010", device_type="storage")
+    assert resolve_device_type(Brand.growatt, "OZD0849010", None, found) == "storage"
+    assert resolve_device_type(Brand.growatt, "OZD0849010", "storage", found) == "storage"
+    with pytest.raises(Unprocessable, match="storage"):
+        resolve_device_type(Brand.growatt, "OZD0849010", "min", found)  # contradicts the vendor
+
+
+def test_device_type_defaults_only_where_the_vendor_does_not_say() -> None:
+    unsaid = Device(serial="SBX-1", device_type=None)
+    assert resolve_device_type(Brand.sandbox, "SBX-1", None, unsaid) == "hybrid"
+    assert resolve_device_type(Brand.sandbox, "SBX-1", "string", unsaid) == "string"
+    with pytest.raises(Unprocessable, match="device_type"):
+        resolve_device_type(Brand.growatt, "X1", None, Device(serial="X1", device_type=None))
 
 
 @pytest.mark.parametrize("body", [
@@ -54,7 +68,6 @@ def test_create_applies_brand_defaults() -> None:
     {"brand": "sandbox", "serial": "A", "poll_interval_s": 86401},
     {"brand": "sandbox", "serial": "A", "poll_interval_s": "60"},  # strict: no numeric strings
     {"brand": "sandbox", "serial": "A", "device_type": "sph"},
-    {"brand": "growatt", "serial": "OZD0849010"},  # Growatt needs its device type
     {"brand": "enphase", "serial": "abc"},
 ])
 def test_create_rejects(body: dict[str, Any]) -> None:

@@ -1,0 +1,65 @@
+"""What Steadfast knows of each vendor beyond polling: how to list an account's devices (discovery), how
+to build an adapter from a connection's credentials, and where the stage's shared credentials are."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from shared.telemetry.adapters import enphase, growatt, sandbox, solaredge
+from shared.telemetry.adapters.base import Adapter
+from shared.telemetry.connections import Device
+from shared.telemetry.credentials import Credentials
+from shared.telemetry.models import Brand
+from shared.telemetry.settings import TelemetryEnv
+
+# (http, base url, credentials, serial wanted or None, timeout) -> devices; raises VendorRefused or
+# VendorUnreachable (shared.telemetry.adapters.base).
+Discover = Callable[[httpx.AsyncClient, str, Mapping[str, str], str | None, float], Awaitable[list[Device]]]
+MakeAdapter = Callable[[str, Mapping[str, str]], Adapter]
+
+
+@dataclass(frozen=True)
+class Vendor:
+    brand: Brand
+    discover: Discover
+    adapter: MakeAdapter
+
+
+VENDORS: dict[Brand, Vendor] = {
+    Brand.sandbox: Vendor(Brand.sandbox, sandbox.discover, sandbox.sandbox_adapter),
+    Brand.growatt: Vendor(Brand.growatt, growatt.discover, growatt.growatt_adapter),
+    Brand.enphase: Vendor(Brand.enphase, enphase.discover, enphase.enphase_adapter),
+    Brand.solaredge: Vendor(Brand.solaredge, solaredge.discover, solaredge.solaredge_adapter),
+}
+
+
+def base_url(brand: Brand, tenv: TelemetryEnv) -> str:
+    return {Brand.sandbox: tenv.sandbox_url, Brand.growatt: tenv.growatt_url, Brand.enphase: tenv.enphase_url,
+            Brand.solaredge: tenv.solaredge_url}[brand]
+
+
+def shared_credentials(brand: Brand, tenv: TelemetryEnv, credentials: Credentials) -> dict[str, str] | None:
+    """The stage's shared connection for `brand`, None where the stage has none configured."""
+    if brand == Brand.sandbox:
+        return {"token": credentials.resolve(tenv.sandbox_token_ref) or sandbox.DEV_SANDBOX_TOKEN}
+    if brand == Brand.growatt:
+        token = credentials.resolve(tenv.growatt_token_ref)
+        return {"token": token} if token else None
+    if brand == Brand.enphase:
+        key, access = credentials.resolve(tenv.enphase_api_key_ref), credentials.resolve(tenv.enphase_token_ref)
+        return {"api_key": key, "access_token": access} if key and access else None
+    key = credentials.resolve(tenv.solaredge_api_key_ref)
+    return {"api_key": key} if key else None
+
+
+def shared_adapters(tenv: TelemetryEnv, credentials: Credentials) -> dict[Brand, Adapter]:
+    """An adapter per vendor whose shared credentials resolve; a vendor left out is not called at all."""
+    out: dict[Brand, Adapter] = {}
+    for brand, vendor in VENDORS.items():
+        creds = shared_credentials(brand, tenv, credentials)
+        if creds is not None:
+            out[brand] = vendor.adapter(base_url(brand, tenv), creds)
+    return out
