@@ -11,6 +11,7 @@ import redis
 from shared import aws, redis_client
 from shared.alerts.store import AlertStore
 from shared.config import Env, env
+from shared.envelope import sealer
 from shared.jobs.batch import BatchService
 from shared.jobs.events import JobEvents, job_events
 from shared.jobs.queue import JobQueue
@@ -19,7 +20,6 @@ from shared.jobs.store import JobStore
 from shared.jobs.workflows import WorkflowService
 from shared.schedules.service import ScheduleService
 from shared.schedules.store import ScheduleStore
-from shared.envelope import sealer
 from shared.telemetry.connection_store import ConnectionStore
 from shared.telemetry.credentials import Credentials
 from shared.telemetry.inverter_store import InverterStore

@@ -175,8 +175,8 @@ def fresh_env(tables: Tables) -> Iterator[None]:
 
 
 @pytest.fixture
-def api(fresh_env: None, tables: Tables) -> Iterator[Callable[[str], TestClient]]:
-    """The submit function behind the API Gateway emulation, in this process: `api(tenant)` is a client with
+def tenant_api(fresh_env: None, tables: Tables) -> Iterator[Callable[[str], TestClient]]:
+    """The submit function behind the API Gateway emulation, in this process: `tenant_api(tenant)` is a client with
     that tenant's API key (tenant-a and tenant-b exist)."""
     fn = function("submit")
     app = build_app(fn, load_handler(fn.handler))

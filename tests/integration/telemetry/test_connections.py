@@ -48,8 +48,8 @@ def connect(client: TestClient, token: str) -> dict[str, object]:
 
 
 def test_a_connection_lists_the_accounts_devices_and_never_shows_its_credentials(
-        api: Client, vendor: SandboxVendor, tables: Tables) -> None:
-    a = api("tenant-a")
+        tenant_api: Client, vendor: SandboxVendor, tables: Tables) -> None:
+    a = tenant_api("tenant-a")
     con = connect(a, "acct-alice-credential")
     assert con["id"].startswith("con_") and con["status"] == "active" and con["name"] == "Home"  # type: ignore[union-attr]
     expected = vendor.account_serials("acct-alice-credential")
@@ -61,12 +61,12 @@ def test_a_connection_lists_the_accounts_devices_and_never_shows_its_credentials
     items = boto3.client("dynamodb").scan(TableName=tables.inverters)["Items"]
     assert "acct-alice-credential" not in json.dumps(items) + json.dumps(con)
     # Another tenant sees nothing of it
-    b = api("tenant-b")
+    b = tenant_api("tenant-b")
     assert b.get(f"/v1/connections/{con['id']}").status_code == 404
     assert b.get(f"/v1/connections/{con['id']}/devices").status_code == 404
     assert b.delete(f"/v1/connections/{con['id']}").status_code == 404
     assert b.get("/v1/connections").json()["items"] == []
-    a = api("tenant-a")
+    a = tenant_api("tenant-a")
     assert a.delete(f"/v1/connections/{con['id']}").status_code == 204
     assert a.get(f"/v1/connections/{con['id']}").status_code == 404
 
@@ -78,15 +78,16 @@ def test_a_connection_lists_the_accounts_devices_and_never_shows_its_credentials
     ({"brand": "sandbox", "credentials": {"token": "t", "extra": "x"}}, "credentials.extra"),
 ])
 def test_refused_or_malformed_credentials_are_422_with_the_reason(
-        api: Client, vendor: SandboxVendor, body: dict[str, object], detail: str) -> None:
-    r = api("tenant-a").post("/v1/connections", json=body)
+        tenant_api: Client, vendor: SandboxVendor, body: dict[str, object], detail: str) -> None:
+    r = tenant_api("tenant-a").post("/v1/connections", json=body)
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
     assert detail in json.dumps(r.json())
     assert "not-a-token" not in r.text
 
 
-def test_registering_through_a_connection_takes_the_type_from_discovery(api: Client, vendor: SandboxVendor) -> None:
-    a = api("tenant-a")
+def test_registering_through_a_connection_takes_the_type_from_discovery(
+        tenant_api: Client, vendor: SandboxVendor) -> None:
+    a = tenant_api("tenant-a")
     con = connect(a, "acct-alice-types")
     hybrid, string = sorted(vendor.account_serials("acct-alice-types"))[:2]
     r = a.post("/v1/inverters", json={"brand": "sandbox", "serial": string, "connection_id": con["id"]})
@@ -101,9 +102,9 @@ def test_registering_through_a_connection_takes_the_type_from_discovery(api: Cli
 
 
 async def test_tenant_b_can_neither_see_nor_register_nor_read_tenant_as_device(
-        api: Client, vendor: SandboxVendor, tables: Tables) -> None:
+        tenant_api: Client, vendor: SandboxVendor, tables: Tables) -> None:
     # Given tenant A's device under A's own connection, and a device A registered under the shared connection
-    a = api("tenant-a")
+    a = tenant_api("tenant-a")
     con_a = connect(a, "acct-alice-owner")
     serial = sorted(vendor.account_serials("acct-alice-owner"))[0]
     own = a.post("/v1/inverters", json={"brand": "sandbox", "serial": serial, "connection_id": con_a["id"]}).json()
@@ -111,7 +112,7 @@ async def test_tenant_b_can_neither_see_nor_register_nor_read_tenant_as_device(
     assert own["device_type"] == "hybrid" and shared["connection_id"] is None
 
     # When tenant B tries every way in
-    b = api("tenant-b")
+    b = tenant_api("tenant-b")
     con_b = connect(b, "acct-bob-intruder")
     through_b = b.post("/v1/inverters", json={"brand": "sandbox", "serial": serial, "connection_id": con_b["id"]})
     through_a = b.post("/v1/inverters", json={"brand": "sandbox", "serial": serial, "connection_id": con_a["id"]})
@@ -137,15 +138,15 @@ async def test_tenant_b_can_neither_see_nor_register_nor_read_tenant_as_device(
     async with open_poller(settings) as (poller, _):
         report = await poller.cycle(now=utcnow() + timedelta(seconds=1))
     assert report.vendors["sandbox"].readings == 2 and report.vendors["sandbox"].failures == 0
-    a = api("tenant-a")
+    a = tenant_api("tenant-a")
     assert a.get(f"/v1/inverters/{own['id']}").json()["latest"]["inverter_id"] == own["id"]
 
 
 async def test_growatt_discovery_stores_each_familys_type_and_the_poll_reads_every_family(
-        api: Client, vendor: SandboxVendor, tables: Tables, monkeypatch: pytest.MonkeyPatch) -> None:
+        tenant_api: Client, vendor: SandboxVendor, tables: Tables, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given the sandbox's Growatt-v4 face as the stage's Growatt API, and an account with one device per family
     monkeypatch.setenv("STEADFAST_GROWATT_URL", os.environ["STEADFAST_SANDBOX_URL"])
-    a = api("tenant-a")
+    a = tenant_api("tenant-a")
     refused = a.post("/v1/connections", json={"brand": "growatt", "credentials": {"token": "wrong"}})
     assert refused.status_code == 422 and "Invalid Secret Token" in refused.json()["detail"]
     con = a.post("/v1/connections", json={"brand": "growatt", "credentials": {"token": "gw-tenant-a-plant"}}).json()

@@ -46,10 +46,10 @@ def test_poller_handler_polls_and_emits_metrics_per_vendor(
     assert InverterStore(tables.inverters).get("handler-tenant", d.id).latest is not None
 
 
-def test_register_read_and_list_per_tenant(api: Callable[[str], TestClient]) -> None:
+def test_register_read_and_list_per_tenant(tenant_api: Callable[[str], TestClient]) -> None:
     # Given the stage's shared sandbox connection (the sandbox is not running: registration goes on without
     # discovery, and the owner guard still decides whose serial it is)
-    a = api("tenant-a")
+    a = tenant_api("tenant-a")
     r = a.post("/v1/inverters", json={"brand": "sandbox", "serial": "SBX-REG-1", "device_type": "string",
                                       "name": "Roof", "poll_interval_s": 4})
     assert r.status_code == 422  # below the contract's minimum of 5 s
@@ -64,7 +64,7 @@ def test_register_read_and_list_per_tenant(api: Callable[[str], TestClient]) -> 
     assert a.get(f"/v1/inverters/{body['id']}").json() == body
     assert a.post("/v1/inverters", json={"brand": "sandbox", "serial": "SBX-REG-1"}).status_code == 409
     assert body["id"] in [i["id"] for i in a.get("/v1/inverters").json()["items"]]
-    b = api("tenant-b")
+    b = tenant_api("tenant-b")
     assert b.get(f"/v1/inverters/{body['id']}").status_code == 404
     assert body["id"] not in [i["id"] for i in b.get("/v1/inverters").json()["items"]]
     assert b.get("/v1/inverters", params={"cursor": "bm9wZQ=="}).status_code == 400
@@ -78,23 +78,24 @@ def test_register_read_and_list_per_tenant(api: Callable[[str], TestClient]) -> 
     ({"serial": "A"}, 422),
     ("not json", 400),
 ])
-def test_bad_registrations_are_4xx_problems(api: Callable[[str], TestClient], payload: object, status: int) -> None:
-    client = api("tenant-a")
+def test_bad_registrations_are_4xx_problems(
+        tenant_api: Callable[[str], TestClient], payload: object, status: int) -> None:
+    client = tenant_api("tenant-a")
     r = client.post("/v1/inverters", content=payload) if isinstance(payload, str) else \
         client.post("/v1/inverters", json=payload)
     assert r.status_code == status and r.headers["content-type"].startswith("application/problem+json")
 
 
-def test_unauthenticated_is_401(api: Callable[[str], TestClient]) -> None:
-    client = api("tenant-a")
+def test_unauthenticated_is_401(tenant_api: Callable[[str], TestClient]) -> None:
+    client = tenant_api("tenant-a")
     del client.headers["authorization"]
     assert client.get("/v1/inverters").status_code == 401
 
 
 async def test_readings_history_and_stream_token(
-        api: Callable[[str], TestClient], tables: Tables,
+        tenant_api: Callable[[str], TestClient], tables: Tables,
         sandbox: Callable[[float], tuple[str, SandboxVendor]]) -> None:
-    a = api("tenant-a")
+    a = tenant_api("tenant-a")
     inverter = a.post("/v1/inverters", json={"brand": "sandbox", "serial": "SBX-API-1", "poll_interval_s": 5}).json()
     url, _ = sandbox(0)
     t0 = utcnow().replace(microsecond=0) + timedelta(seconds=1)  # after registration; whole ms for the store
@@ -114,7 +115,7 @@ async def test_readings_history_and_stream_token(
 
     token = a.post(f"/v1/inverters/{inverter['id']}/stream-token").json()
     assert stream_tokens.verify(env().stream_token_secret, token["token"], inverter["id"]) == "tenant-a"
-    assert api("tenant-b").post(f"/v1/inverters/{inverter['id']}/stream-token").status_code == 404
+    assert tenant_api("tenant-b").post(f"/v1/inverters/{inverter['id']}/stream-token").status_code == 404
 
 
 def test_the_poller_never_logs_a_vendor_credential(

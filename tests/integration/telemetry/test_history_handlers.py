@@ -25,10 +25,10 @@ def _epoch(ts: str) -> float:
 
 
 async def test_series_from_closed_and_open_buckets_agrees_with_the_readings(
-        api: Callable[[str], TestClient], tables: Tables,
+        tenant_api: Callable[[str], TestClient], tables: Tables,
         sandbox: Callable[[float], tuple[str, SandboxVendor]]) -> None:
     # Given an inverter polled every 40 s (simulated) from hh:52 to hh+1:12
-    a = api("tenant-a")
+    a = tenant_api("tenant-a")
     inverter = a.post("/v1/inverters", json={"brand": "sandbox", "serial": "SBX-HIST-1", "poll_interval_s": 5}).json()
     url, vendor = sandbox(0)
     t0 = datetime.now(UTC).replace(minute=52, second=0, microsecond=0) + timedelta(hours=2)  # due by then
@@ -62,16 +62,16 @@ async def test_series_from_closed_and_open_buckets_agrees_with_the_readings(
     assert len(a.get(f"/v1/inverters/{inverter['id']}/series", params={"step": "5m", **window}).json()["items"]) == 5
 
     # And another tenant gets a 404, bad windows a 422
-    assert api("tenant-b").get(f"/v1/inverters/{inverter['id']}/series").status_code == 404
-    a = api("tenant-a")
+    assert tenant_api("tenant-b").get(f"/v1/inverters/{inverter['id']}/series").status_code == 404
+    a = tenant_api("tenant-a")
     assert a.get(f"/v1/inverters/{inverter['id']}/series", params={"step": "7m"}).status_code == 422
     assert a.get(f"/v1/inverters/{inverter['id']}/series", params={"from": window["to"], "to": window["from"]}
                  ).status_code == 422
     assert a.get("/v1/inverters/inv_nope/series").status_code == 404
 
 
-def test_alert_rules_and_incidents_per_tenant(api: Callable[[str], TestClient]) -> None:
-    a = api("tenant-a")
+def test_alert_rules_and_incidents_per_tenant(tenant_api: Callable[[str], TestClient]) -> None:
+    a = tenant_api("tenant-a")
     inverter = a.post("/v1/inverters", json={"brand": "sandbox", "serial": "SBX-AL-1"}).json()
     created = a.post("/v1/alert-rules", json={"inverter_id": inverter["id"], "condition": "battery_below",
                                               "threshold": 20, "for_s": 600, "notify_url": "https://example.com/a"})
@@ -92,12 +92,12 @@ def test_alert_rules_and_incidents_per_tenant(api: Callable[[str], TestClient]) 
     assert a.get("/v1/incidents", params={"state": "open"}).json() == {"items": [], "next_cursor": None}
     assert a.get("/v1/incidents", params={"state": "sideways"}).status_code == 422
 
-    b = api("tenant-b")
+    b = tenant_api("tenant-b")
     assert b.get("/v1/alert-rules").json()["items"] == []
     assert b.delete(f"/v1/alert-rules/{rule['id']}").status_code == 404
     assert b.post("/v1/alert-rules", json={"inverter_id": inverter["id"], "condition": "offline",
                                            "notify_url": "https://example.com/b"}).status_code == 422
-    a = api("tenant-a")
+    a = tenant_api("tenant-a")
     assert a.delete(f"/v1/alert-rules/{rule['id']}").status_code == 204
     assert a.delete(f"/v1/alert-rules/{rule['id']}").status_code == 404
     assert [r["id"] for r in a.get("/v1/alert-rules").json()["items"]] == [everywhere.json()["id"]]
