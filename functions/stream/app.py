@@ -132,11 +132,19 @@ async def inverter_events(request: Request) -> Response:
     return await _stream(request, tenant, sessions.InverterFeed(s.replay, inverter_id, found[1], last_id, s.keys))
 
 
+def _last_event_id(request: Request) -> str | None:
+    return request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+
+
 async def job_events(request: Request) -> Response:
     s = _services(request)
     tenant = await stream_tenant(request)
     job_id = request.path_params["id"]
-    await asyncio.to_thread(s.jobs.get, tenant, job_id)  # 404 before the stream starts
+    record = await asyncio.to_thread(s.jobs.get, tenant, job_id)  # 404 before the stream starts
+    if record.terminal and _last_event_id(request):
+        # The client already had a stream of this job and it has ended: 204 makes EventSource stop
+        # instead of reconnecting every `retry` ms forever (SPEC §4).
+        return Response(status_code=204, headers={"Access-Control-Allow-Origin": "*"})
 
     async def load() -> dict[str, Any]:
         return deps.public_job(await asyncio.to_thread(s.jobs.get, tenant, job_id))

@@ -102,7 +102,8 @@ async def pump(hub: Hub, feed: Feed, deadline: float, write: Write,
 
 
 class InverterFeed(Feed):
-    """SPEC §4: retry, snapshot, the readings after Last-Event-ID from the replay log, then live.
+    """SPEC §4: retry, then a snapshot for a new client or the readings after Last-Event-ID from the
+    replay log for a resuming one, then live.
 
     The snapshot is the log's newest entry (the stored `latest` only when the log is empty), so that
     a new client's starting point is exact: it continues after that entry's id. A snapshot read from
@@ -119,19 +120,18 @@ class InverterFeed(Feed):
 
     async def opening(self) -> list[bytes]:
         frames = [sse.retry()]
+        if self.last_id is not None:
+            # A resuming client (SPEC §4) gets no snapshot, only what came after its id: a snapshot
+            # would repeat as a reading, a duplicate and out-of-order point for a client that plots it.
+            return frames
         tail = await self.replay.tail_entry(self.log)
         snapshot = tail.data if tail else self.stored_latest
-        if self.last_id is None:
-            # A new client: the snapshot carries its log id, and live readings continue after it.
-            # With an empty log everything published from now on is new ("0-0").
-            self.last_id = tail.id if tail else "0-0"
-            self.last = parse_id(self.last_id)
-            if snapshot is not None:
-                frames.append(sse.encode_event("snapshot", _json(snapshot), tail.id if tail else None))
-        elif snapshot is not None:
-            # A resuming client: no id on the snapshot, or a drop during the replay that follows
-            # would make the browser skip the rest of it.
-            frames.append(sse.encode_event("snapshot", _json(snapshot)))
+        # A new client: the snapshot carries its log id, and live readings continue after it. With an
+        # empty log everything published from now on is new ("0-0").
+        self.last_id = tail.id if tail else "0-0"
+        self.last = parse_id(self.last_id)
+        if snapshot is not None:
+            frames.append(sse.encode_event("snapshot", _json(snapshot), tail.id if tail else None))
         return frames
 
     async def catch_up(self) -> list[bytes]:

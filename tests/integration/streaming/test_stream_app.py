@@ -121,8 +121,9 @@ async def test_resume_with_last_event_id_replays_what_was_missed_then_goes_live(
             "GET", f"/v1/inverters/{inverter_id}/events", params={"access_token": token},
             headers={"last-event-id": ids[1]}) as response:
         events = sse_events(response)
-        first = await take(events, 3)
-        assert [(e.event, e.id) for e in first] == [("snapshot", None), ("reading", ids[2]), ("reading", ids[3])]
+        first = await take(events, 2)
+        # No snapshot on a resume (SPEC §4): it would repeat as a reading
+        assert [(e.event, e.id) for e in first] == [("reading", ids[2]), ("reading", ids[3])]
         live = await reading(r, inverter_id, 4)
         assert [e.id for e in await take(events, 1)] == [live]
 
@@ -202,3 +203,21 @@ async def test_a_stream_ends_cleanly_at_its_deadline(serve: Callable[..., Served
         seen = [e async for e in sse_events(response)]  # returns: the response ended
     assert any(isinstance(e, str) and "keep-alive" in e for e in seen)
     assert any(isinstance(e, Event) and e.event == "snapshot" for e in seen)
+
+
+async def test_a_reconnect_to_an_ended_job_stream_gets_204(serve: Callable[..., Served]) -> None:
+    # Given a job that has ended, whose stream a client saw up to its terminal event
+    served = serve()
+    served.tenants.keys["sk_acme"] = "acme"
+    job_id = uid("job")
+    served.jobs.put("acme", job_id, Status.completed, attempts=1)
+    async with httpx.AsyncClient(base_url=served.url, timeout=10) as client:
+        # When EventSource reconnects with its Last-Event-ID
+        resumed = await client.get(f"/v1/jobs/{job_id}/events",
+                                   headers={"authorization": "Bearer sk_acme", "last-event-id": "5-0"})
+        # Then it gets 204 (and stops); a first connect still gets the terminal state once
+        assert resumed.status_code == 204
+        async with client.stream("GET", f"/v1/jobs/{job_id}/events",
+                                 headers={"authorization": "Bearer sk_acme"}) as first:
+            [state] = await take(sse_events(first), 1)
+        assert json.loads(state.data)["status"] == "completed"

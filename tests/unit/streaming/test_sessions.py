@@ -61,7 +61,7 @@ async def run(hub: Hub, feed: Feed, deadline: float = 1e12) -> tuple[asyncio.Tas
     return task, frames
 
 
-async def test_resume_replays_the_missed_readings_then_goes_live_without_duplicates() -> None:
+async def test_resume_replays_the_missed_readings_then_goes_live_without_snapshot_or_duplicates() -> None:
     hub = Hub("redis://127.0.0.1:1/0")
     replay = FakeReplay([Entry("1-0", {"n": 1}), Entry("2-0", {"n": 2}), Entry("3-0", {"n": 3})])
     feed = InverterFeed(replay, "inv_a", {"n": 3}, last_event_id="1-0")  # type: ignore[arg-type]
@@ -72,7 +72,7 @@ async def test_resume_replays_the_missed_readings_then_goes_live_without_duplica
     publish(hub, "inverter:inv_a", "4-0", n=4)
     await settle()
     assert frames[0] == b"retry: 3000\n\n"
-    assert events(frames) == [("snapshot", None, '{"n":3}'), ("reading", "2-0", '{"n":2}'),
+    assert events(frames) == [("reading", "2-0", '{"n":2}'),
                               ("reading", "3-0", '{"n":3}'), ("reading", "4-0", '{"n":4}')]
     task.cancel()
 
