@@ -48,6 +48,9 @@ TARGETS: dict[str, tuple[str, Check]] = {
     "chaos_applied_twice": ("0", lambda v: v == 0),
     "schedule_fire_lag_p95_s": ("≤ 2", lambda v: v <= 2),
     "schedules_10k_fire_s": ("≤ 60 (local cloud)", lambda v: v <= 60),
+    "ingest_ack_ms_p99": ("≤ 100 at 50 req/s", lambda v: v <= 100),
+    "ingest_lost": ("0", lambda v: v == 0),
+    "ingest_delivered_twice": ("0", lambda v: v == 0),
 }
 for _fn in FUNCTIONS:
     TARGETS[f"cold_import_ratio_{_fn.name}"] = ("≤ 1.5 (× `import boto3`, same run)", lambda v: v <= 1.5)
@@ -70,6 +73,8 @@ NOTES = {
     "schedule_fires_per_s": "moto-bound here (≈ its conditional-write rate / 2); null 10k figure = over 150 s",
     "schedule_cost_usd_per_million_fires": "due index, beyond the job's own cost; plus ≈ $10/month ticking",
     "eventbridge_scheduler_usd_per_million_fires": "the managed alternative, on paper (list prices)",
+    "ingest_ack_p99_vs_health": "ingest p99 over GET /v1/health p99, both at 50 req/s, same run",
+    "ingest_lost": "chaos: worker SIGKILLed twice, destination 503 for 5 s, every event sent twice",
 }
 for _fn in FUNCTIONS:
     NOTES[f"cold_import_ms_{_fn.name}"] = "absolute median, CPython 3.12, built asset"

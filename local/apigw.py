@@ -74,11 +74,12 @@ def to_response(result: dict[str, Any]) -> Response:
 
 
 def _invoker(fn: Function, handler: Handler) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    # One event at a time, as one Lambda execution environment would (the resolver keeps per-request state).
-    lock = threading.Lock()
+    # Each execution environment takes one event at a time (the resolver keeps per-request state); a
+    # function declares how many the local cloud runs side by side.
+    environments = threading.BoundedSemaphore(fn.local_concurrency)
 
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        with lock:
+        with environments:
             return handler(event, LocalContext(fn.name, fn.timeout_s, fn.memory_mb))
 
     return invoke

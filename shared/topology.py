@@ -130,6 +130,9 @@ class Function:
     needs_secrets: bool = False
     # Seals or opens secrets at rest (shared.envelope): kms:GenerateDataKey and kms:Decrypt on the stage's key.
     needs_kms: bool = False
+    # Execution environments the local cloud runs side by side for an HTTP function, as Lambda scales out
+    # under concurrent requests. 1 for handlers whose framework keeps per-request module state (the resolver).
+    local_concurrency: int = 1
 
 
 # Pinned to what the local stack runs, so that a deployed function imports the versions tested here.
@@ -297,6 +300,8 @@ FUNCTIONS: tuple[Function, ...] = (
         # No Redis (so no VPC) and no httpx: what a cold start imports is what one POST needs.
         requirements=_BASE_REQUIREMENTS + _CRYPTO_REQUIREMENTS,
         needs_kms=True,
+        # A plain handler without per-request module state: providers' bursts are served side by side.
+        local_concurrency=8,
     ),
     Function(
         name="worker",
@@ -355,7 +360,7 @@ FUNCTIONS: tuple[Function, ...] = (
         trigger=StreamingUrl(asgi_app="functions.stream.app:app"),
         timeout_s=900,
         memory_mb=1024,
-        tables=("jobs", "tenants", "inverters", "readings", "schedules", "rollups"),
+        tables=("jobs", "tenants", "inverters", "readings", "schedules", "rollups", "sources"),
         needs_redis=True,
         # cron: the dashboard's schedules panel shows next runs.
         requirements=_BASE_REQUIREMENTS + _STREAM_REQUIREMENTS + _CRON_REQUIREMENTS,

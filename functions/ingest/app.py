@@ -8,11 +8,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.ingest.deps import ingestor
@@ -20,7 +21,14 @@ from shared import problems
 from shared.errors import BadRequest, SteadfastError
 
 logger = Logger()
-metrics = Metrics()
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Steadfast")
+
+
+def _count(name: str) -> None:
+    # One EMF document per invocation, built here rather than in a module-level store, so that side-by-side
+    # invocations (the local cloud runs several) never flush each other's metrics.
+    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
+        metric.add_dimension(name="service", value="steadfast-ingest")
 
 
 def _response(status: int, body: dict[str, Any], content_type: str = "application/json") -> dict[str, Any]:
@@ -38,22 +46,20 @@ def _body(event: dict[str, Any]) -> bytes:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     source_id = str((event.get("pathParameters") or {}).get("id", ""))
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-    logger.append_keys(source_id=source_id)
     try:
         result = ingestor().ingest(source_id, headers, _body(event))
     except SteadfastError as err:
         if err.status >= 500:
             logger.exception("ingest failed", extra={"problem": err.slug})
-        metrics.add_metric(name=f"IngestRefused{err.status}", unit=MetricUnit.Count, value=1)
+        _count(f"IngestRefused{err.status}")
         return _response(err.status, problems.from_error(err, instance=event.get("rawPath")),
                          problems.PROBLEM_CONTENT_TYPE)
     except Exception:
         logger.exception("unhandled error")
         return _response(500, problems.problem(500, "Internal error", "an unexpected error occurred",
                                                slug="internal"), problems.PROBLEM_CONTENT_TYPE)
-    metrics.add_metric(name="IngestDuplicates" if result.duplicate else "Ingested", unit=MetricUnit.Count, value=1)
+    _count("IngestDuplicates" if result.duplicate else "Ingested")
     return _response(200, result.model_dump())

@@ -243,6 +243,43 @@ async def pause_schedule(request: Request) -> Response:
     return JSONResponse(record.public(utcnow()).model_dump(mode="json"))
 
 
+async def list_sources(request: Request) -> Response:
+    """The tenant's inbound webhook sources (never their secrets)."""
+    tenant = await tenant_of(request)
+    store = _services(request).sources
+    if store is None:
+        return JSONResponse({"items": []})
+    records, _ = await asyncio.to_thread(store.page, tenant, 100, None)
+    # The ingest URL lives on the HTTP API, not here: the dashboard shows its path.
+    return JSONResponse({"items": [r.public("").model_dump(mode="json") for r in records]})
+
+
+async def source_events(request: Request) -> Response:
+    """A source's newest events, each with its delivery jobs and their status (the live event log)."""
+    tenant = await tenant_of(request)
+    s = _services(request)
+    if s.sources is None:
+        raise NotFound("no sources here")
+    store = s.sources
+
+    def read() -> list[dict[str, Any]]:
+        source = store.get(tenant, request.path_params["id"])
+        events, _ = store.events(source, 25, None)
+        out = []
+        for event in events:
+            jobs = []
+            for job_id in event.job_ids:
+                try:
+                    job = s.jobs.get(tenant, job_id)
+                    jobs.append({"id": job.id, "status": job.status.value, "attempts": job.attempts})
+                except NotFound:
+                    jobs.append({"id": job_id, "status": "unknown", "attempts": 0})
+            out.append({**event.summary().model_dump(mode="json"), "jobs": jobs})
+        return out
+
+    return JSONResponse({"items": await asyncio.to_thread(read)})
+
+
 async def stream_token(request: Request) -> Response:
     s = _services(request)
     tenant = await tenant_of(request)
@@ -411,6 +448,8 @@ def create_app(make_services: Callable[[], Services], cors_origins: tuple[str, .
         Route("/v1/dashboard/jobs", list_jobs),
         Route("/v1/dashboard/jobs/{id}/attempts", job_attempts),
         Route("/v1/dashboard/schedules", list_schedules),
+        Route("/v1/dashboard/sources", list_sources),
+        Route("/v1/dashboard/sources/{id}/events", source_events),
         Route("/v1/dashboard/schedules/{id}/{action:str}", pause_schedule, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

@@ -23,6 +23,7 @@ from shared.telemetry.history import SeriesReader
 
 if TYPE_CHECKING:
     from shared.schedules.service import ScheduleService
+    from shared.sources.store import SourceStore
 
 
 class TenantLookup(Protocol):
@@ -62,6 +63,8 @@ class Services:
     schedules: ScheduleService | None = None
     # The dashboard's history views (24 h / 7 d / 30 d); None: they stay empty.
     series: SeriesReader | None = None
+    # The dashboard's sources panel (sources and their live event log); None: the panel stays empty.
+    sources: SourceStore | None = None
 
     async def start(self) -> None:
         if self.tune_gc:
@@ -97,6 +100,7 @@ def from_env(e: Env) -> Services:
     from shared.jobs.store import JobStore
     from shared.schedules.service import ScheduleService
     from shared.schedules.store import ScheduleStore
+    from shared.sources.store import SourceStore
     from shared.telemetry.inverter_store import InverterStore
     from shared.telemetry.rollup_store import RollupStore
     from shared.tenants import TenantStore
@@ -112,7 +116,8 @@ def from_env(e: Env) -> Services:
         series=SeriesReader(InverterStore(e.inverters_table), RollupStore(e.rollups_table)),
         dev_api_key=e.dev_api_key if e.stage == stage_secret.LOCAL_STAGE and not e.secret_arn else None,
         slots=StreamSlots(aioredis.Redis.from_url(e.redis_url, socket_timeout=1, socket_connect_timeout=1),
-                          e.tenant_max_streams, e.stream_max_s + 60, f"{e.redis_keys().prefix}streams:tenant:"))
+                          e.tenant_max_streams, e.stream_max_s + 60, f"{e.redis_keys().prefix}streams:tenant:"),
+        sources=SourceStore(e.sources_table, e.jobs_table))
 
 
 def settings() -> Env:

@@ -20,6 +20,8 @@ from shared.jobs.store import JobStore
 from shared.jobs.workflows import WorkflowService
 from shared.schedules.service import ScheduleService
 from shared.schedules.store import ScheduleStore
+from shared.sources.service import SourceService
+from shared.sources.store import SourceStore
 from shared.telemetry.connection_store import ConnectionStore
 from shared.telemetry.credentials import Credentials
 from shared.telemetry.inverter_store import InverterStore
@@ -123,8 +125,21 @@ def onboarding() -> Onboarding:
                       tenv=tenv, stage_credentials=Credentials(os.environ, tenv.secret_arn))
 
 
+@cache
+def source_store() -> SourceStore:
+    e = settings()
+    return SourceStore(e.sources_table, e.jobs_table)
+
+
+@cache
+def source_service() -> SourceService:
+    e = settings()
+    return SourceService(source_store(), jobs(), sealer(e), allow_private_targets=e.allow_private_targets)
+
+
 def reset() -> None:
     """Forget what was built (tests that change the environment)."""
     for factory in (redis_conn, tenants, job_store, events, jobs, schedule_store, schedules, inverter_store,
-                    reading_store, rate_limit, rollup_store, alert_store, connection_store, onboarding):
+                    reading_store, rate_limit, rollup_store, alert_store, connection_store, onboarding,
+                    source_store, source_service):
         factory.cache_clear()

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.submit.auth import tenant_of
-from functions.submit.source_deps import source_service, source_store
+from functions.submit.deps import source_service, source_store
 from shared.sources.models import (
     EventDetail,
     EventPage,
