@@ -80,7 +80,9 @@ def undecodable_body(_: UnicodeDecodeError) -> Response[str]:
 def not_found(_: NotFoundError) -> Response[str]:
     path, method = app.current_event.path, app.current_event.http_method
     allowed = [m for t in (API_ROUTES, INGEST_ROUTES) for m in t.methods_at(path)]
-    if allowed:
+    # A method the path's template does allow, yet no route matched: a path parameter the resolver cannot
+    # read (a newline in an id, say) names no resource, which is a 404, not a 405.
+    if allowed and method not in allowed:
         response = _problem(problems.problem(405, "Method not allowed", f"{method} is not allowed on {path}",
                                              slug="method-not-allowed", instance=path))
         response.headers["Allow"] = ", ".join(sorted(set(allowed)))
