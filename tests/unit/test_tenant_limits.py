@@ -3,6 +3,7 @@ refused beyond it with the draft's headers and `Retry-After`, per tenant, fresh 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,10 +15,16 @@ from shared.tenant_limits import RateLimited, TenantRateLimit, parse_rate
 
 
 @pytest.fixture
-def db() -> Iterator[Any]:
+def table() -> str:
+    # Unique: another test's moto state (in process or a server behind AWS_ENDPOINT_URL) may hold a "jobs".
+    return f"jobs-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def db(table: str) -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(TableName="jobs", BillingMode="PAY_PER_REQUEST",
+        client.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
                                        {"AttributeName": "sk", "KeyType": "RANGE"}],
                             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
@@ -25,9 +32,9 @@ def db() -> Iterator[Any]:
         yield client
 
 
-def test_the_quota_of_a_window_then_429_then_a_fresh_window(db: Any) -> None:
+def test_the_quota_of_a_window_then_429_then_a_fresh_window(db: Any, table: str) -> None:
     now = [1000.2]
-    limit = TenantRateLimit(db, "jobs", rate=50, burst=100, clock=lambda: now[0])
+    limit = TenantRateLimit(db, table, rate=50, burst=100, clock=lambda: now[0])
     decisions = [limit.check("acme") for _ in range(100)]
     assert decisions[0] is not None and decisions[0].headers() == {
         "RateLimit-Policy": '"tenant";q=100;w=2', "RateLimit": '"tenant";r=99;t=2'}

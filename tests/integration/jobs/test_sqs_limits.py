@@ -5,7 +5,6 @@ holds only what is still dead."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -62,7 +61,7 @@ def test_a_redrive_drains_the_dlq_messages_it_redrives(stack: StackState) -> Non
                                              WaitTimeSeconds=0).get("Messages", [])
                 if not got:
                     break
-                seen |= {JobMessage.model_validate(json.loads(m["Body"])).job_id for m in got}
+                seen |= {job_id for m in got if (job_id := _job_id(m["Body"]))}
             return seen & set(ids)
 
         assert wait_for(in_dlq, lambda s: s == set(ids), 30) == set(ids)
@@ -73,3 +72,11 @@ def test_a_redrive_drains_the_dlq_messages_it_redrives(stack: StackState) -> Non
         remaining = in_dlq()
         statuses = [api.get(f"/v1/jobs/{i}").json()["status"] for i in ids]
         assert remaining <= {i for i, s in zip(ids, statuses, strict=True) if s == "dead"}, (remaining, statuses)
+
+
+def _job_id(body: str) -> str | None:
+    """The job of a DLQ message; None for the unreadable bodies that other tests quarantine there."""
+    try:
+        return JobMessage.model_validate_json(body).job_id
+    except ValueError:
+        return None
