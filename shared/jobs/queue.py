@@ -79,6 +79,9 @@ class JobQueue:
         most `max_rounds` batches of 10; what it misses is only a message left behind, never a lost job."""
         deleted = 0
         left = set(job_ids)
+        # Others' messages stay hidden until the drain ends, so that each round reads new ones instead of
+        # the same first ten again (a busy DLQ hid the redriven jobs' messages behind them).
+        others: list[str] = []
         try:
             for _ in range(max_rounds):
                 if not left:
@@ -97,8 +100,9 @@ class JobQueue:
                         left.discard(msg.job_id)
                         deleted += 1
                     else:
-                        self.sqs.change_message_visibility(QueueUrl=self.dlq_url, ReceiptHandle=m["ReceiptHandle"],
-                                                           VisibilityTimeout=0)
+                        others.append(m["ReceiptHandle"])
+            for handle in others:
+                self.sqs.change_message_visibility(QueueUrl=self.dlq_url, ReceiptHandle=handle, VisibilityTimeout=0)
         except (ClientError, BotoCoreError) as exc:
             raise Unavailable(f"the dead-letter queue is unavailable: {type(exc).__name__}") from exc
         return deleted
