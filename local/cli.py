@@ -114,6 +114,8 @@ def cmd_jobs_submit(args: argparse.Namespace) -> int:
         spec["delay_s"] = args.delay
     if args.depends_on:
         spec["depends_on"] = args.depends_on
+    if args.ordering_key:
+        spec["ordering_key"] = args.ordering_key
     job = Client().submit(spec, args.idempotency_key)
     print(job["id"] if args.quiet else _job_line(job))
     return 0
@@ -230,6 +232,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--delay", type=float, help="seconds before the first attempt")
     s.add_argument("--idempotency-key", help="the same key and body again returns the same job")
     s.add_argument("--depends-on", action="append", metavar="ID", help="a job that must complete first, repeatable")
+    s.add_argument("--ordering-key", metavar="K",
+                   help="run after this tenant's earlier jobs with the same key ended")
     s.add_argument("--quiet", "-q", action="store_true", help="print only the job id")
     s.set_defaults(fn=cmd_jobs_submit)
     for name, fn, what in (("get", cmd_jobs_get, "show a job and its attempts"),

@@ -14,6 +14,7 @@ from shared.config import Env, env
 from shared.envelope import sealer
 from shared.jobs.batch import BatchService
 from shared.jobs.events import JobEvents, job_events
+from shared.jobs.ordering import Sequences
 from shared.jobs.queue import JobQueue
 from shared.jobs.service import JobService
 from shared.jobs.store import JobStore
@@ -52,6 +53,10 @@ def tenants() -> TenantStore:
 @cache
 def job_store() -> JobStore:
     return JobStore(settings().jobs_table)
+
+
+def sequences() -> Sequences:
+    return Sequences(job_store())
 
 
 @cache

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Que
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.submit.auth import tenant_of
-from functions.submit.deps import batch, job_store, jobs, workflows
+from functions.submit.deps import batch, job_store, jobs, sequences, workflows
 from shared.errors import BadRequest
 from shared.jobs.batch import BatchRequest, BatchResult
 from shared.jobs.models import AttemptList, Job, JobPage, JobSpec, RedriveRequest, RedriveResult, Status
@@ -46,12 +46,17 @@ def list_jobs(
     workflow_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     schedule_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     source_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    ordering_key: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
 ) -> JobPage:
     groups = [(name, value) for name, value in (("workflow_id", workflow_id), ("schedule_id", schedule_id),
                                                 ("source_id", source_id)) if value is not None]
-    if len(groups) > 1:
-        raise BadRequest("filter by one of workflow_id, schedule_id, source_id at a time")
-    records, next_cursor = job_store().page(tenant_of(router), status, limit, cursor, groups[0] if groups else None)
+    if len(groups) + (ordering_key is not None) > 1:
+        raise BadRequest("filter by one of workflow_id, schedule_id, source_id, ordering_key at a time")
+    if ordering_key is not None:  # the key's own partition, newest place first
+        records, next_cursor = sequences().page(tenant_of(router), ordering_key, status, limit, cursor)
+    else:
+        records, next_cursor = job_store().page(tenant_of(router), status, limit, cursor,
+                                                groups[0] if groups else None)
     return JobPage(items=[r.public() for r in records], next_cursor=next_cursor)
 
 

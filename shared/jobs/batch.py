@@ -5,8 +5,8 @@ answered in input order — `{"status": 202, "job": …}` (200 for an idempotent
 An item is validated like `POST /v1/jobs` would validate it (the same model, the same SSRF check and
 parent lookup); one bad item never refuses the others. Items without an idempotency key or parents are
 plain new jobs: they are written with BatchWriteItem (25 a call; their ids are fresh, so nothing needs a
-condition) and enqueued with SendMessageBatch (10 a call). Items with an `idempotency_key` or `depends_on`
-need their own conditional transaction and go through `JobService.submit` one by one.
+condition) and enqueued with SendMessageBatch (10 a call). Items with an `idempotency_key`, `depends_on` or
+an `ordering_key` need their own conditional transaction and go through `JobService.submit` one by one.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class BatchService:
             try:
                 item = BatchItemSpec.model_validate(raw)
                 spec = JobSpec.model_validate(item.model_dump(exclude={"idempotency_key"}, exclude_unset=True))
-                if item.idempotency_key is not None or spec.depends_on:
+                if item.idempotency_key is not None or spec.depends_on or spec.ordering_key:
                     created = self.jobs.submit(tenant, spec, item.idempotency_key, now)
                     results[i] = BatchItem(status=200 if created.replayed else 202, job=created.job.public())
                     continue

@@ -10,7 +10,8 @@ from __future__ import annotations
 from shared.jobs.callbacks import Callbacks
 from shared.jobs.continuations import Continuation
 from shared.jobs.dependents import Dependents
+from shared.jobs.ordering import OrderingKeys
 
 
 def default_continuations() -> list[Continuation]:
-    return [Callbacks(), Dependents()]
+    return [Callbacks(), Dependents(), OrderingKeys()]

@@ -31,7 +31,7 @@ from shared.errors import Conflict, NotFound, Unavailable
 from shared.jobs.continuations import Followup
 from shared.jobs.models import Status, iso
 from shared.jobs.record import JobRecord, from_attributes, to_attributes
-from shared.jobs.store import JobStore, ParentsMoved
+from shared.jobs.store import MOVED, JobStore, ParentsMoved
 
 MAX_TRANSACT_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 BATCH_WRITE_MAX = 25      # DynamoDB's limit per BatchWriteItem
@@ -61,10 +61,11 @@ class Links:
         return {r.id: r for r in records if r.tenant == tenant}
 
     def registration(self, tenant: str, child_id: str, parents: Sequence[str], *,
-                     idempotent: bool) -> list[dict[str, Any]]:
-        """The items of `child_id`'s create transaction that register it with its live `parents`; parents
-        beyond one transaction are registered here, now, and only re-checked in it."""
-        base = 2 if idempotent else 1
+                     idempotent: bool, others: int = 0) -> list[dict[str, Any]]:
+        """The items of `child_id`'s create transaction that register it with its live `parents` (beside
+        `others` items of its own, e.g. its ordering key's); parents beyond one transaction are registered
+        here, now, and only re-checked in it."""
+        base = (2 if idempotent else 1) + others
         inline = max(0, min(len(parents), MAX_TRANSACT_ITEMS - base - len(parents)))
         early = list(parents[inline:])
         if early:
@@ -96,8 +97,9 @@ class Links:
         try:
             self.db.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
         except ClientError as exc:
-            if "ConditionalCheckFailed" in [r.get("Code", "") for r in exc.response.get("CancellationReasons", [])]:
-                raise ParentsMoved("a job this one depends on ended while it was accepted") from exc
+            reasons = {r.get("Code", "") for r in exc.response.get("CancellationReasons", [])}
+            if {"ConditionalCheckFailed", "TransactionConflict"} & reasons:
+                raise ParentsMoved(MOVED) from exc
             raise Unavailable(f"registering with parents failed: {exc.response['Error']['Code']}") from exc
 
     # -- release ---------------------------------------------------------------------------------
@@ -143,9 +145,10 @@ class Links:
 
     # -- workflows -------------------------------------------------------------------------------
     def create_workflow(self, wf: WorkflowRecord, jobs: Sequence[JobRecord], edges: Sequence[tuple[str, str]],
-                        start: Followup) -> None:
+                        start: Followup, extra: Sequence[dict[str, Any]] = ()) -> None:
         """Write a workflow's jobs (all waiting) and edges in batches, then commit the workflow item with the
-        followup that releases its roots. Until that commit nothing of it can run."""
+        followup that releases its roots and `extra` (its jobs' places in ordering keys; ParentsMoved when a key
+        moved meanwhile: place them again and write again). Until that commit nothing of it can run."""
         items = [to_attributes(j) for j in jobs]
         items += [{"pk": f"JOB#{p}", "sk": f"CHILD#{c}", "child_id": c, "tenant": wf.tenant} for p, c in edges]
         for begin in range(0, len(items), BATCH_WRITE_MAX):
@@ -155,10 +158,9 @@ class Links:
                 request = self.store._call(self.db.batch_write_item, RequestItems=request).get("UnprocessedItems") or {}
         item = {"pk": f"WF#{wf.id}", "sk": "WF", "id": wf.id, "tenant": wf.tenant, "created_at": iso(wf.created_at),
                 "labels": json.dumps(wf.labels), "refs": json.dumps(wf.refs)}
-        self.store._call(self.db.transact_write_items, TransactItems=[
-            {"Put": {"TableName": self.table, "Item": aws.to_item(item),
-                     "ConditionExpression": "attribute_not_exists(pk)"}},
-            self.store._effect_item(start)])
+        self._transact([{"Put": {"TableName": self.table, "Item": aws.to_item(item),
+                                 "ConditionExpression": "attribute_not_exists(pk)"}},
+                        self.store._effect_item(start), *extra])
 
     def workflow(self, tenant: str, wf_id: str) -> tuple[WorkflowRecord, list[JobRecord]]:
         item = None

@@ -207,6 +207,9 @@ class FlowControl(Strict):
         return self
 
 
+OrderingKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/-]+$")]
+
+
 class JobSpec(Strict):
     """What a caller submits to `POST /v1/jobs`. Only `request.url` is required."""
 
@@ -222,6 +225,8 @@ class JobSpec(Strict):
     # Ids of this tenant's jobs that must complete first (inside a workflow: refs of its jobs).
     depends_on: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=50)
     on_dependency_failure: OnDependencyFailure = OnDependencyFailure.cancel
+    # This tenant's jobs with the same key run one at a time, in the order accepted (shared.jobs.ordering).
+    ordering_key: OrderingKey | None = None
 
     @field_validator("depends_on")
     @classmethod
@@ -317,6 +322,7 @@ class Job(BaseModel):
     depends_on: list[str] = Field(default_factory=list)
     on_dependency_failure: OnDependencyFailure = OnDependencyFailure.cancel
     workflow_id: str | None = None
+    ordering_key: str | None = None
 
 
 class JobPage(BaseModel):

@@ -8,6 +8,9 @@ caller spells a field name to change a job's state.
     transition           from                         to          clears / sets
     submitted            (new)                        pending     next_attempt_at = first attempt
                                                       waiting     waiting_on = the parents not yet completed
+                                                                  (and HELD_BY_KEY while its key is ahead)
+    placed               (new, not yet written)       (same) or   ordering_seq = its place in its ordering key;
+                                                      waiting     behind a live job: waiting on the key too
     released             waiting                      pending     next_attempt_at = now (waiting_on empty)
     claimed              pending, retrying, running*  running     lease_until, lease_owner; claims + 1
     lease_renewed        running                      running     lease_until (a heartbeat)
@@ -51,6 +54,8 @@ DUE_SHARDS = 4
 
 S = Status
 _LIVE = frozenset({S.waiting, S.pending, S.running, S.retrying})
+# In `waiting_on` beside parent ids: the job's ordering key has a live job ahead of it (shared.jobs.ordering).
+HELD_BY_KEY = "ordering_key"
 # The table above, as data: transition → (from, to). The methods below check against it, and the store's
 # conditional writes are derived from it.
 TRANSITIONS: dict[str, tuple[frozenset[Status], frozenset[Status]]] = {
@@ -106,6 +111,8 @@ class JobRecord(BaseModel):
     waiting_on: frozenset[str] = frozenset()
     dependents: int = 0
     workflow_id: str | None = None
+    # Its place in its ordering key (1, 2, …), set once at submit (shared.jobs.ordering).
+    ordering_seq: int | None = None
 
     @property
     def terminal(self) -> bool:
@@ -122,6 +129,16 @@ class JobRecord(BaseModel):
         return cls(id=job_id, tenant=tenant, spec=spec, status=status, created_at=now, updated_at=now,
                    next_attempt_at=None if waiting_on else spec.first_attempt_at(now), waiting_on=waiting_on,
                    workflow_id=workflow_id, dependents=dependents)
+
+    def placed(self, seq: int, behind: bool) -> JobRecord:
+        """A new job takes place `seq` in its ordering key; `behind` a live job of the key, it also waits for
+        the key (HELD_BY_KEY). A job that ended at submit (a dependency had failed) takes its place ended."""
+        if self.ordering_seq is not None or self.spec.ordering_key is None or self.claims or self.run:
+            raise IllegalTransition(f"job {self.id} is not a new job of an ordering key")
+        if not behind or self.terminal:
+            return self.model_copy(update={"ordering_seq": seq})
+        return self.model_copy(update={"ordering_seq": seq, "status": S.waiting, "next_attempt_at": None,
+                                       "waiting_on": self.waiting_on | {HELD_BY_KEY}})
 
     def released(self, now: datetime) -> JobRecord:
         """What held a waiting job has ended: it is due now (or at its own later first attempt time)."""
@@ -210,7 +227,7 @@ class JobRecord(BaseModel):
             fallbacks=self.spec.fallbacks, callback_url=self.spec.callback_url,
             failure_callback_url=self.spec.failure_callback_url, flow_control=self.spec.flow_control,
             depends_on=self.spec.depends_on, on_dependency_failure=self.spec.on_dependency_failure,
-            workflow_id=self.workflow_id,
+            workflow_id=self.workflow_id, ordering_key=self.spec.ordering_key,
         ))
 
 
@@ -244,6 +261,7 @@ def to_attributes(r: JobRecord) -> dict[str, Any]:
         "lease_owner": r.lease_owner, "last_error": r.last_error, "last_delay_ms": r.last_delay_ms,
         "result": r.result.model_dump_json() if r.result else None, "run": r.run,
         "waiting_on": set(r.waiting_on) or None, "dependents": r.dependents or None, "workflow_id": r.workflow_id,
+        "ordering_seq": r.ordering_seq,
         **index_keys(r.tenant, r.id, r.status, r.created_at, r.updated_at, due),
         **group_keys(r),
     }
@@ -286,4 +304,5 @@ def from_attributes(a: dict[str, Any]) -> JobRecord:
         result=Result.model_validate(json.loads(a["result"])) if a.get("result") else None,
         run=int(a.get("run", 0)), waiting_on=frozenset(a.get("waiting_on") or ()),
         dependents=int(a.get("dependents") or 0), workflow_id=a.get("workflow_id"),
+        ordering_seq=int(a["ordering_seq"]) if a.get("ordering_seq") is not None else None,
     )

@@ -21,6 +21,7 @@ from shared.jobs.events import JobEvents, NoEvents
 from shared.jobs.features import default_continuations
 from shared.jobs.links import Links
 from shared.jobs.models import JobSpec, OnDependencyFailure, Status, utcnow
+from shared.jobs.ordering import Sequences
 from shared.jobs.queue import MAX_DELAY_SECONDS, JobQueue
 from shared.jobs.record import JobRecord
 from shared.jobs.store import Created, JobStore, ParentsMoved
@@ -31,6 +32,8 @@ MAX_IDEMPOTENCY_KEY = 255
 JOB_ID = re.compile(r"^job_[A-Za-z0-9_-]{1,60}$")
 # A parent that ends while its child is being accepted makes the create fail; it is read again this often.
 PARENT_READS = 5
+# Submits to one ordering key race for its sequence (one conditional write each): they try again this often.
+KEY_READS = 25
 
 
 def new_job_id() -> str:
@@ -43,7 +46,7 @@ def fingerprint(canonical_spec: str) -> str:
 
 
 # Fields added after idempotency keys were first taken; at their defaults they are left out of the fingerprint.
-_LATER_FIELDS = ("flow_control", "depends_on", "on_dependency_failure")
+_LATER_FIELDS = ("flow_control", "depends_on", "on_dependency_failure", "ordering_key")
 
 
 def canonical(spec: JobSpec) -> str:
@@ -92,14 +95,17 @@ class JobService:
         if labels:
             spec = spec.model_copy(update={"labels": {**spec.labels, **labels}})
         job_id = job_id or new_job_id()
-        for attempt in range(PARENT_READS):
+        reads = KEY_READS if spec.ordering_key else PARENT_READS
+        for attempt in range(reads):
             record, links = self._related(tenant, job_id, spec, now, idem is not None)
             try:
                 created = self.store.create(record, idem, links)
                 break
             except ParentsMoved:
-                if attempt == PARENT_READS - 1:
+                if attempt == reads - 1:
                     raise
+                if attempt:  # a contended ordering key: let the others' writes land
+                    time.sleep(self.rng.uniform(0, 0.005 * attempt))
         if created.replayed:
             return created
         first = record.next_attempt_at or now
@@ -115,8 +121,21 @@ class JobService:
 
     def _related(self, tenant: str, job_id: str, spec: JobSpec, now: datetime, idempotent: bool
                  ) -> tuple[JobRecord, list[dict[str, Any]]]:
-        """The new job given its parents as they are now: waiting on the live ones (and the transaction
-        items that register it with them), or cancelled at once when one has already failed."""
+        """The new job given its parents and its ordering key as they are now, and the items of its create
+        transaction that register it with them (`shared.jobs.links`, `shared.jobs.ordering`)."""
+        key = spec.ordering_key
+        record, links = self._with_parents(tenant, job_id, spec, now, idempotent, 2 if key else 0)
+        if key is None:
+            return record, links
+        sequences = Sequences(self.store)
+        state = sequences.state(tenant, key)
+        placed, done = sequences.place(record, state)
+        return placed, [*sequences.items(tenant, key, state, [placed], done), *links]
+
+    def _with_parents(self, tenant: str, job_id: str, spec: JobSpec, now: datetime, idempotent: bool,
+                      others: int) -> tuple[JobRecord, list[dict[str, Any]]]:
+        """The new job given its parents: waiting on the live ones (and the transaction items that register
+        it with them), or cancelled at once when one has already failed."""
         if not spec.depends_on:
             return JobRecord.submitted(job_id, tenant, spec, now), []
         links = Links(self.store)
@@ -133,7 +152,7 @@ class JobService:
             return JobRecord.submitted(job_id, tenant, spec, now).cancelled(
                 now, f"dependency {first.id} ended {first.status.value}"), []
         record = JobRecord.submitted(job_id, tenant, spec, now, waiting_on=frozenset(live))
-        return record, links.registration(tenant, job_id, live, idempotent=idempotent)
+        return record, links.registration(tenant, job_id, live, idempotent=idempotent, others=others)
 
     def cancel(self, tenant: str, job_id: str) -> JobRecord:
         record = self.store.get(tenant, job_id)

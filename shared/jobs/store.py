@@ -46,7 +46,11 @@ class Created:
 
 
 class ParentsMoved(Conflict):
-    """A parent named by `depends_on` ended between reading it and registering with it: read again."""
+    """A parent named by `depends_on` ended, or the job's ordering key moved, between reading it and writing
+    the job: read again."""
+
+
+MOVED = "a job this one depends on, or its ordering key, changed while it was accepted; retry"
 
 
 def _epoch(dt: datetime) -> int:
@@ -83,8 +87,8 @@ class JobStore:
             except ClientError as exc:
                 reasons = _reasons(exc) or (["ConditionalCheckFailed"] if exc.response["Error"]["Code"]
                                             == "ConditionalCheckFailedException" else [])
-                if "ConditionalCheckFailed" in reasons[1:]:
-                    raise ParentsMoved("a job this one depends on changed while it was accepted") from exc
+                if {"ConditionalCheckFailed", "TransactionConflict"} & set(reasons[1:]):
+                    raise ParentsMoved(MOVED) from exc
                 if reasons[:1] != ["ConditionalCheckFailed"]:
                     raise Unavailable(f"the job store is unavailable: {exc.response['Error']['Code']}") from exc
             existing = self.get_record(job.id)
@@ -106,8 +110,9 @@ class JobStore:
             return Created(job, replayed=False)
         except ClientError as exc:
             reasons = _reasons(exc)
-            if "ConditionalCheckFailed" in reasons[2:] and reasons[0] != "ConditionalCheckFailed":
-                raise ParentsMoved("a job this one depends on changed while it was accepted") from exc
+            if ({"ConditionalCheckFailed", "TransactionConflict"} & set(reasons[2:])
+                    and reasons[0] not in ("ConditionalCheckFailed", "TransactionConflict")):
+                raise ParentsMoved(MOVED) from exc
             if "TransactionConflict" in reasons or exc.response["Error"]["Code"] == "TransactionInProgressException":
                 raise IdempotencyInFlight("a request with this Idempotency-Key is still being accepted") from exc
             if not reasons or reasons[0] != "ConditionalCheckFailed":

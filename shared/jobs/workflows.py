@@ -5,6 +5,9 @@ Every check (refs unique and known, no cycle — Kahn's algorithm in `shared.job
 targets allowed) runs before anything is written. The jobs are then written waiting, the roots waiting on
 the workflow itself, and the workflow item commits with the followup that releases the roots
 (`shared.jobs.links`): a request that fails half-way leaves jobs that never run, never a half-run graph.
+Jobs with an `ordering_key` join their keys in that same commit, in topological order (so a key never holds
+a job behind one that depends on it); a key that moved meanwhile makes the commit fail, and the places are
+taken again.
 """
 
 from __future__ import annotations
@@ -14,18 +17,21 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field
 
+from shared.errors import Unprocessable
 from shared.jobs.continuations import Continuations
 from shared.jobs.dependents import dependents_followup
 from shared.jobs.graph import topological_order
-from shared.jobs.links import Links, WorkflowRecord
+from shared.jobs.links import MAX_TRANSACT_ITEMS, Links, WorkflowRecord
 from shared.jobs.models import Job, JobSpec, Status, Strict, utcnow
+from shared.jobs.ordering import Sequences
 from shared.jobs.record import JobRecord
-from shared.jobs.service import check_targets, new_job_id
+from shared.jobs.service import KEY_READS, check_targets, new_job_id
+from shared.jobs.store import ParentsMoved
 
 logger = Logger(child=True)
 MAX_WORKFLOW_JOBS = 100
@@ -96,10 +102,38 @@ class WorkflowService:
         wf = WorkflowRecord(id=wf_id, tenant=tenant, created_at=now, labels=spec.labels,
                             refs=[(ref, ids[ref]) for ref in refs])
         start = dependents_followup(wf_id, tenant, 0, Status.completed, now)
-        Links(self.continuations.store).create_workflow(wf, list(records.values()), edges, start)
+        links = Links(self.continuations.store)
+        for attempt in range(KEY_READS):
+            placed, places = self._in_keys(tenant, list(records.values()))
+            try:
+                links.create_workflow(wf, placed, edges, start, places)
+                break
+            except ParentsMoved:
+                if attempt == KEY_READS - 1:
+                    raise
         logger.info("workflow accepted", extra={"workflow_id": wf_id, "tenant": tenant, "jobs": len(refs)})
         self.continuations.work(start)
         return self.get(tenant, wf_id)
+
+    def _in_keys(self, tenant: str, jobs: list[JobRecord]) -> tuple[list[JobRecord], list[dict[str, Any]]]:
+        """`jobs` (in topological order) placed in their ordering keys in that order, and the items that write
+        the places; a workflow's jobs join their keys when it commits, so a place's job always exists."""
+        sequences = Sequences(self.continuations.store)
+        out, items = list(jobs), []
+        by_key: dict[str, list[int]] = {}
+        for i, job in enumerate(jobs):
+            if job.spec.ordering_key:
+                by_key.setdefault(job.spec.ordering_key, []).append(i)
+        for key, indices in by_key.items():
+            state = sequences.state(tenant, key)
+            done = state.done if state else 0
+            for offset, i in enumerate(indices):
+                out[i], done = sequences.place(jobs[i], state, offset)
+            items += sequences.items(tenant, key, state, [out[i] for i in indices], done)
+        if len(items) > MAX_TRANSACT_ITEMS - 2:
+            raise Unprocessable(f"a workflow's jobs with an ordering_key and their keys take {len(items)} items of "
+                                f"one transaction; at most {MAX_TRANSACT_ITEMS - 2} fit (jobs + distinct keys)")
+        return out, items
 
     def get(self, tenant: str, wf_id: str) -> Workflow:
         wf, jobs = Links(self.continuations.store).workflow(tenant, wf_id)

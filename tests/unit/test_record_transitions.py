@@ -11,7 +11,7 @@ import pytest
 
 from shared.errors import Conflict
 from shared.jobs.models import TERMINAL, JobSpec, Result, Status
-from shared.jobs.record import MAY_FOLLOW, TRANSITIONS, IllegalTransition, JobRecord, sources_of
+from shared.jobs.record import HELD_BY_KEY, MAY_FOLLOW, TRANSITIONS, IllegalTransition, JobRecord, sources_of
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(seconds=5)
@@ -109,3 +109,18 @@ def test_the_table_is_consistent() -> None:
     assert sources_of("claimed") == {Status.pending, Status.retrying, Status.running}
     assert Status.waiting not in sources_of("claimed")
     assert all(frm and to for frm, to in TRANSITIONS.values())
+
+
+def test_a_new_job_of_a_key_is_placed_once_and_held_behind_a_live_one() -> None:
+    spec = JobSpec.model_validate({"request": {"url": "https://a.example/x"}, "ordering_key": "k"})
+    new = JobRecord.submitted("job_3", "t", spec, NOW)
+    head = new.placed(1, behind=False)
+    assert (head.status, head.ordering_seq, head.waiting_on, head.next_attempt_at) == (Status.pending, 1, set(), NOW)
+    held = new.placed(2, behind=True)
+    assert (held.status, held.waiting_on, held.next_attempt_at) == (Status.waiting, {HELD_BY_KEY}, None)
+    ended = new.cancelled(NOW, "dependency job_0 ended failed").placed(2, behind=True)
+    assert (ended.status, ended.ordering_seq, ended.waiting_on) == (Status.cancelled, 2, set())
+    with pytest.raises(IllegalTransition):
+        head.placed(3, behind=False)
+    with pytest.raises(IllegalTransition):
+        job().placed(1, behind=False)  # no ordering key
