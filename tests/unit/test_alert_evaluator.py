@@ -96,16 +96,24 @@ def test_conditions() -> None:
 
 
 def test_a_growatt_storage_error_pages() -> None:
-    error = normalize("inv_a", "storage", {"status": 4, "capacity": 40}, T0)
+    # Code 4 is "error" in the oracle's details model but "flash" (a firmware update) in its last-data
+    # model: the vendor's status text decides
+    error = normalize("inv_a", "storage", {"status": 4, "statusText": "Error", "capacity": 40}, T0)
     assert observe(rule(Condition.fault), device(error), T0).holds is True
+    flashing = normalize("inv_a", "storage", {"status": 4, "capacity": 40}, T0)
+    assert observe(rule(Condition.fault), device(flashing), T0).holds is False
 
 
-@pytest.mark.xfail(reason="the adapter still maps storage status 3 to fault; TELE-A (issue 18) maps it to "
-                          "discharging: drop this marker with that change")
 def test_growatt_storage_discharging_is_no_fault() -> None:
-    # The storage family's status 3 is "discharging" (growatt-public-api's model), not an error
-    storage = normalize("inv_a", "storage", {"status": 3, "capacity": 40}, T0)
-    assert observe(rule(Condition.fault), device(storage), T0).holds is False
+    # growatt-public-api (the oracle) documents storage status 3 as "discharging" in its details model and
+    # as "fault" in its last-data model: the code alone never raises a fault alert, the vendor's words do
+    for raw in ({"status": 3, "capacity": 40}, {"status": 3, "statusText": "Discharge", "capacity": 40}):
+        storage = normalize("inv_a", "storage", raw, T0)
+        assert observe(rule(Condition.fault), device(storage), T0).holds is False
+    broken = normalize("inv_a", "storage", {"status": 3, "statusText": "Fault", "capacity": 40}, T0)
+    assert observe(rule(Condition.fault), device(broken), T0).holds is True
+    inverter = normalize("inv_a", "inv", {"status": 3}, T0)  # an inverter's 3 is a fault in both models
+    assert observe(rule(Condition.fault), device(inverter), T0).holds is True
 
 
 def test_an_incident_opens_once_after_for_s_and_resolves_once(

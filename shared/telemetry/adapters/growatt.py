@@ -84,8 +84,13 @@ _S, _N, _F = DeviceStatus.standby, DeviceStatus.normal, DeviceStatus.fault
 _HYBRID_STATUS = {0: _S, 1: _N, 2: _F, 3: _F, 4: _S, 5: _N, 6: _N, 7: _N, 8: _N}
 STATUS: dict[str, dict[int, DeviceStatus]] = {
     "inv": {0: _S, 1: _N, 3: _F},  # waiting, normal, fault
-    # offline(0), online, charging, discharging, error, burning (firmware), solar/grid/combined charging
-    "storage": {0: _S, 1: _N, 2: _N, 3: _N, 4: _F, 5: _S, 6: _N, 7: _N, 8: _N},
+    # The oracle's two storage models disagree on 0, 3 and 4: details (StorageDetailDataV4) has 0 offline,
+    # 3 discharging, 4 error; last data (StorageEnergyDataV4, what queryLastData answers) 0 operating,
+    # 3 fault, 4 flash. Those read as unknown unless `statusText` names them (last data carries it:
+    # "Discharge", "Fault"), so that a discharging battery never pages anyone as a fault and a code that
+    # may be one is not hidden as normal. 1 and 2 agree (online/charge, charge/discharge); 5 burning
+    # (firmware), 6-14 charging and bypass modes are the details model's alone.
+    "storage": {1: _N, 2: _N, 5: _S, **dict.fromkeys(range(6, 15), _N)},
     "max": {0: _S, 1: _N, 2: _N, 3: _F, 4: _S},  # standby, normal, discharge, fault, flash
     "sph": _HYBRID_STATUS, "spa": _HYBRID_STATUS, "min": _HYBRID_STATUS,
     "wit": {0: _S, 1: _N, 2: _F},

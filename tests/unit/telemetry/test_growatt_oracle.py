@@ -88,9 +88,11 @@ def test_recorded_fixtures_validate_against_the_oracle(family: str) -> None:
 
 
 @pytest.mark.parametrize(("family", "code", "expected"), [
-    ("storage", 3, DeviceStatus.normal),  # discharging: a battery doing its job
-    ("storage", 2, DeviceStatus.normal),  # charging
-    ("storage", 4, DeviceStatus.fault),  # error
+    # storage: the oracle's details model says 3 discharging, 4 error; its last-data model 3 fault, 4 flash
+    ("storage", 3, DeviceStatus.unknown),  # never a fault from the code alone: statusText decides
+    ("storage", 4, DeviceStatus.unknown),
+    ("storage", 0, DeviceStatus.unknown),  # offline (details) or operating (last data)
+    ("storage", 2, DeviceStatus.normal),  # charging (details) or discharging (last data): normal either way
     ("inv", 3, DeviceStatus.fault),
     ("inv", 0, DeviceStatus.standby),
     ("min", 5, DeviceStatus.normal),
@@ -103,6 +105,9 @@ def test_status_codes_are_mapped_per_family(family: str, code: int, expected: De
 
 def test_the_vendors_status_text_decides_before_the_code() -> None:
     assert growatt.status_of("storage", {"status": 2, "statusText": "Discharge"}) == DeviceStatus.normal
+    assert growatt.status_of("storage", {"status": 3, "statusText": "Discharge"}) == DeviceStatus.normal
+    assert growatt.status_of("storage", {"status": 3, "statusText": "Fault"}) == DeviceStatus.fault
+    assert growatt.status_of("storage", {"status": 4, "statusText": "Error"}) == DeviceStatus.fault
     assert growatt.status_of("sph", {"status": 5, "statusText": "sph.status.fault"}) == DeviceStatus.fault
     assert growatt.status_of("inv", {"status": 1, "statusText": "inverter.status.lost"}) == DeviceStatus.offline
     assert growatt.status_of("min", {"status": 1, "lost": True}) == DeviceStatus.offline
