@@ -45,6 +45,10 @@ class Keys:
     def poller_lease(self) -> str:
         return f"{self.prefix}poller:lease"
 
+    def daily_budgets(self) -> str:
+        """The prefix of the daily request budgets' counters (shared.telemetry.budget)."""
+        return f"{self.prefix}budget:"
+
     def vendor_buckets(self) -> str:
         """The prefix of the vendors' shared token buckets (one key per vendor after it)."""
         return f"{self.prefix}ratelimit:vendor:"

@@ -5,6 +5,9 @@ poller's sandbox adapter also defaults to)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,7 +23,21 @@ def create_app(vendor: SandboxVendor | None = None) -> Starlette:
     # requests at once, so it needs no lock.
     async def dispatch(request: Request) -> Response:
         body = await request.body()
-        result = vendor.handle(request.method, request.url.path, dict(request.headers), body, request.url.query)
+        face = vendor.solaredge
+        if request.method == "GET" and face.owns(request.url.path):
+            # SolarEdge counts calls in flight per client IP: held for its latency, refused past 3.
+            ip = request.client.host if request.client else "?"
+            if not face.enter(ip):
+                status, answer, _ = face.busy()
+                return Response(json.dumps(answer), status_code=status, media_type="application/problem+json")
+            try:
+                await asyncio.sleep(face.latency_s)
+                result = vendor.handle(request.method, request.url.path, dict(request.headers), body,
+                                       request.url.query)
+            finally:
+                face.leave(ip)
+        else:
+            result = vendor.handle(request.method, request.url.path, dict(request.headers), body, request.url.query)
         return Response(result.json(), status_code=result.status, headers=result.headers,
                         media_type="application/json")
 

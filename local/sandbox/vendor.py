@@ -20,6 +20,8 @@ Its contract, with the quirks of a real vendor cloud on purpose:
     GET /v1/devices[?serial=SN]         header X-Sandbox-Token: <token>   (discovery)
       200 {"code": 0, "msg": "ok", "data": {"devices": [{"sn": …, "type": "hybrid"|"string"|null, "alias": …}]}}
     POST /v4/new-api/queryDeviceList|queryLastData   a Growatt-v4-shaped face (local/sandbox/growatt.py)
+    GET /v2/sites, GET /v2/sites/{id[,id…]}/overview   a SolarEdge-shaped face with SolarEdge's daily and
+         concurrency limits (local/sandbox/solaredge.py; STEADFAST_SANDBOX_SOLAREDGE_DAILY, default 300)
     GET /_stats  → {"requests": {"<serial>": n, …}, "rate_limited": n}   (every call naming a serial)
     POST /_control/offline {"serial": "…", "offline": true|false}  → {"offline": [serials]}: an offline
          device answers {"err": "offline"} (as a vendor cloud that has lost it), so that tests and
@@ -56,6 +58,7 @@ from urllib.parse import parse_qs
 
 from local.sandbox.growatt import GrowattFace
 from local.sandbox.physics import Simulator, site_for
+from local.sandbox.solaredge import SolarEdgeFace
 from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN
 
 MAX_SERIALS = 100
@@ -102,10 +105,16 @@ class SandboxVendor:
     rate_limited: int = 0
     offline: set[str] = field(default_factory=set)
     account_devices: int = 3
+    # The SolarEdge face: requests a day per key and per site, sites per key, seconds each call is held.
+    solaredge_daily: int = 300
+    solaredge_sites: int = 3
+    solaredge_latency_s: float = 0.05
 
     def __post_init__(self) -> None:
         self.limiter = DeviceLimiter(self.min_interval_s)
         self.growatt = GrowattFace(self.clock, self.devices)
+        self.solaredge = SolarEdgeFace(self.clock, self.devices, self.requests, daily_limit=self.solaredge_daily,
+                                       sites=self.solaredge_sites, latency_s=self.solaredge_latency_s)
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes,
                query: str = "") -> VendorResponse:
@@ -120,13 +129,17 @@ class SandboxVendor:
             return self.set_offline(body)
         if method == "GET" and path == "/v1/devices":
             return self.device_list(headers, query)
+        if method == "GET" and self.solaredge.owns(path):
+            status, answer, extra = self.solaredge.handle(path, headers)
+            return VendorResponse(status, answer, extra)
         if method == "POST" and path in ("/v4/new-api/queryDeviceList", "/v4/new-api/queryLastData"):
             status, answer = self.growatt.handle(path, headers, body)
             return VendorResponse(status, answer)
         return VendorResponse(404, {"code": 404, "msg": f"no route {method} {path}"})
 
     def stats(self) -> dict[str, Any]:
-        return {"requests": dict(self.requests), "rate_limited": self.rate_limited}
+        return {"requests": dict(self.requests), "rate_limited": self.rate_limited,
+                "solaredge": self.solaredge.stats()}
 
     def set_offline(self, body: bytes) -> VendorResponse:
         try:
@@ -242,4 +255,7 @@ def vendor_from_env() -> SandboxVendor:
     that the poller's sandbox adapter also falls back to), read once at start-up."""
     return SandboxVendor(token=os.environ.get("STEADFAST_SANDBOX_TOKEN") or DEV_SANDBOX_TOKEN,
                          min_interval_s=float(os.environ.get("STEADFAST_SANDBOX_MIN_INTERVAL_S") or 5),
-                         account_devices=int(os.environ.get("STEADFAST_SANDBOX_ACCOUNT_DEVICES") or 3))
+                         account_devices=int(os.environ.get("STEADFAST_SANDBOX_ACCOUNT_DEVICES") or 3),
+                         solaredge_daily=int(os.environ.get("STEADFAST_SANDBOX_SOLAREDGE_DAILY") or 300),
+                         solaredge_sites=int(os.environ.get("STEADFAST_SANDBOX_SOLAREDGE_SITES") or 3),
+                         solaredge_latency_s=float(os.environ.get("STEADFAST_SANDBOX_SOLAREDGE_LATENCY_S") or 0.05))

@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from shared.telemetry.budget import DailyBudget
 from shared.telemetry.models import Brand
 
 
@@ -28,6 +29,9 @@ class VendorLimits:
     vendor_burst: int | None = None
     # Requests in flight at once to this vendor (SolarEdge: 3 concurrent per IP).
     max_concurrent: int = 16
+    # A daily request budget per credential and per site (SolarEdge), planned by shared.telemetry.budget;
+    # None where the vendor counts per minute only.
+    daily: DailyBudget | None = None
 
     def vendor_wide(self) -> VendorLimits | None:
         """The stage-wide bucket's shape, when the vendor has one."""
@@ -48,9 +52,12 @@ LIMITS: dict[Brand, VendorLimits] = {
     # v4 free plan: 10 requests/minute and 1,000/month, one system per summary request. The monthly
     # quota allows one system polled every ~45 min; 15 min suits a paid plan's 5-min telemetry.
     Brand.enphase: VendorLimits(batch_size=1, min_poll_interval_s=900, rate_per_s=10 / 60, burst=10),
-    # Monitoring API V2: 300 requests a day per key and per site (planned in shared.telemetry.budget),
-    # 3 concurrent requests per IP; one site per request.
-    Brand.solaredge: VendorLimits(batch_size=1, min_poll_interval_s=900, rate_per_s=1, burst=3, max_concurrent=3),
+    # Monitoring API: 300 requests a day per key and per site, planned over the day (shared.telemetry.budget);
+    # 3 concurrent requests per IP; the bulk overview takes up to 100 sites for one request of the key's
+    # budget (and one of each site's). Every 5 min at most: 288 a day, inside one site's 300; a key with
+    # more than 100 sites (two bulk calls a round) is spread out by the planner.
+    Brand.solaredge: VendorLimits(batch_size=100, min_poll_interval_s=300, rate_per_s=1, burst=3, max_concurrent=3,
+                                  daily=DailyBudget(per_credential=300, per_site=300, reserve=10)),
 }
 
 # A device whose due time falls within this much of the poll is taken now: the schedule fires with a
@@ -65,7 +72,7 @@ def effective_interval(brand: Brand, requested_s: int) -> int:
     return max(requested_s, LIMITS[brand].min_poll_interval_s)
 
 
-def next_due(cycle_at: datetime, interval_s: int) -> datetime:
+def next_due(cycle_at: datetime, interval_s: float) -> datetime:
     """Anchor on the cycle's time, not the response's, so that a device keeps the schedule's cadence
     instead of drifting by one request latency per poll."""
     return cycle_at + timedelta(seconds=interval_s)

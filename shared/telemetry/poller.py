@@ -4,7 +4,10 @@
       └─ per vendor, concurrently: per connection (whose credentials: a tenant's, or the stage's shared
          one), batches (≤ batch_size serials, one device type each)
            └─ per batch, ≤ max_concurrent in flight per vendor: a token from the credential's bucket and
-              one from the vendor-wide bucket (where the vendor has one) → one HTTP request
+              one from the vendor-wide bucket (where the vendor has one), and for a vendor with a daily
+              budget (SolarEdge) one unit of the credential's and each site's budget of the day
+              (shared.telemetry.budget) → one HTTP request; the devices are next due when the rest of
+              the day's budget, spread over the rest of the day, allows
       └─ per device: Reading → latest + history; Failure → back off (next_poll_at moves out, jittered)
     store (BatchWriteItem) ──then── publish (XADD + PUBLISH)
 
@@ -32,6 +35,7 @@ from aws_lambda_powertools import Logger
 
 from shared.telemetry import rollups
 from shared.telemetry.adapters.base import Adapter, BatchResult, Failure, FailureKind, fail_all
+from shared.telemetry.budget import BudgetLedger, Grant, LocalLedger, day_of, next_day, planned_interval_s
 from shared.telemetry.models import Brand, InverterRecord, Reading, utcnow
 from shared.telemetry.policies import DUE_SLACK, LIMITS, DeviceBackoff, VendorLimits, next_due
 from shared.telemetry.publish import ReadingPublisher
@@ -88,6 +92,7 @@ class VendorReport:
     unchanged: int = 0  # the vendor had nothing newer than the latest we hold
     published: int = 0
     deferred: int = 0  # devices left due because no token came in time
+    over_budget: int = 0  # devices not polled because the day's budget is spent (due again tomorrow)
 
 
 @dataclass
@@ -101,6 +106,13 @@ class CycleReport:
     @property
     def vendor_calls(self) -> int:
         return sum(v.vendor_calls for v in self.vendors.values())
+
+
+@dataclass(frozen=True)
+class Postponed:
+    """Not polled, and not failed: the credential's or a site's daily budget is spent until `until`."""
+
+    until: datetime
 
 
 @dataclass
@@ -121,6 +133,12 @@ class Poller:
     concurrency: int = 16
     rollups: Rollups | None = None
     observer: CycleObserver | None = None
+    # Daily budgets' counters (vendors with `VendorLimits.daily`); shared in Redis by the runtime.
+    ledger: BudgetLedger = field(default_factory=LocalLedger)
+    # Per credential with a daily budget: the most requests one round of its devices took today. Devices
+    # that fell out of phase (a batch deferred for a token) are polled in smaller rounds of their own; each
+    # round still plans with the whole round's size, so that together they keep the planned rate.
+    _round_size: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     async def cycle(self, now: datetime | None = None) -> CycleReport:
         started, now = time.perf_counter(), now or utcnow()
@@ -134,12 +152,13 @@ class Poller:
             by_brand[device.brand].append(device)
         wanted = {d.connection_id for d in due if d.connection_id}
         tenant_adapters = await self.connections.adapters(wanted) if self.connections and wanted else {}
+        plans: dict[str, float] = {}  # inverter id -> seconds until next due, where a daily budget plans it
         results = await asyncio.gather(*(self._poll_vendor(brand, devices, now, report.vendors[brand.value],
-                                                           tenant_adapters)
+                                                           tenant_adapters, plans)
                                          for brand, devices in by_brand.items()))
         outcomes = {k: v for result in results for k, v in result.items()}
         lap("fetch")
-        updated, fresh, closed = self._apply(due, outcomes, now, report)
+        updated, fresh, closed = self._apply(due, outcomes, plans, now, report)
         await asyncio.to_thread(self.readings.append, fresh)
         if self.rollups is not None and closed:
             # Before the poll state: a crash in between repeats the same closed buckets, never loses one.
@@ -160,11 +179,14 @@ class Poller:
         return report
 
     async def _poll_vendor(self, brand: Brand, devices: list[InverterRecord], now: datetime, report: VendorReport,
-                           tenant_adapters: Mapping[str, Adapter]) -> dict[str, Reading | Failure]:
+                           tenant_adapters: Mapping[str, Adapter],
+                           plans: dict[str, float]) -> dict[str, Reading | Failure | Postponed]:
         limits = self.limits[brand]
-        outcomes: dict[str, Reading | Failure] = {}
+        outcomes: dict[str, Reading | Failure | Postponed] = {}
         gate = asyncio.Semaphore(min(self.concurrency, limits.max_concurrent))
         closed: set[str] = set()  # credentials the vendor throttled during this cycle
+        granted: dict[str, list[tuple[list[InverterRecord], Grant]]] = defaultdict(list)  # daily budgets
+        rounds: dict[str, int] = {}  # requests one poll of a credential's due devices takes
         by_credential: dict[str | None, list[InverterRecord]] = defaultdict(list)
         for device in devices:
             by_credential[device.connection_id].append(device)
@@ -174,6 +196,16 @@ class Poller:
                 if credential in closed or not await self._tokens(credential, limits):
                     report.deferred += len(batch)
                     return
+                if limits.daily is not None:
+                    grant = await self.ledger.spend(credential, [d.serial for d in batch], now, limits.daily)
+                    if not grant.granted:
+                        report.over_budget += len(batch)
+                        outcomes.update({d.id: Postponed(next_day(now)) for d in batch})
+                        logger.warning("daily budget spent; due again tomorrow", extra={
+                            "vendor": brand.value, "credential": credential, "spent": grant.credential_spent,
+                            "site_spent": grant.site_spent, "devices": len(batch)})
+                        return
+                    granted[credential].append((batch, grant))
                 report.vendor_calls += 1
                 try:
                     result = await adapter.fetch(self.http, batch, now, limits.timeout_s)
@@ -198,8 +230,22 @@ class Poller:
                 continue
             # The shared connection keeps the bucket named after the vendor alone.
             credential = f"{brand.value}:{connection_id}" if connection_id else brand.value
-            runs += [run(credential, adapter, b) for b in adapter.batches(group, limits.batch_size)]
+            batches = adapter.batches(group, limits.batch_size)
+            rounds[credential] = len(batches)
+            runs += [run(credential, adapter, b) for b in batches]
         await asyncio.gather(*runs)
+        if limits.daily is not None:
+            # One plan per credential, from its last grant of the cycle: its devices stay due together, so
+            # a round keeps taking `rounds` requests instead of drifting into more, smaller ones.
+            today = day_of(now)
+            for credential, grants in granted.items():
+                last = max((g for _, g in grants), key=lambda g: g.credential_spent)
+                day, seen = self._round_size.get(credential, (today, 0))
+                size = max(rounds[credential], seen if day == today else 0)
+                self._round_size[credential] = (today, size)
+                for batch, _ in grants:
+                    for d in batch:
+                        plans[d.id] = planned_interval_s(now, d.poll_interval_s, last, limits.daily, size)
         return outcomes
 
     async def _tokens(self, credential: str, limits: VendorLimits) -> bool:
@@ -218,7 +264,8 @@ class Poller:
             waited += wait
         return True
 
-    def _apply(self, due: Sequence[InverterRecord], outcomes: Mapping[str, Reading | Failure], now: datetime,
+    def _apply(self, due: Sequence[InverterRecord], outcomes: Mapping[str, Reading | Failure | Postponed],
+               plans: Mapping[str, float], now: datetime,
                report: CycleReport) -> tuple[list[InverterRecord], list[Reading], list[ClosedBucket]]:
         """The new poll state of every device that got an outcome, the readings newer than its latest,
         and the history buckets those readings closed."""
@@ -229,6 +276,9 @@ class Poller:
             outcome, vendor = outcomes.get(device.id), report.vendors[device.brand.value]
             if outcome is None:
                 continue  # deferred: stays due
+            if isinstance(outcome, Postponed):
+                updated.append(device.model_copy(update={"next_poll_at": outcome.until}))
+                continue
             if isinstance(outcome, Reading):
                 newer = device.latest is None or outcome.ts > device.latest.ts
                 buckets = device.buckets
@@ -241,10 +291,12 @@ class Poller:
                     vendor.unchanged += 1
                 updated.append(device.model_copy(update={
                     "latest": outcome if newer else device.latest, "buckets": buckets, "failures": 0,
-                    "last_error": None, "last_polled_at": now, "next_poll_at": next_due(now, device.poll_interval_s)}))
+                    "last_error": None, "last_polled_at": now,
+                    "next_poll_at": next_due(now, plans.get(device.id, device.poll_interval_s))}))
                 continue
             failures = device.failures + 1
-            delay = self.backoff.delay_s(device.poll_interval_s, failures, self.rng, outcome.retry_after_s)
+            delay = max(self.backoff.delay_s(device.poll_interval_s, failures, self.rng, outcome.retry_after_s),
+                        plans.get(device.id, 0.0))  # a failed call spent its budget as well
             vendor.failures += 1
             if outcome.kind == FailureKind.rate_limited:
                 vendor.rate_limited += 1

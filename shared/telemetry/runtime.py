@@ -32,6 +32,7 @@ from shared.jobs.queue import JobQueue
 from shared.jobs.service import JobService
 from shared.jobs.store import JobStore
 from shared.telemetry.adapters.base import Adapter
+from shared.telemetry.budget import BudgetLedger, LocalLedger, RedisLedger
 from shared.telemetry.credentials import Credentials
 from shared.telemetry.inverter_store import InverterStore
 from shared.telemetry.models import Brand
@@ -122,6 +123,7 @@ async def open_poller(settings: PollSettings) -> AsyncIterator[tuple[Poller, Cyc
     publisher: ReadingPublisher = RedisPublisher(client, settings.keys) if client else NoPublisher()
     limiter: RateLimiter = (RedisTokenBucket(client, prefix=settings.keys.vendor_buckets())
                             if client else LocalTokenBucket())
+    ledger: BudgetLedger = RedisLedger(client, prefix=settings.keys.daily_budgets()) if client else LocalLedger()
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0),
                              limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
     try:
@@ -129,7 +131,7 @@ async def open_poller(settings: PollSettings) -> AsyncIterator[tuple[Poller, Cyc
                         readings=ReadingStore(settings.readings_table), publisher=publisher, limiter=limiter,
                         adapters=settings.adapters, http=http, max_devices=settings.max_devices,
                         rollups=RollupStore(settings.rollups_table), observer=alert_evaluator(settings),
-                        connections=settings.connections)
+                        connections=settings.connections, ledger=ledger)
         yield poller, CycleLease(client, settings.keys.poller_lease())
     finally:
         await http.aclose()
