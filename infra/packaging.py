@@ -37,7 +37,7 @@ from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
 from infra.constants import REPO_ROOT
-from shared.topology import Function, StreamingUrl
+from shared.topology import Function
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,7 @@ _SKIP_SUFFIXES = {".pyc", ".pyo"}
 
 def handler_module(fn: Function) -> str:
     """The module that serves `fn`: the handler's module, or the ASGI app's for a streaming URL."""
-    if isinstance(fn.trigger, StreamingUrl):
-        return fn.trigger.asgi_app.split(":")[0]
-    return fn.handler.rsplit(".", 1)[0]
+    return fn.module
 
 
 def handler_package(fn: Function) -> Path:

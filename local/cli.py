@@ -81,6 +81,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     except KeyError:
         names = ", ".join(f.name for f in FUNCTIONS)
         raise SystemExit(f"steadfast: unknown function {args.function!r} (one of: {names})") from None
+    if fn.handler is None:
+        raise SystemExit(f"steadfast: {fn.name} is served over HTTP by the running stack, not invoked")
     if args.event:
         event = json.loads(Path(args.event).read_text())
     elif isinstance(fn.trigger, Schedule):
@@ -92,7 +94,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
                  "headers": {}, "requestContext": {"http": {"method": "GET", "path": "/v1/health"},
                                                    "stage": "$default", "requestId": "local"},
                  "isBase64Encoded": False}
-    result = load_handler(fn.handler)(event, LocalContext(fn.name, fn.timeout_s, fn.memory_mb))
+    result = load_handler(fn.entry)(event, LocalContext(fn.name, fn.timeout_s, fn.memory_mb))
     _print(result)
     return 0
 

@@ -173,7 +173,7 @@ class LocalCloud:
             if fn.name == "sandbox" or (isinstance(fn.trigger, HttpApi) and fn.trigger.shares_api):
                 continue  # the sandbox runs above; a function sharing an API is served by that API's process
             port = {HttpApi: self.ports.api, StreamingUrl: self.ports.stream}.get(type(fn.trigger), 0)
-            module = fn.handler.rpartition(".")[0]
+            module = fn.module
             if not _importable(module):
                 print(f"  (function {fn.name} is not built yet; skipped)", file=sys.stderr)
                 continue

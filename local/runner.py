@@ -44,16 +44,16 @@ def main(argv: list[str] | None = None) -> None:
     trigger = fn.trigger
     if isinstance(trigger, HttpApi):
         origins = tuple(filter(None, os.environ.get("STEADFAST_CORS_ORIGINS", "").split(",")))
-        joined = tuple((f, load_handler(f.handler)) for f in FUNCTIONS
+        joined = tuple((f, load_handler(f.entry)) for f in FUNCTIONS
                        if isinstance(f.trigger, HttpApi) and f.trigger.shares_api == fn.name)
-        serve(build_app(fn, load_handler(fn.handler), origins, joined), args.port)
+        serve(build_app(fn, load_handler(fn.entry), origins, joined), args.port)
     elif isinstance(trigger, StreamingUrl):
         serve(trigger.asgi_app, args.port)
     elif isinstance(trigger, QueueSource):
-        run_queue_source(fn, load_handler(fn.handler), os.environ[queue(trigger.queue).env_var])
+        run_queue_source(fn, load_handler(fn.entry), os.environ[queue(trigger.queue).env_var])
     elif isinstance(trigger, Schedule):
         rate = float(os.environ.get(trigger.local_rate_env or "", "") or trigger.local_rate_s)
-        run_schedule(fn, load_handler(fn.handler), rate)
+        run_schedule(fn, load_handler(fn.entry), rate)
 
 
 if __name__ == "__main__":

@@ -101,10 +101,13 @@ class Schedule:
 
 @dataclass(frozen=True)
 class StreamingUrl:
-    """A function URL in RESPONSE_STREAM mode, serving an ASGI app through the Lambda Web Adapter."""
+    """A function URL in RESPONSE_STREAM mode, serving an ASGI app through the Lambda Web Adapter: the
+    Lambda handler is the start-up script beside the app (`run_script`, which starts uvicorn), and the
+    adapter waits for `readiness_path` before the first request. There is no Python handler to call."""
 
     asgi_app: str
     readiness_path: str = "/v1/health"
+    run_script: str = "run.sh"
 
 
 Trigger = HttpApi | QueueSource | Schedule | StreamingUrl
@@ -113,7 +116,8 @@ Trigger = HttpApi | QueueSource | Schedule | StreamingUrl
 @dataclass(frozen=True)
 class Function:
     name: str
-    handler: str
+    # `module.function` of a plain Lambda handler; none for a streaming app (its trigger says how it runs).
+    handler: str | None
     trigger: Trigger
     timeout_s: int = 30
     memory_mb: int = 512
@@ -133,6 +137,20 @@ class Function:
     # Execution environments the local cloud runs side by side for an HTTP function, as Lambda scales out
     # under concurrent requests. 1 for handlers whose framework keeps per-request module state (the resolver).
     local_concurrency: int = 1
+
+    @property
+    def module(self) -> str:
+        """The module that serves the function: the handler's, or the ASGI app's for a streaming URL."""
+        if isinstance(self.trigger, StreamingUrl):
+            return self.trigger.asgi_app.split(":")[0]
+        return self.entry.rsplit(".", 1)[0]
+
+    @property
+    def entry(self) -> str:
+        """The plain handler to call (`module.function`); a streaming app has none (ValueError)."""
+        if self.handler is None:
+            raise ValueError(f"the {self.name} function is an ASGI app served over HTTP, not a handler to call")
+        return self.handler
 
 
 # Pinned to what the local stack runs, so that a deployed function imports the versions tested here.
@@ -356,7 +374,7 @@ FUNCTIONS: tuple[Function, ...] = (
     ),
     Function(
         name="stream",
-        handler="functions.stream.app.handler",
+        handler=None,
         trigger=StreamingUrl(asgi_app="functions.stream.app:app"),
         timeout_s=900,
         memory_mb=1024,

@@ -14,6 +14,7 @@ import functools
 import html
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -334,11 +335,20 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no route: 404; a route without this method: 405 with `Allow`) as the
+    API answers them: problem JSON, never its plain-text default."""
     assert isinstance(exc, HTTPException)
-    body = problems.problem(exc.status_code, "Not found" if exc.status_code == 404 else "Error",
-                            str(exc.detail), slug="not-found" if exc.status_code == 404 else "http",
-                            instance=request.url.path)
-    return JSONResponse(body, status_code=exc.status_code, media_type=problems.PROBLEM_CONTENT_TYPE)
+    path, status = request.url.path, exc.status_code
+    headers = response_headers(request) | dict(exc.headers or {})
+    if status == 404:
+        body = problems.problem(404, "Not found", f"no route {path}", slug="not-found", instance=path)
+    elif status == 405:
+        body = problems.problem(405, "Method not allowed", f"{request.method} is not allowed on {path}",
+                                slug="method-not-allowed", instance=path)
+    else:
+        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+        body = problems.problem(status, phrase, str(exc.detail), slug=phrase.lower().replace(" ", "-"), instance=path)
+    return JSONResponse(body, status_code=status, media_type=problems.PROBLEM_CONTENT_TYPE, headers=headers)
 
 
 class SecurityHeaders:
@@ -464,9 +474,3 @@ def create_app(make_services: Callable[[], Services], cors_origins: tuple[str, .
 
 app = create_app(deps.services, deps.settings().cors_origin_list)
 
-
-def handler(event: dict[str, Any], context: Any) -> Any:
-    """Named by the topology for symmetry with the other functions. In AWS the Lambda Web Adapter runs
-    `functions/stream/run.sh` (uvicorn serving `app`) and proxies invocations to it; nothing calls this."""
-    raise RuntimeError("the stream function is an ASGI app served through the Lambda Web Adapter "
-                       "(functions/stream/run.sh); invoke it over HTTP, not as a plain handler")

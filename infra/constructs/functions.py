@@ -53,7 +53,8 @@ class Dependencies:
 
 def stream_handler(fn: Function) -> str:
     """The Lambda handler of a streaming function: the start-up script beside its ASGI app."""
-    return str(handler_package(fn) / "run.sh")
+    assert isinstance(fn.trigger, StreamingUrl)
+    return str(handler_package(fn) / fn.trigger.run_script)
 
 
 def lwa_layer_arn(stack: Stack, version: int) -> str:
@@ -98,11 +99,11 @@ class Functions(Construct):
             self,
             construct_id,
             function_name=f"steadfast-{self._stage}-{fn.name}",
-            description=f"Steadfast {fn.name} ({fn.handler})",
+            description=f"Steadfast {fn.name} ({fn.handler or fn.module})",
             runtime=RUNTIME,
             architecture=lambda_.Architecture.X86_64,  # the bundled wheels and the LWA layer are x86_64
             code=function_code(fn, self._with_dependencies),
-            handler=stream_handler(fn) if streaming else fn.handler,
+            handler=stream_handler(fn) if streaming else fn.entry,
             timeout=Duration.seconds(fn.timeout_s),
             memory_size=fn.memory_mb,
             environment=self._environment(fn),

@@ -104,6 +104,9 @@ class Worker:
         if record.claims - 1 > record.attempts:
             # An earlier claim ended without a recorded attempt: note the call it was in, if it was in one.
             record = await _io(self.store.note_abandoned, record, owner, now)
+        # Every claim is a change a watcher sees (`running`, with this claim's attempts so far), not only the
+        # first: a retry's second run shows `retrying` → `running` → its outcome.
+        await _io(self.events.publish, record.tenant, record.public())
         self.faults.point("after_claim")
         if record.next_attempt_at and (early := (record.next_attempt_at - utcnow()).total_seconds()) > 0:
             await asyncio.sleep(min(early, EARLY_CLAIM_S))  # SQS rounds to whole seconds; keep the jitter
@@ -206,7 +209,7 @@ class Worker:
         now = utcnow()
         spec = record.spec
         attempt = Attempt(n=n, target_index=record.target_index, started_at=started, duration_ms=call.duration_ms,
-                          outcome=call.outcome, status_code=call.status_code, error=call.error)
+                          outcome=call.outcome, status_code=call.status_code, error=call.error, run=record.run)
         if call.outcome is Outcome.success:
             return record.finished(Status.completed, now, None, call.result), attempt, ACK
         exhausted = record.target_attempts + 1 >= spec.retry.max_attempts

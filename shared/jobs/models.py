@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -297,6 +297,7 @@ class Attempt(BaseModel):
     status_code: int | None = None
     error: str | None = None
     next_delay_s: float | None = None
+    run: int = 0
 
 
 class Job(BaseModel):
@@ -323,6 +324,10 @@ class Job(BaseModel):
     on_dependency_failure: OnDependencyFailure = OnDependencyFailure.cancel
     workflow_id: str | None = None
     ordering_key: str | None = None
+    # A manual retry or a redrive starts a new run with a fresh budget: `attempts` counts every run's,
+    # `run_attempts` this run's (run 0 is the first), so `6 / 2` reads "2 of 2 in run 2, 6 in all".
+    run: int = 0
+    run_attempts: int = 0
 
 
 class JobPage(BaseModel):
@@ -349,7 +354,3 @@ def utcnow() -> datetime:
 
 def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def jsonable(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json")

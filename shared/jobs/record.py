@@ -26,7 +26,7 @@ caller spells a field name to change a job's state.
     dead_lettered        running                      dead        a crash loop: no attempt recorded
     cancelled            waiting, pending, running,   cancelled   lease and next_attempt_at cleared;
                          retrying                                 last_error = why (e.g. a dead parent)
-    restarted            failed, dead                 pending     fresh budget on target 0; run + 1
+    restarted            failed, dead                 pending     fresh budget on target 0; run + 1; run_base
     rearmed              pending, retrying            (same)      updated_at only (the sweeper's long waits)
 
     * running: only once its lease has expired (the store's claim checks the time).
@@ -106,6 +106,9 @@ class JobRecord(BaseModel):
     # Runs of the job: 0 at submit, +1 on every manual retry or redrive. Each run that ends owes its own
     # callback (see shared.jobs.callbacks), so the run is part of the callback job's id.
     run: int = 0
+    # Attempts made before this run began (the job's `attempts` counts every run): `attempts - run_base` are
+    # this run's, the reading the dashboard and CLI show next to the run's budget.
+    run_base: int = 0
     # Relations (shared.jobs.links): the parents this job still waits for, how many jobs wait for it (its
     # ending then owes them a followup), and the workflow it belongs to.
     waiting_on: frozenset[str] = frozenset()
@@ -195,7 +198,8 @@ class JobRecord(BaseModel):
         if self.status not in sources_of("restarted"):
             raise IllegalTransition(f"only failed or dead jobs can be retried; job {self.id} is {self.status.value}")
         return self._to("restarted", S.pending, now, next_attempt_at=now + timedelta(seconds=delay_s),
-                        target_index=0, target_attempts=0, claims=0, last_delay_ms=None, run=self.run + 1)
+                        target_index=0, target_attempts=0, claims=0, last_delay_ms=None, run=self.run + 1,
+                        run_base=self.attempts)
 
     def rearmed(self, now: datetime) -> JobRecord:
         """Seen by the sweeper: its message was sent again (a wait longer than SQS can hold)."""
@@ -228,6 +232,7 @@ class JobRecord(BaseModel):
             failure_callback_url=self.spec.failure_callback_url, flow_control=self.spec.flow_control,
             depends_on=self.spec.depends_on, on_dependency_failure=self.spec.on_dependency_failure,
             workflow_id=self.workflow_id, ordering_key=self.spec.ordering_key,
+            run=self.run, run_attempts=self.attempts - self.run_base,
         ))
 
 
@@ -260,6 +265,7 @@ def to_attributes(r: JobRecord) -> dict[str, Any]:
         "claims": r.claims, "lease_until": iso(r.lease_until) if r.lease_until else None,
         "lease_owner": r.lease_owner, "last_error": r.last_error, "last_delay_ms": r.last_delay_ms,
         "result": r.result.model_dump_json() if r.result else None, "run": r.run,
+        "run_base": r.run_base or None,
         "waiting_on": set(r.waiting_on) or None, "dependents": r.dependents or None, "workflow_id": r.workflow_id,
         "ordering_seq": r.ordering_seq,
         **index_keys(r.tenant, r.id, r.status, r.created_at, r.updated_at, due),
@@ -302,7 +308,7 @@ def from_attributes(a: dict[str, Any]) -> JobRecord:
         last_error=a.get("last_error"),
         last_delay_ms=int(a["last_delay_ms"]) if a.get("last_delay_ms") is not None else None,
         result=Result.model_validate(json.loads(a["result"])) if a.get("result") else None,
-        run=int(a.get("run", 0)), waiting_on=frozenset(a.get("waiting_on") or ()),
+        run=int(a.get("run", 0)), run_base=int(a.get("run_base") or 0), waiting_on=frozenset(a.get("waiting_on") or ()),
         dependents=int(a.get("dependents") or 0), workflow_id=a.get("workflow_id"),
         ordering_seq=int(a["ordering_seq"]) if a.get("ordering_seq") is not None else None,
     )

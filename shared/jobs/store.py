@@ -301,7 +301,7 @@ class JobStore:
             return record
         started = datetime.fromisoformat(note["call_started_at"])
         last = datetime.fromisoformat(note.get("heartbeat_at", note["call_started_at"]))
-        attempt = Attempt(n=n, target_index=record.target_index, started_at=started,
+        attempt = Attempt(n=n, target_index=record.target_index, started_at=started, run=record.run,
                           duration_ms=max(0, int((last - started).total_seconds() * 1000)), outcome=Outcome.retryable,
                           error=f"abandoned: the worker stopped during the call (last heartbeat {iso(last)}, then its "
                                 "lease expired); the outcome is unknown")

@@ -19,6 +19,9 @@ const series = { ts: [], pv: [], load: [], grid: [], batt: [] };
 const jobs = new Map();
 const received = [];               // event ids of the current inverter, in arrival order (tests read it)
 let filter = "all";
+// Which API key (tenant) the page works for: bumped on every key change. A response or a timer of an
+// earlier key is dropped (api() rejects it), so nothing of the previous tenant comes back after a switch.
+let tenantEpoch = 0;
 
 // -- helpers -------------------------------------------------------------------------------------
 function h(tag, attrs = {}, ...children) {
@@ -44,7 +47,9 @@ function ago(iso) {
 }
 
 async function api(path, options = {}) {
+  const epoch = tenantEpoch;
   const res = await fetch(path, { ...options, headers: { authorization: `Bearer ${apiKey}` } });
+  if (epoch !== tenantEpoch) throw Object.assign(new Error("superseded by another API key"), { superseded: true });
   if (!res.ok) {
     let detail = res.statusText;
     try { detail = (await res.json()).detail || detail; } catch { /* not a problem document */ }
@@ -196,6 +201,7 @@ async function loadInverters() {
   select.replaceChildren(...items.map((inv) => h("option", { value: inv.id },
     `${inv.name || inv.serial} · ${inv.brand}`)));
   if (!items.length) {
+    setState("conn-state", "idle", "no inverter");
     notice("This tenant has no inverters yet: register one with POST /v1/inverters.");
     return;
   }
@@ -218,16 +224,20 @@ async function openInverter(id, resumeFrom = null) {
   } catch (err) {
     setState("conn-state", "offline", "offline");
     if (err.status === 401) { notice("The API key was not accepted."); return; }
-    setTimeout(() => id === inverterId && openInverter(id, resumeFrom), RETRY_MS);
+    if (err.superseded) return;
+    const epoch = tenantEpoch;
+    setTimeout(() => epoch === tenantEpoch && id === inverterId && openInverter(id, resumeFrom), RETRY_MS);
     return;
   }
   // The first open asks for the whole replay window ("0-0"), so the chart starts with recent history.
+  if (id !== inverterId) return;  // another inverter (or tenant) was chosen meanwhile
   const params = new URLSearchParams({ access_token: token, last_event_id: resumeFrom || lastEventId || "0-0" });
   const es = new EventSource(`v1/inverters/${encodeURIComponent(id)}/events?${params}`);
   inverterStream = es;
   es.onopen = () => { setState("conn-state", "live", "live"); notice(""); };
-  es.addEventListener("snapshot", (e) => addReading(JSON.parse(e.data)));
+  es.addEventListener("snapshot", (e) => es === inverterStream && addReading(JSON.parse(e.data)));
   es.addEventListener("reading", (e) => {
+    if (es !== inverterStream) return;  // a closed stream's queued event (another inverter or tenant now)
     lastEventId = e.lastEventId;
     document.body.dataset.lastEventId = lastEventId;
     received.push(lastEventId);
@@ -262,6 +272,17 @@ function targetOf(job) {
   try { const u = new URL(job.request.url); return `${job.request.method} ${u.host}${u.pathname}`; } catch { return job.request.url; }
 }
 
+// `attempts` counts every run of a job; a retry or redrive starts a run with a fresh budget. The cell shows
+// this run's attempts against the run's budget (every target's), and the total when earlier runs had some.
+function attemptsReading(job) {
+  const budget = job.max_attempts * (1 + (job.fallbacks?.length || 0));
+  const mine = job.run_attempts ?? job.attempts;
+  const parts = [h("span", { class: "run-attempts", title: "attempts of this run / its budget" }, `${mine} / ${budget}`)];
+  if (job.run) parts.push(h("span", { class: "total", title: `${job.run + 1} runs (retried or redriven)` },
+    ` · run ${job.run + 1}, ${job.attempts} in all`));
+  return parts;
+}
+
 function renderJobs(changedId = null) {
   const rows = [...jobs.values()].sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at))
     .filter((j) => filter === "all" || (filter === "active" ? ACTIVE.has(j.status) : j.status === "dead"));
@@ -273,7 +294,7 @@ function renderJobs(changedId = null) {
       h("td", { title: job.id }, h("code", {}, `job_…${job.id.slice(-10)}`)),
       h("td", { class: "target", title: job.request.url }, targetOf(job)),
       h("td", {}, h("span", { class: "status", "data-status": job.status }, job.status)),
-      h("td", {}, `${job.attempts} / ${job.max_attempts}`),
+      h("td", { class: "attempts-cell" }, ...attemptsReading(job)),
       h("td", { class: "updated", "data-at": job.updated_at }, ago(job.updated_at)));
     tr.onclick = () => toggleAttempts(job.id, tr);
     body.append(tr);
@@ -295,12 +316,27 @@ async function toggleAttempts(id, tr) {
     const { items } = await api(`v1/dashboard/jobs/${encodeURIComponent(id)}/attempts`);
     const job = jobs.get(id);
     const cls = { success: "ok", retryable: "retry", permanent: "perm" };
-    row.firstChild.replaceChildren(...(items.length ? items.map((a) => h("div", { class: "attempt" },
-      `#${a.n}`, new Date(a.started_at).toLocaleTimeString(),
-      h("span", { class: cls[a.outcome] || "" }, a.status_code ?? a.outcome), `${a.duration_ms} ms`,
-      a.error || (a.next_delay_s ? `retry in ${a.next_delay_s.toFixed(1)} s` : ""))) : ["no attempts yet"]),
-      ...(job?.last_error ? [h("div", {}, `last error: ${job.last_error}`)] : []));
+    // Each cell its own element: adjacent text nodes would merge into one grid item and overflow its column.
+    const cells = [];
+    const runs = items.some((a) => a.run);  // headed by run only once the job was retried or redriven
+    let run = null;
+    for (const a of items) {
+      if (runs && (a.run ?? 0) !== run) {
+        cells.push(h("div", { class: "run-head" }, (a.run ?? 0) === 0 ? "first run" : `run ${a.run + 1} (retried)`));
+      }
+      run = a.run ?? 0;
+      cells.push(h("div", { class: "attempt", "data-run": String(run) },
+        h("span", { class: "n" }, `#${a.n}`),
+        h("span", { class: "at", title: a.started_at }, new Date(a.started_at).toLocaleTimeString()),
+        h("span", { class: `code ${cls[a.outcome] || ""}` }, String(a.status_code ?? a.outcome)),
+        h("span", { class: "ms" }, `${a.duration_ms} ms`),
+        h("span", { class: "why", title: a.error || "" },
+          a.error || (a.next_delay_s ? `retry in ${a.next_delay_s.toFixed(1)} s` : ""))));
+    }
+    row.firstChild.replaceChildren(...(cells.length ? cells : ["no attempts yet"]),
+      ...(job?.last_error ? [h("div", { class: "last-error" }, `last error: ${job.last_error}`)] : []));
   } catch (err) {
+    if (err.superseded) return;
     row.firstChild.textContent = `attempts unavailable: ${err.message}`;
   }
 }
@@ -314,6 +350,7 @@ async function openJobs() {
   try {
     token = (await api("v1/stream-token", { method: "POST" })).token;
   } catch (err) {
+    if (err.superseded) return;
     setState("jobs-state", "offline", "jobs");
     if (err.status !== 401 && attempt === jobsOpening) setTimeout(() => attempt === jobsOpening && openJobs(), RETRY_MS);
     return;
@@ -322,8 +359,8 @@ async function openJobs() {
   const es = new EventSource(`v1/tenant/jobs/events?access_token=${encodeURIComponent(token)}`);
   jobsStream = es;
   // The job stream is live only: each (re)connect reloads the list, then events keep it current.
-  es.onopen = () => { setState("jobs-state", "live", "jobs"); loadJobs().catch(() => {}); };
-  es.addEventListener("job", (e) => upsertJob(JSON.parse(e.data)));
+  es.onopen = () => { if (es === jobsStream) { setState("jobs-state", "live", "jobs"); loadJobs().catch(() => {}); } };
+  es.addEventListener("job", (e) => es === jobsStream && upsertJob(JSON.parse(e.data)));
   es.onerror = () => {
     if (es !== jobsStream) return;
     setState("jobs-state", "reconnecting", "jobs");
@@ -332,11 +369,41 @@ async function openJobs() {
 }
 
 // -- start ---------------------------------------------------------------------------------------
-function start() {
-  notice("");
+const TILES = ["t-pv", "t-load", "t-grid", "t-batt", "t-soc", "t-today", "t-status", "last-seen"];
+
+// Forget everything of the previous API key: streams closed, chart, tiles, history, inverters and jobs
+// emptied. The other panels (schedules.js, sources.js) clear theirs on the same `tenantswitch` event.
+function resetTenant() {
+  tenantEpoch++;
+  jobsOpening++;
+  for (const es of [inverterStream, jobsStream]) if (es) es.close();
+  inverterStream = jobsStream = null;
+  inverterId = null; lastEventId = null; received.length = 0;
+  delete document.body.dataset.lastEventId;
+  clearSeries();
+  historyChart.setData([[], [], []]);
+  $("history").dataset.state = "idle";
+  $("history-energy").textContent = "—";
+  $("history-points").textContent = "0";
+  for (const id of TILES) $(id).textContent = "—";
+  $("t-total").textContent = $("t-temp").textContent = "";
+  $("t-grid-label").textContent = "Grid";
+  $("t-batt-label").textContent = "Battery";
+  $("soc-bar").style.width = "0";
+  $("inverter").replaceChildren();
+  $("inverter").meta = {};
+  $("inverter-meta").textContent = "";
   jobs.clear();
   renderJobs();
+  setState("conn-state", "connecting", "connecting");
+  setState("jobs-state", "connecting", "jobs");
+  document.dispatchEvent(new Event("tenantswitch"));
+}
+
+function start() {
+  notice("");
   loadInverters().catch((err) => {
+    if (err.superseded) return;
     setState("conn-state", "offline", "offline");
     notice(err.status === 401 ? "The API key was not accepted: paste a valid one above." : `Cannot load inverters: ${err.message}`);
   });
@@ -347,7 +414,7 @@ $("api-key").value = apiKey;
 $("key-form").onsubmit = (e) => {
   e.preventDefault();
   apiKey = $("api-key").value.trim();
-  inverterId = null;
+  resetTenant();
   start();
 };
 $("inverter").onchange = (e) => { localStorage.setItem(INVERTER_STORE, e.target.value); openInverter(e.target.value); };

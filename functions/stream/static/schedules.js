@@ -69,5 +69,6 @@ upsertJob = function (job, fromList = false) {  // eslint-disable-line no-global
     else loadSchedules().catch(() => {});
   }
 };
-$("key-form").addEventListener("submit", () => startSchedules());
+// Another API key: the previous tenant's schedules go at once (a late response of theirs is dropped by api()).
+document.addEventListener("tenantswitch", () => { schedules.clear(); renderSchedules(); startSchedules(); });
 startSchedules();

@@ -62,5 +62,14 @@ upsertJob = function (job, fromList = false) {  // eslint-disable-line no-global
   else if (e && job.labels?.source_id === currentSource) loadSourceEvents().catch(() => {});
 };
 $("source").addEventListener("change", () => { currentSource = $("source").value; sourceEvents.clear(); loadSources().catch(() => {}); });
-$("key-form").addEventListener("submit", () => startSources());
+// Another API key: the previous tenant's sources and events go at once, then this tenant's load.
+document.addEventListener("tenantswitch", () => {
+  currentSource = null;
+  sourceEvents.clear();
+  renderSourceEvents();
+  $("source").replaceChildren();
+  $("source-meta").textContent = "";
+  $("sources-empty").hidden = false;
+  startSources();
+});
 startSources();

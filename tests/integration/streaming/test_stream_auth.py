@@ -151,3 +151,21 @@ async def test_a_tenant_has_a_cap_on_open_streams(serve: Callable[..., Served]) 
                     break
             await asyncio.sleep(0.05)
         assert again.status_code == 200
+
+
+async def test_unknown_routes_and_wrong_methods_answer_problem_json(serve: Callable[..., Served]) -> None:
+    served = serve()
+    async with httpx.AsyncClient(base_url=served.url, timeout=10) as client:
+        for method, path, status in (("GET", "/v1/nope", 404), ("GET", "/static/missing.js", 404),
+                                     ("DELETE", "/v1/health", 405), ("POST", "/v1/dashboard/jobs", 405),
+                                     ("POST", "/v1/jobs/job_x/events", 405), ("PUT", "/", 405)):
+            r = await client.request(method, path)
+            assert r.status_code == status, (method, path, r.status_code, r.text)
+            assert r.headers["content-type"].startswith("application/problem+json"), (method, path)
+            body = r.json()
+            assert body["status"] == status and body["instance"] == path and body["detail"]
+            assert r.headers["content-security-policy"]
+            if status == 405:
+                assert body["type"].endswith("/method-not-allowed") and "GET" in r.headers["allow"]
+            else:
+                assert body["type"].endswith("/not-found")
