@@ -23,6 +23,8 @@ Its contract, with the quirks of a real vendor cloud on purpose:
     GET /v2/sites, GET /v2/sites/{id[,id…]}/overview   a SolarEdge-shaped face with SolarEdge's daily and
          concurrency limits (local/sandbox/solaredge.py; STEADFAST_SANDBOX_SOLAREDGE_DAILY, default 300)
     GET /_stats  → {"requests": {"<serial>": n, …}, "rate_limited": n}   (every call naming a serial)
+    GET /_stats/solaredge → {"spent": {"<key or site>|<day>": n}, "rate_limited", "concurrency_refused",
+         "max_in_flight"}   (the SolarEdge face's budgets)
     POST /_control/offline {"serial": "…", "offline": true|false}  → {"offline": [serials]}: an offline
          device answers {"err": "offline"} (as a vendor cloud that has lost it), so that tests and
          benchmarks can take a device away and bring it back
@@ -121,6 +123,8 @@ class SandboxVendor:
         """`headers` with lower-case names; `query` the raw query string."""
         if method == "GET" and path == "/_stats":
             return VendorResponse(200, self.stats())
+        if method == "GET" and path == "/_stats/solaredge":
+            return VendorResponse(200, self.solaredge.stats())
         if method == "GET" and path == "/v1/health":
             return VendorResponse(200, {"status": "ok"})
         if method == "POST" and path == "/v1/devices/last-data":
@@ -138,8 +142,7 @@ class SandboxVendor:
         return VendorResponse(404, {"code": 404, "msg": f"no route {method} {path}"})
 
     def stats(self) -> dict[str, Any]:
-        return {"requests": dict(self.requests), "rate_limited": self.rate_limited,
-                "solaredge": self.solaredge.stats()}
+        return {"requests": dict(self.requests), "rate_limited": self.rate_limited}
 
     def set_offline(self, body: bytes) -> VendorResponse:
         try:

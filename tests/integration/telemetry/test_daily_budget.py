@@ -95,7 +95,7 @@ async def test_a_day_of_polls_never_earns_a_429_and_the_spent_counter_outlives_t
             now = max(now + timedelta(seconds=60), soonest)
         spent = int(await client.get(credential_key(Keys(redis_prefix).daily_budgets(), "solaredge:con_home",
                                                     day_of(start))) or 0)
-        stats = vendor.stats()["solaredge"]
+        stats = vendor.solaredge.stats()
         # Never refused for the day, nor for concurrency: four calls a round, at most three in flight
         assert stats["rate_limited"] == 0 and stats["concurrency_refused"] == 0 and stats["max_in_flight"] == 3
         # The budget for polls (40 less a reserve of 2) is spent, never more: in rounds of four (a batch that
@@ -109,7 +109,7 @@ async def test_a_day_of_polls_never_earns_a_429_and_the_spent_counter_outlives_t
         report = await poller(tables, url, client, redis_prefix, http).cycle(now=late)
         left = DAILY - 2 - spent
         assert report.vendor_calls == left and report.vendors["solaredge"].over_budget >= SITES - left * BULK
-        assert vendor.stats()["solaredge"]["rate_limited"] == 0
+        assert vendor.solaredge.stats()["rate_limited"] == 0
         postponed = [r for r in store.due(start + timedelta(days=3), 1000) if r.next_poll_at == next_day(start)]
         assert len(postponed) == report.vendors["solaredge"].over_budget and all(r.failures == 0 for r in postponed)
         assert int(await client.get(credential_key(Keys(redis_prefix).daily_budgets(), "solaredge:con_home",
@@ -129,4 +129,4 @@ async def test_the_face_enforces_what_the_planner_keeps(solaredge: tuple[str, Sa
         for _ in range(DAILY):
             last = await http.get(f"{url}/v2/sites", headers={"X-API-Key": KEY})
         assert last.status_code == 429 and "daily limit" in last.json()["detail"]
-    assert vendor.stats()["solaredge"]["rate_limited"] >= 1
+    assert vendor.solaredge.stats()["rate_limited"] >= 1
