@@ -3,6 +3,10 @@
 `due_at` is the next fire time (UTC, ISO 8601, milliseconds). Only an active schedule with a future
 fire time carries `due_pk`, so the sparse `by_due` index lists exactly what may fire. `version` grows
 with every write, so that an edit and a fire never overwrite each other's fields.
+
+The job spec's credential headers are sealed at this boundary (`shared.jobs.credentials`, bound to the
+tenant, the schedule and the header): a record read back holds them sealed, `public` shows `[redacted]`,
+and only a fire or a trigger opens them (`opened_schedule_spec`) to build the job.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.jobs.models import JobSpec, iso
+from shared.jobs.credentials import sealed_schedule_spec
+from shared.jobs.models import STORED, JobSpec, iso
 from shared.redaction import redact_headers
 from shared.schedules import cron
 from shared.schedules.models import Overlap, Schedule
@@ -82,7 +87,8 @@ def due_shard(schedule_id: str) -> str:
 def to_attributes(r: ScheduleRecord) -> dict[str, Any]:
     attrs: dict[str, Any] = {
         "pk": f"SCH#{r.id}", "sk": "SCH", "id": r.id, "tenant": r.tenant, "name": r.name, "cron": r.cron,
-        "timezone": r.timezone, "job": r.job.model_dump_json(exclude_none=True), "overlap": r.overlap.value,
+        "timezone": r.timezone, "job": sealed_schedule_spec(r.tenant, r.id, r.job).model_dump_json(exclude_none=True),
+        "overlap": r.overlap.value,
         "paused": r.paused, "created_at": iso(r.created_at), "updated_at": iso(r.updated_at),
         "last_run_at": iso(r.last_run_at) if r.last_run_at else None, "last_job_id": r.last_job_id,
         "version": r.version, "tenant_pk": f"T#{r.tenant}", "created_sk": f"{iso(r.created_at)}#{r.id}",
@@ -101,7 +107,7 @@ def _dt(v: Any) -> datetime | None:
 def from_attributes(a: dict[str, Any]) -> ScheduleRecord:
     return ScheduleRecord(
         id=a["id"], tenant=a["tenant"], name=a.get("name"), cron=a["cron"], timezone=a["timezone"],
-        job=JobSpec.model_validate_json(a["job"]), overlap=Overlap(a.get("overlap", "allow")),
+        job=JobSpec.model_validate_json(a["job"], context=STORED), overlap=Overlap(a.get("overlap", "allow")),
         paused=bool(a.get("paused", False)), created_at=_dt(a["created_at"]), updated_at=_dt(a["updated_at"]),
         next_fire_at=_dt(a.get("due_at")), last_run_at=_dt(a.get("last_run_at")), last_job_id=a.get("last_job_id"),
         version=int(a.get("version", 0)),

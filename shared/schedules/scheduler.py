@@ -27,7 +27,7 @@ from shared.jobs.record import JobRecord
 from shared.schedules import cron
 from shared.schedules.models import Overlap
 from shared.schedules.record import ScheduleRecord, fire_job_id, rfc3339
-from shared.schedules.service import fired_spec
+from shared.schedules.service import fired_spec, job_spec_to_run
 from shared.schedules.store import Fire, ScheduleStore
 
 logger = Logger(child=True)
@@ -86,7 +86,7 @@ class Scheduler:
             if s.overlap is Overlap.skip and s.last_job_id and not done.get(s.last_job_id, True):
                 fires.append(Fire(s, fire_time, nxt, None))
                 continue
-            spec = fired_spec(s.job, s.id, fire_time)
+            spec = fired_spec(job_spec_to_run(s), s.id, fire_time)
             job = JobRecord.submitted(fire_job_id(s.id, fire_time), s.tenant, spec, now)
             fires.append(Fire(s, fire_time, nxt, job))
         return fires

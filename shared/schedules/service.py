@@ -7,7 +7,9 @@ from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
+from shared.envelope import SealedValueInvalid
 from shared.errors import Conflict, Unprocessable
+from shared.jobs.credentials import opened_schedule_spec
 from shared.jobs.models import JobSpec, utcnow
 from shared.jobs.service import JobService, check_targets
 from shared.jobs.store import Created
@@ -27,6 +29,19 @@ def schedule_labels(schedule_id: str, fire_time: datetime) -> dict[str, str]:
 def fired_spec(spec: JobSpec, schedule_id: str, fire_time: datetime) -> JobSpec:
     """The job a schedule creates for `fire_time`: its job spec, labelled with the schedule and the time."""
     return spec.model_copy(update={"labels": {**spec.labels, **schedule_labels(schedule_id, fire_time)}})
+
+
+def job_spec_to_run(record: ScheduleRecord) -> JobSpec:
+    """The schedule's job spec with its sealed credential headers opened: what a fire or a trigger submits
+    (the job's own write seals them again). One that does not open (another stage's key, a tampered item)
+    stays sealed: its job is written and fails as any job whose credential does not open, visibly, instead
+    of stopping the tick for every other schedule."""
+    try:
+        return opened_schedule_spec(record.tenant, record.id, record.job)
+    except SealedValueInvalid:
+        logger.error("a schedule's sealed credential header does not open",
+                     extra={"schedule_id": record.id, "tenant": record.tenant})
+        return record.job
 
 
 @dataclass
@@ -94,7 +109,7 @@ class ScheduleService:
         now = utcnow()
         if self.jobs is None:
             raise Unprocessable("this endpoint cannot trigger schedules")
-        created = self.jobs.submit(tenant, record.job, now=now, labels=schedule_labels(record.id, now))
+        created = self.jobs.submit(tenant, job_spec_to_run(record), now=now, labels=schedule_labels(record.id, now))
         self.store.record_run(record.id, created.job.id, now)
         logger.info("schedule triggered", extra={"schedule_id": record.id, "tenant": tenant,
                                                  "job_id": created.job.id})

@@ -1,15 +1,21 @@
 """The scheduler's fire path with a clock the test sets, against moto over HTTP: one job per fire time
 (also when a tick is delivered twice, schedulers race, or a backlog is caught up), paused schedules fire
-nothing, `overlap: skip` waits for the previous run, and every fired job is labelled and enqueued."""
+nothing, `overlap: skip` waits for the previous run, every fired job is labelled and enqueued, and a
+schedule's credential headers are sealed at rest and opened only into the job a fire creates."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.envelope import PREFIX, SealedValueInvalid
+from shared.jobs.credentials import open_headers, opened_schedule_spec
 from shared.jobs.models import Status
+from shared.redaction import REDACTED
 from shared.schedules.models import SchedulePatch
 from shared.schedules.record import fire_job_id
 from tests.integration.schedules.conftest import TENANT, World
@@ -119,3 +125,36 @@ def test_a_crash_between_the_job_and_the_schedules_move_is_healed_without_a_seco
     after = world.store.get(TENANT, s.id)
     assert after.next_fire_at == minute(2) and after.name == "renamed"
     assert after.last_job_id == fire_job_id(s.id, minute(1))
+
+
+def test_credential_headers_are_sealed_in_the_schedule_and_opened_only_into_the_fired_job(world: World) -> None:
+    marker = uuid.uuid4().hex
+    secrets = {"Authorization": f"Bearer tok-{marker}", "X-Api-Key": f"k-{marker}"}
+    # Given a schedule whose job carries credentials, and a fallback that does too
+    s = world.create("* * * * *", T0, job={"request": {"url": "https://example.com/hook",
+                                                       "headers": {**secrets, "X-Trace": "visible"}},
+                                           "fallbacks": [{"url": "https://backup.example.com/hook",
+                                                          "headers": {"Authorization": f"Basic fb-{marker}"}}]})
+    # Then the stored schedule holds them sealed, bound to this schedule, and every read shows [redacted]
+    item = world.db.get_item(TableName=world.store.table, Key={"pk": {"S": f"SCH#{s.id}"}, "sk": {"S": "SCH"}})
+    stored = json.dumps(item["Item"])
+    assert marker not in stored and stored.count(PREFIX) == 3
+    read = world.store.get(TENANT, s.id)
+    assert read.job.request.headers["X-Trace"] == "visible"
+    assert all(read.job.request.headers[k].startswith(PREFIX) for k in secrets)
+    shown = read.public(T0).model_dump_json()
+    assert marker not in shown and shown.count(REDACTED) == 3
+    with pytest.raises(SealedValueInvalid):  # a sealed value copied into another schedule does not open
+        opened_schedule_spec(TENANT, "sch_other", read.job)
+    # When it fires, the job is written with the credentials sealed again, for the job, and opens to plaintext
+    world.scheduler(minute(1)).tick()
+    [job] = world.jobs_of(s.id)
+    job_item = world.db.get_item(TableName=world.jobs.table, Key={"pk": {"S": f"JOB#{job.id}"}, "sk": {"S": "JOB"}})
+    assert marker not in json.dumps(job_item["Item"])
+    assert open_headers(TENANT, job.id, job.spec.request.headers) == {**secrets, "X-Trace": "visible"}
+    assert open_headers(TENANT, job.id, job.spec.fallbacks[0].headers or {}) == {
+        "Authorization": f"Basic fb-{marker}"}
+    # And an edit that leaves the job alone keeps it sealed as it was (nothing sealed twice)
+    world.service.patch(TENANT, s.id, SchedulePatch(name="renamed"), now=minute(1))
+    again = world.store.get(TENANT, s.id)
+    assert again.job == read.job

@@ -5,12 +5,15 @@ cloud's scheduler turns a `* * * * *` schedule's next minute into exactly one pe
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
+import boto3
 import httpx
 import pytest
 
@@ -101,6 +104,39 @@ def test_trigger_runs_the_job_once_now_and_becomes_the_last_run(stack: StackStat
     assert done["status"] == "completed"
     after = tenant_api.get(f"/v1/schedules/{s['id']}").json()
     assert after["last_job_id"] == j["id"] and after["next_runs"] == s["next_runs"]
+
+
+def test_credential_headers_are_never_returned_and_reach_the_target_when_it_runs(
+        stack: StackState, tenant_api: httpx.Client) -> None:
+    marker = uuid.uuid4().hex
+    secrets = {"Authorization": f"Bearer tok-{marker}", "X-Api-Key": f"k-{marker}"}
+    body = {"cron": "0 0 1 1 *", "job": {"request": {"url": f"{stack.demo_target_url}/status/200",
+                                                     "headers": {**secrets, "X-Trace": "visible"}}}}
+    # Given a schedule whose job carries credentials: every read shows them as the jobs API does
+    created = tenant_api.post("/v1/schedules", json=body)
+    assert created.status_code == 201, created.text
+    s = created.json()
+    assert s["job"]["request"]["headers"] == {**dict.fromkeys(secrets, "[redacted]"), "X-Trace": "visible"}
+    reads = [created.text, tenant_api.get(f"/v1/schedules/{s['id']}").text, tenant_api.get("/v1/schedules").text,
+             tenant_api.patch(f"/v1/schedules/{s['id']}", json={"name": "renamed"}).text]
+    # And the stored item holds them sealed
+    kw = {"endpoint_url": stack.aws_endpoint, "region_name": "us-east-1", "aws_access_key_id": "testing",
+          "aws_secret_access_key": "testing"}
+    item = boto3.client("dynamodb", **kw).get_item(TableName=stack.function_env["SCHEDULES_TABLE"],
+                                                   Key={"pk": {"S": f"SCH#{s['id']}"}, "sk": {"S": "SCH"}})
+    assert "sf1." in json.dumps(item["Item"])
+    reads.append(json.dumps(item["Item"]))
+    # When it runs (trigger), the target gets the credentials in plaintext
+    j = tenant_api.post(f"/v1/schedules/{s['id']}/trigger").json()
+    done = wait_for(lambda: tenant_api.get(f"/v1/jobs/{j['id']}").json(), lambda x: x["status"] == "completed", 60)
+    assert done["status"] == "completed", done
+    [call] = httpx.get(f"{stack.demo_target_url}/_calls", params={"key": j["id"]}).json()["calls"]
+    assert {k: call["headers"][k.lower()] for k in secrets} == secrets
+    reads += [json.dumps(j), json.dumps(done)]
+    reads += [p.read_text(errors="replace") for p in (Path(stack.home) / "logs").glob("*.log")]
+    for text in reads:
+        assert marker not in text
+    tenant_api.delete(f"/v1/schedules/{s['id']}")
 
 
 def test_the_cli_creates_lists_pauses_resumes_triggers_and_deletes(stack: StackState) -> None:
