@@ -172,10 +172,12 @@ def test_event_types_route_each_event_to_the_destinations_that_want_it(
     assert [d.body for d in receiver.to("/payments")] == [sent["payment_intent.succeeded"]]
     assert [d.body for d in receiver.to("/refunds")] == [sent["charge.refunded"]]
     assert sorted(d.body for d in receiver.to("/all")) == sorted(sent.values())
+    # And GET /v1/jobs?source_id= lists exactly this source's five delivery jobs
     by_source = api.get("/v1/jobs", params={"source_id": source["id"], "limit": 50})
-    if by_source.status_code == 200 and all(j["labels"].get("source_id") == source["id"]
-                                            for j in by_source.json()["items"]):
-        assert len(by_source.json()["items"]) == 5
+    assert by_source.status_code == 200, by_source.text
+    listed = by_source.json()["items"]
+    assert sorted(j["id"] for j in listed) == sorted(j for e in events(api, source["id"]) for j in e["job_ids"])
+    assert len(listed) == 5 and all(j["labels"]["source_id"] == source["id"] for j in listed)
 
 
 def test_replay_one_event_and_a_time_range(api: httpx.Client, public: httpx.Client, receiver: Receiver,
