@@ -113,7 +113,7 @@ class LocalCloud:
             self.aws_label = "AWS (AWS_ENDPOINT_URL)"
             return endpoint
         endpoint = f"http://127.0.0.1:{self.ports.aws}"
-        self._child("moto", self._python("-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.ports.aws)),
+        self._child("moto", self._python("-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(self.ports.aws)),
                     dict(os.environ), restart=False)
         if not wait_http(f"{endpoint}/moto-api/", 120):
             raise RuntimeError(f"moto did not start on port {self.ports.aws} (see {home() / 'logs/moto.log'})")

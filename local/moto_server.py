@@ -1,0 +1,104 @@
+"""The local cloud's AWS: moto's server, with DynamoDB made to behave as DynamoDB does under concurrency.
+
+    python -m local.moto_server -H 127.0.0.1 -p 4566     # the arguments of `python -m moto.server`
+
+Two fixes, both about moto's DynamoDB rather than about Steadfast:
+
+- **Requests are serialised.** moto's server is threaded and its tables are plain dicts: a query or a
+  transaction iterating a table while another thread inserts into it fails with "dictionary changed size
+  during iteration", which the SDK sees as a 500. One lock around each DynamoDB request makes every
+  operation atomic, as DynamoDB's own single-item operations are (moto is bound by one interpreter's GIL
+  anyway, so the lock costs little throughput).
+- **A transaction saves and restores only its own items.** moto backs up every table a transaction names
+  with a deep copy, once per item, before applying it, and restores the whole tables when it fails: a cost
+  that grows with the table (a 3-item ingest transaction against a jobs table of a few thousand items took
+  hundreds of milliseconds), and a failed transaction would undo writes other requests made meanwhile. Here
+  the items a transaction names are copied before it runs and put back, one by one, if it fails: the same
+  all-or-nothing outcome, in time proportional to the transaction.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import threading
+from typing import Any
+
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
+
+_LOCK = threading.RLock()
+_Saved = tuple[Table, DynamoType, DynamoType | None, Item | None]
+
+
+class _TablesAsTheyAre:
+    """Stands in for the `copy` module inside moto's DynamoDB backend, whose only deep copies are the
+    transaction's whole-table backup (made a no-op: its items are saved instead) and one item's copy in
+    update_item (still a deep copy)."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+def _saved_items(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[_Saved]:
+    saved: list[_Saved] = []
+    for entry in transact_items:
+        op_type, op = next(iter(entry.items()))
+        table = backend.tables.get(op.get("TableName", ""))
+        key = op.get("Item") if op_type == "Put" else op.get("Key")
+        if table is None or not isinstance(key, dict) or table.hash_key_attr not in key:
+            continue  # moto refuses it before writing anything
+        range_attr = table.range_key_attr
+        if range_attr is not None and range_attr not in key:
+            continue
+        hash_value = DynamoType(key[table.hash_key_attr])
+        range_value = DynamoType(key[range_attr]) if range_attr is not None else None
+        saved.append((table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))))
+    return saved
+
+
+def _restore(saved: list[_Saved]) -> None:
+    for table, hash_value, range_value, item in reversed(saved):
+        if item is None:
+            table.delete_item(hash_value, range_value)
+        elif range_value is not None:
+            table.items[hash_value][range_value] = item
+        else:
+            table.items[hash_value] = item  # type: ignore[assignment]
+
+
+def install() -> None:
+    original_call = DynamoHandler.call_action
+    original_transact = DynamoDBBackend.transact_write_items
+
+    def call_action(self: DynamoHandler) -> Any:
+        with _LOCK:
+            return original_call(self)
+
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        with _LOCK:
+            saved = _saved_items(self, transact_items) if len(transact_items) <= 100 else []
+            try:
+                original_transact(self, transact_items)
+            except BaseException:
+                _restore(saved)
+                raise
+
+    setattr(dynamodb_models, "copy", _TablesAsTheyAre)  # noqa: B010 (moto imports `copy` as a module global)
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def main(argv: list[str] | None = None) -> None:
+    install()
+    from moto.server import main as moto_main
+
+    moto_main(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
