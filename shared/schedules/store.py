@@ -197,7 +197,11 @@ class ScheduleStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise Unavailable(f"advancing a schedule failed: {exc.response['Error']['Code']}") from exc
-            return None  # another scheduler moved it on, or it was edited or deleted meanwhile
+            if created is None:
+                return None  # another scheduler moved it on, or it was edited or deleted meanwhile
+            # This call wrote the fire time's job and a racer (that found it written) moved the schedule on
+            # first: the job is still this call's to enqueue and count, or it would wait for the sweeper.
+            return Fire(f.schedule, f.fire_time, f.next_fire, created)
         except BotoCoreError as exc:
             raise Unavailable(f"advancing a schedule failed: {type(exc).__name__}") from exc
         return Fire(f.schedule, f.fire_time, f.next_fire, created, existed=f.job is not None and created is None)

@@ -5,6 +5,7 @@ schedule's credential headers are sealed at rest and opened only into the job a 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +58,22 @@ def test_a_tick_delivered_twice_and_racing_schedulers_make_one_job(world: World)
     assert sum(r.fired for r in results) == 1
     assert sorted(j.spec.labels["scheduled_for"] for j in world.jobs_of(s.id)) == [
         "2027-06-01T12:05:00Z", "2027-06-01T12:10:00Z"]
+
+
+def test_the_writer_of_a_fire_times_job_enqueues_it_when_a_racer_moved_the_schedule_first(world: World) -> None:
+    # Given a due schedule, planned by two schedulers; the racer finds the job not yet written and moves the
+    # schedule on first (here: its fire carries no job, as a racer that found the job written does)
+    s = world.create("* * * * *", T0)
+    sched = world.scheduler(minute(1))
+    due = world.store.due(minute(1))
+    [mine] = sched._plan(due, minute(1))
+    racer = dataclasses.replace(mine, job=None)
+    assert len(world.store.fire([racer])) == 1
+    # When this scheduler's write of the job succeeds but its move of the schedule loses the race
+    won = world.store.fire([mine])
+    # Then the job is still this scheduler's to count and enqueue, not left for the sweeper
+    assert [f.job.id for f in won if f.job] == [fire_job_id(s.id, minute(1))]
+    assert [j.id for j in world.jobs_of(s.id)] == [fire_job_id(s.id, minute(1))]
 
 
 def test_the_fire_path_called_twice_for_the_same_time_writes_one_job(world: World) -> None:
@@ -115,7 +132,8 @@ def test_a_crash_between_the_job_and_the_schedules_move_is_healed_without_a_seco
     sched = world.scheduler(minute(1))
     fires = sched._plan(world.store.due(minute(1)), minute(1))
     world.service.patch(TENANT, s.id, SchedulePatch(name="renamed"), now=minute(1))
-    assert world.store.fire(fires) == []  # the job exists, the move lost to the edit
+    # the job exists and the move lost to the edit: the writer still counts and enqueues its job
+    assert [f.job.id for f in world.store.fire(fires) if f.job] == [fire_job_id(s.id, minute(1))]
     assert [j.id for j in world.jobs_of(s.id)] == [fire_job_id(s.id, minute(1))]
     assert world.store.get(TENANT, s.id).next_fire_at == minute(1)
     # When the next tick reads the schedule, it finds 12:01's job and only moves the schedule on
