@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from shared.jobs.continuations import Effect
-from shared.jobs.models import Attempt, Status
+from shared.jobs.models import Attempt, Priority, Status
 from shared.jobs.queue import JobQueue
 from shared.jobs.record import JobRecord
 from shared.jobs.store import JobStore, Owes
@@ -98,7 +98,7 @@ class BenchMemoryJobQueue(JobQueue):
     """Records what the worker asks of SQS. Benchmark-only double of `shared.jobs.queue.JobQueue`."""
 
     def __init__(self, latency_s: float = 0.0) -> None:  # not super(): no SQS client
-        self.url, self.dlq_url = "bench://jobs", "bench://jobs-dlq"
+        self.url, self.dlq_url, self.lanes = "bench://jobs", "bench://jobs-dlq", {}
         self.latency_s = latency_s
         self.sent: list[tuple[str, str, float]] = []
         self.hidden: list[tuple[str, float]] = []
@@ -108,11 +108,11 @@ class BenchMemoryJobQueue(JobQueue):
         if self.latency_s:
             time.sleep(self.latency_s)
 
-    def send(self, job_id: str, tenant: str, delay_s: float = 0) -> None:
+    def send(self, job_id: str, tenant: str, delay_s: float = 0, priority: Priority = Priority.normal) -> None:
         self._service()
         self.sent.append((job_id, tenant, delay_s))
 
-    def retry_in(self, receipt_handle: str, seconds: float) -> None:
+    def retry_in(self, receipt_handle: str, seconds: float, lane: Priority = Priority.normal) -> None:
         self._service()
         self.hidden.append((receipt_handle, seconds))
 

@@ -118,6 +118,8 @@ def cmd_jobs_submit(args: argparse.Namespace) -> int:
         spec["depends_on"] = args.depends_on
     if args.ordering_key:
         spec["ordering_key"] = args.ordering_key
+    if args.priority:
+        spec["priority"] = args.priority
     job = Client().submit(spec, args.idempotency_key)
     print(job["id"] if args.quiet else _job_line(job))
     return 0
@@ -236,6 +238,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--depends-on", action="append", metavar="ID", help="a job that must complete first, repeatable")
     s.add_argument("--ordering-key", metavar="K",
                    help="run after this tenant's earlier jobs with the same key ended")
+    s.add_argument("--priority", choices=["high", "normal", "low"],
+                   help="which waiting job goes first under contention (default normal; aging promotes)")
     s.add_argument("--quiet", "-q", action="store_true", help="print only the job id")
     s.set_defaults(fn=cmd_jobs_submit)
     for name, fn, what in (("get", cmd_jobs_get, "show a job and its attempts"),

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.exceptions import ClientError
 
 from shared.topology import QUEUES, TABLES, Table
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 
 def _create_table(db: object, t: Table) -> None:
@@ -52,11 +56,15 @@ def create_resources(visibility_s: int | None = None) -> dict[str, str]:
         dlq_url = sqs.create_queue(QueueName=f"steadfast-{q.name}-dlq",
                                    Attributes={"MessageRetentionPeriod": str(q.retention_s)})["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        url = sqs.create_queue(QueueName=f"steadfast-{q.name}", Attributes={
+        attributes: dict[QueueAttributeNameType, str] = {
             "VisibilityTimeout": str(visibility_s or q.visibility_timeout_s),
             "MessageRetentionPeriod": str(q.retention_s),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": q.max_receive_count}),
-        })["QueueUrl"]
+        }
+        url = sqs.create_queue(QueueName=f"steadfast-{q.name}", Attributes=attributes)["QueueUrl"]
+        for lane in q.extra_lanes:  # priority lanes: the same settings, the same DLQ
+            out[lane.env_var] = sqs.create_queue(QueueName=f"steadfast-{q.lane_name(lane)}",
+                                                 Attributes=attributes)["QueueUrl"]
         out[q.env_var] = url
         out[q.dlq_env_var] = dlq_url
     return out

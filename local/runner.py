@@ -13,7 +13,7 @@ from typing import Any
 import uvicorn
 
 from local.apigw import build_app
-from local.sources import run_queue_source, run_schedule
+from local.sources import lane_sources, run_queue_source, run_schedule
 from shared.topology import FUNCTIONS, HttpApi, QueueSource, Schedule, StreamingUrl, function, queue
 
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     elif isinstance(trigger, StreamingUrl):
         serve(trigger.asgi_app, args.port)
     elif isinstance(trigger, QueueSource):
-        run_queue_source(fn, load_handler(fn.entry), os.environ[queue(trigger.queue).env_var])
+        run_queue_source(fn, load_handler(fn.entry), lane_sources(queue(trigger.queue), os.environ))
     elif isinstance(trigger, Schedule):
         rate = float(os.environ.get(trigger.local_rate_env or "", "") or trigger.local_rate_s)
         run_schedule(fn, load_handler(fn.entry), rate)

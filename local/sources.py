@@ -1,19 +1,21 @@
-"""Event sources of the local cloud: an SQS event-source mapping and an EventBridge schedule loop, each
-calling the deployed handler unchanged."""
+"""Event sources of the local cloud: SQS event-source mappings (one per priority lane, taking turns by weight)
+and an EventBridge schedule loop, each calling the deployed handler unchanged."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from local.lambda_context import LocalContext
-from shared.topology import Function, QueueSource, Schedule
+from shared.topology import Function, Queue, QueueSource, Schedule
 
 log = logging.getLogger("steadfast.local")
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -28,33 +30,94 @@ def sqs_event(messages: list[Any], queue_arn: str) -> dict[str, Any]:
     } for m in messages]}
 
 
-def run_queue_source(fn: Function, handler: Handler, queue_url: str, stop: Callable[[], bool] = lambda: False) -> None:
-    """Poll like Lambda's event-source mapping: long-poll a batch, invoke, delete what did not fail."""
+@dataclass
+class LaneSource:
+    """One lane of a queue source: its queue, its weight, and the one batch received ahead (if any)."""
+
+    name: str
+    url: str
+    weight: int
+    arn: str = ""
+    batch: list[Any] = field(default_factory=list)
+    credit: int = 0
+
+
+def pick(lanes: list[LaneSource]) -> LaneSource | None:
+    """The next lane to serve among those holding a batch: smooth weighted round-robin (as nginx balances
+    upstreams), so that with every lane busy each gets its weight's share of invocations, and an idle lane's
+    turn goes to the others. (In AWS each lane's event-source mapping is capped at its share instead.)"""
+    ready = [lane for lane in lanes if lane.batch]
+    if not ready:
+        return None
+    for lane in ready:
+        lane.credit += lane.weight
+    chosen = max(ready, key=lambda lane: lane.credit)
+    chosen.credit -= sum(lane.weight for lane in ready)
+    return chosen
+
+
+def run_queue_source(fn: Function, handler: Handler, lanes: list[LaneSource],
+                     stop: Callable[[], bool] = lambda: False) -> None:
+    """Poll like Lambda's event-source mappings, one per lane: long-poll a batch, invoke, delete what did not
+    fail. Each lane has a receiver thread that holds at most one batch ahead; invocations run one at a time
+    (one execution environment), the lanes taking turns by weight."""
     assert isinstance(fn.trigger, QueueSource)
+    trigger = fn.trigger
     sqs = boto3.client("sqs")
-    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    ready = threading.Condition()
+    for lane in lanes:
+        lane.arn = sqs.get_queue_attributes(QueueUrl=lane.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    def receive(lane: LaneSource) -> None:
+        client = boto3.client("sqs")
+        while not stop():
+            with ready:
+                ready.wait_for(lambda: not lane.batch or stop(), timeout=1)
+                if lane.batch:
+                    continue
+            try:
+                out = client.receive_message(QueueUrl=lane.url, MaxNumberOfMessages=trigger.batch_size,
+                                             WaitTimeSeconds=1, AttributeNames=["All"])
+            except (ClientError, BotoCoreError) as exc:
+                log.warning("receive failed on %s: %s", lane.name, exc)
+                time.sleep(1)
+                continue
+            if messages := out.get("Messages", []):
+                with ready:
+                    lane.batch = messages
+                    ready.notify_all()
+
+    for lane in lanes:
+        threading.Thread(target=receive, args=(lane,), name=f"receive-{lane.name}", daemon=True).start()
     while not stop():
-        try:
-            out = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=fn.trigger.batch_size,
-                                      WaitTimeSeconds=1, AttributeNames=["All"])
-        except (ClientError, BotoCoreError) as exc:
-            log.warning("receive failed: %s", exc)
-            time.sleep(1)
-            continue
-        messages = out.get("Messages", [])
-        if not messages:
+        with ready:
+            ready.wait_for(lambda: any(lane.batch for lane in lanes), timeout=1)
+            chosen = pick(lanes)
+            messages, chosen_url = (chosen.batch, chosen.url) if chosen else ([], "")
+        if chosen is None:
             continue
         try:
-            result = handler(sqs_event(messages, arn), LocalContext(fn.name, fn.timeout_s, fn.memory_mb))
+            result = handler(sqs_event(messages, chosen.arn), LocalContext(fn.name, fn.timeout_s, fn.memory_mb))
         except Exception:
             # As in Lambda: a failed invocation deletes nothing; the batch reappears after its visibility.
             log.exception("invocation of %s failed", fn.name)
-            continue
+            result = {"batchItemFailures": [{"itemIdentifier": m["MessageId"]} for m in messages]}
+        finally:
+            with ready:
+                chosen.batch = []
+                ready.notify_all()
         failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
-            sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+            sqs.delete_message_batch(QueueUrl=chosen_url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])])
+
+
+def lane_sources(q: Queue, env: Mapping[str, str]) -> list[LaneSource]:
+    """The lanes of queue `q` with their URLs from `env` (a queue without lanes is its one lane)."""
+    if not q.lanes:
+        return [LaneSource(q.name, env[q.env_var], 1)]
+    return [LaneSource(lane.priority, env[lane.env_var], lane.weight) for lane in q.lanes if env.get(lane.env_var)]
 
 
 def scheduled_event(fn: Function) -> dict[str, Any]:

@@ -26,6 +26,9 @@ class Env(BaseModel):
     alerts_table: str = Field("alerts", alias="ALERTS_TABLE")
     jobs_queue_url: str = Field("", alias="JOBS_QUEUE_URL")
     jobs_dlq_url: str = Field("", alias="JOBS_DLQ_URL")
+    # The jobs queue's priority lanes (shared.topology.JOBS_QUEUE.lanes); unset, a lane is the jobs queue.
+    jobs_high_queue_url: str = Field("", alias="JOBS_HIGH_QUEUE_URL")
+    jobs_low_queue_url: str = Field("", alias="JOBS_LOW_QUEUE_URL")
     redis_url: str | None = Field(None, alias="REDIS_URL")
     # Every Redis key and channel of this stack starts with it (see shared.channels); unset, it is
     # derived from the stage. The local stack sets `local:<api port>:`.

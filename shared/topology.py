@@ -41,8 +41,19 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Lane:
+    """One priority's queue of a laned queue: an SQS queue of its own that redrives to the shared DLQ, and an
+    event-source mapping of its own whose maximum concurrency is this lane's `weight` share of the consumer's
+    `max_concurrency`. The lane whose `env_var` is the queue's own is the queue itself."""
+
+    priority: str  # shared.jobs.models.Priority
+    env_var: str
+    weight: int
+
+
+@dataclass(frozen=True)
 class Queue:
-    """A standard SQS queue with a dead-letter queue behind it."""
+    """A standard SQS queue with a dead-letter queue behind it (and its priority lanes, if any)."""
 
     name: str
     env_var: str
@@ -54,6 +65,16 @@ class Queue:
     # wait that long: the worker's heartbeat keeps it hidden for one lease at a time.
     visibility_timeout_s: int = 5400
     retention_s: int = 14 * 24 * 3600
+    lanes: tuple[Lane, ...] = ()
+
+    def lane_name(self, lane: Lane) -> str:
+        """The lane's queue name: the queue's own for its own lane, else `<name>-<priority>`."""
+        return self.name if lane.env_var == self.env_var else f"{self.name}-{lane.priority}"
+
+    @property
+    def extra_lanes(self) -> tuple[Lane, ...]:
+        """The lanes that are queues of their own (not the queue itself)."""
+        return tuple(lane for lane in self.lanes if lane.env_var != self.env_var)
 
 
 @dataclass(frozen=True)
@@ -87,6 +108,12 @@ class QueueSource:
     batch_size: int = 10
     max_batching_window_s: int = 0
     max_concurrency: int = 20
+
+    def lane_concurrency(self, lanes: tuple[Lane, ...]) -> dict[str, int]:
+        """Each lane's maximum concurrency: its weight's share of `max_concurrency`, at least 2 (the least an
+        SQS event-source mapping accepts). Shares are caps, not loans: an idle lane's share stays idle."""
+        total = sum(lane.weight for lane in lanes)
+        return {lane.priority: max(2, round(self.max_concurrency * lane.weight / total)) for lane in lanes}
 
 
 @dataclass(frozen=True)
@@ -230,7 +257,10 @@ SOURCES_TABLE = Table(
 TABLES: tuple[Table, ...] = (JOBS_TABLE, TENANTS_TABLE, INVERTERS_TABLE, READINGS_TABLE, SCHEDULES_TABLE,
                              SOURCES_TABLE, ROLLUPS_TABLE, ALERTS_TABLE)
 
-JOBS_QUEUE = Queue(name="jobs", env_var="JOBS_QUEUE_URL", dlq_env_var="JOBS_DLQ_URL")
+# Priority lanes (shared.jobs.queue): under a backlog in every lane the worker fleet's 50 invocations split
+# 25 / 17 / 8. Weighted, not strict; strict order holds only inside a flow-control key (shared.jobs.flow).
+JOBS_QUEUE = Queue(name="jobs", env_var="JOBS_QUEUE_URL", dlq_env_var="JOBS_DLQ_URL", lanes=(
+    Lane("high", "JOBS_HIGH_QUEUE_URL", 3), Lane("normal", "JOBS_QUEUE_URL", 2), Lane("low", "JOBS_LOW_QUEUE_URL", 1)))
 QUEUES: tuple[Queue, ...] = (JOBS_QUEUE,)
 
 API_ROUTES = HttpApi(

@@ -8,7 +8,7 @@ from functools import cache
 
 from shared.config import Env, env
 from shared.envelope import sealer
-from shared.jobs.queue import JobQueue
+from shared.jobs.queue import jobs_queue
 from shared.sources.ingest import Ingestor
 from shared.sources.store import SourceStore
 
@@ -20,7 +20,7 @@ def settings() -> Env:
 @cache
 def ingestor() -> Ingestor:
     e = settings()
-    return Ingestor(SourceStore(e.sources_table, e.jobs_table), JobQueue(e.jobs_queue_url, e.jobs_dlq_url),
+    return Ingestor(SourceStore(e.sources_table, e.jobs_table), jobs_queue(e),
                     sealer(e), retention=timedelta(seconds=e.event_retention_s))
 
 

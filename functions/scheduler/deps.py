@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared import redis_client
 from shared.config import env
 from shared.jobs.events import job_events
-from shared.jobs.queue import JobQueue
+from shared.jobs.queue import jobs_queue
 from shared.schedules.scheduler import Scheduler
 from shared.schedules.store import ScheduleStore
 
@@ -38,7 +38,7 @@ def redis_conn() -> redis.Redis | None:
 @cache
 def scheduler() -> Scheduler:
     e = env()
-    return Scheduler(ScheduleStore(e.schedules_table, e.jobs_table), JobQueue(e.jobs_queue_url, e.jobs_dlq_url),
+    return Scheduler(ScheduleStore(e.schedules_table, e.jobs_table), jobs_queue(e),
                      job_events(redis_conn(), e.redis_keys()))
 
 

@@ -15,7 +15,7 @@ from shared.envelope import sealer
 from shared.jobs.batch import BatchService
 from shared.jobs.events import JobEvents, job_events
 from shared.jobs.ordering import Sequences
-from shared.jobs.queue import JobQueue
+from shared.jobs.queue import jobs_queue
 from shared.jobs.service import JobService
 from shared.jobs.store import JobStore
 from shared.jobs.workflows import WorkflowService
@@ -73,7 +73,7 @@ def rate_limit() -> TenantRateLimit:
 @cache
 def jobs() -> JobService:
     e = settings()
-    return JobService(job_store(), JobQueue(e.jobs_queue_url, e.jobs_dlq_url), events(),
+    return JobService(job_store(), jobs_queue(e), events(),
                       allow_private_targets=e.allow_private_targets)
 
 

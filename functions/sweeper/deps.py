@@ -11,7 +11,8 @@ import redis
 from shared import redis_client
 from shared.config import Env, env
 from shared.jobs.events import job_events
-from shared.jobs.queue import JobQueue
+from shared.jobs.queue import jobs_queue
+from shared.jobs.settings import jobs_env
 from shared.jobs.store import JobStore
 from shared.jobs.sweeper import Sweeper
 
@@ -29,8 +30,9 @@ def redis_conn() -> redis.Redis | None:
 @cache
 def sweeper() -> Sweeper:
     e = settings()
-    return Sweeper(JobStore(e.jobs_table), JobQueue(e.jobs_queue_url, e.jobs_dlq_url),
-                   job_events(redis_conn(), e.redis_keys()), grace=timedelta(seconds=e.sweep_grace_s))
+    return Sweeper(JobStore(e.jobs_table), jobs_queue(e),
+                   job_events(redis_conn(), e.redis_keys()), grace=timedelta(seconds=e.sweep_grace_s),
+                   aging_s=jobs_env().priority_aging_s)
 
 
 def reset() -> None:

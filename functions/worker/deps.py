@@ -15,7 +15,7 @@ from shared.jobs.engine import Worker
 from shared.jobs.events import job_events
 from shared.jobs.heartbeat import Heartbeat
 from shared.jobs.protection import Protection
-from shared.jobs.queue import JobQueue
+from shared.jobs.queue import jobs_queue
 from shared.jobs.settings import JobsEnv, jobs_env
 from shared.jobs.store import JobStore
 from shared.tenants import TenantStore
@@ -41,13 +41,14 @@ def protection() -> Protection:
     client, j = redis_conn(), jobs_settings()
     if client is None or not j.protection:
         return Protection()
-    return Protection.on_redis(client, settings().redis_keys().prefix, j.breaker(), j.budget())
+    return Protection.on_redis(client, settings().redis_keys().prefix, j.breaker(), j.budget(),
+                               aging_s=j.priority_aging_s)
 
 
 @cache
 def worker() -> Worker:
     e = settings()
-    store, queue = JobStore(e.jobs_table), JobQueue(e.jobs_queue_url, e.jobs_dlq_url)
+    store, queue = JobStore(e.jobs_table), jobs_queue(e)
     return Worker(store, queue, TenantStore(e.tenants_table),
                   job_events(redis_conn(), e.redis_keys()), lease=timedelta(seconds=e.lease_s),
                   max_receive_count=JOBS_QUEUE.max_receive_count, faults=Faults(e.fault_points),

@@ -148,12 +148,14 @@ class Functions(Construct):
                 self._acknowledge_index_wildcard(role, self._deps.tables[name])
         for name in fn.queues:
             pair = self._deps.queues[name]
-            pair.queue.grant_send_messages(role)
+            for lane in pair.consumed:
+                lane.grant_send_messages(role)
             # Dead-lettering a job (worker) and redriving the DLQ (submit) both read and write it.
             pair.dlq.grant_send_messages(role)
             pair.dlq.grant_consume_messages(role)
         if isinstance(fn.trigger, QueueSource):
-            self._deps.queues[fn.trigger.queue].queue.grant_consume_messages(role)
+            for lane in self._deps.queues[fn.trigger.queue].consumed:
+                lane.grant_consume_messages(role)
         if fn.needs_secrets:
             self._deps.secret.grant_read(role)
         if fn.needs_kms:
@@ -191,6 +193,8 @@ class Functions(Construct):
             spec, pair = queue(name), self._deps.queues[name]
             env[spec.env_var] = pair.queue.queue_url
             env[spec.dlq_env_var] = pair.dlq.queue_url
+            for lane in spec.extra_lanes:
+                env[lane.env_var] = pair.lanes[lane.priority].queue_url
         if fn.needs_redis:
             if self._deps.redis_url is None:
                 raise ValueError(f"{fn.name} needs Redis but the stack has no cache")

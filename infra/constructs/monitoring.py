@@ -80,13 +80,15 @@ class Monitoring(Construct):
             1,
             f"Messages in the {name} dead-letter queue: inspect, then `steadfast dlq redrive`.",
         )
-        self._alarm(
-            f"{prefix}OldestMessage",
-            pair.queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
-            c.OLDEST_MESSAGE_ALARM_S,
-            f"The oldest message in the {name} queue is older than {c.OLDEST_MESSAGE_ALARM_S}s: "
-            "the worker is stalled, throttled or failing.",
-        )
+        # One per priority lane: a starved lane shows even while the others drain.
+        for lane, queue in (pair.lanes or {"normal": pair.queue}).items():
+            self._alarm(
+                f"{prefix}OldestMessage" if queue is pair.queue else f"{prefix}{lane.capitalize()}OldestMessage",
+                queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
+                c.OLDEST_MESSAGE_ALARM_S,
+                f"The oldest message in the {name} queue ({lane} lane) is older than {c.OLDEST_MESSAGE_ALARM_S}s: "
+                "the worker is stalled, throttled or failing.",
+            )
 
     def _build_function_alarms(self, fn: Function, function: lambda_.Function) -> None:
         prefix = fn.name.capitalize()
@@ -127,7 +129,8 @@ class Monitoring(Construct):
                 ),
                 cloudwatch.GraphWidget(
                     title=f"{name} queue: age of oldest message (s)",
-                    left=[pair.queue.metric_approximate_age_of_oldest_message(period=ONE_MINUTE)],
+                    left=[q.metric_approximate_age_of_oldest_message(period=ONE_MINUTE, label=lane)
+                          for lane, q in (pair.lanes or {"normal": pair.queue}).items()],
                     width=12,
                 ),
             )

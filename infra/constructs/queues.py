@@ -1,4 +1,5 @@
-"""SQS queues, built from `topology.QUEUES`, each with its dead-letter queue.
+"""SQS queues, built from `topology.QUEUES`, each with its dead-letter queue and its priority lanes (one
+queue per extra lane, same settings, redriving to the same DLQ).
 
 The visibility timeout is the worker's lease: it must outlast the consuming function's timeout by
 AWS's recommended factor of six, or a slow batch is handed out again while it still runs.
@@ -8,7 +9,7 @@ AWS's recommended factor of six, or a slow batch is handed out again while it st
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_sqs as sqs
@@ -27,6 +28,13 @@ DLQ_RETENTION = Duration.days(14)
 class QueuePair:
     queue: sqs.Queue
     dlq: sqs.Queue
+    # Every lane's queue by priority, the queue itself included (empty: a queue without lanes).
+    lanes: dict[str, sqs.Queue] = field(default_factory=dict)
+
+    @property
+    def consumed(self) -> list[sqs.Queue]:
+        """The queues a consumer receives from: each lane, or the queue itself."""
+        return list(self.lanes.values()) or [self.queue]
 
 
 def check_visibility(queues: Iterable[Queue], functions: Iterable[Function]) -> None:
@@ -59,14 +67,19 @@ class Queues(Construct):
             removal_policy=removal,
         )
         acknowledge(dlq, "AwsSolutions-SQS3", "This queue is the dead-letter queue of the jobs queue.")
-        queue = sqs.Queue(
-            self,
-            name,
-            visibility_timeout=Duration.seconds(spec.visibility_timeout_s),
-            retention_period=Duration.seconds(spec.retention_s),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=spec.max_receive_count),
-            removal_policy=removal,
-        )
-        return QueuePair(queue=queue, dlq=dlq)
+        def build(id_: str) -> sqs.Queue:
+            return sqs.Queue(
+                self,
+                id_,
+                visibility_timeout=Duration.seconds(spec.visibility_timeout_s),
+                retention_period=Duration.seconds(spec.retention_s),
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=spec.max_receive_count),
+                removal_policy=removal,
+            )
+
+        queue = build(name)
+        lanes = {lane.priority: queue if lane.env_var == spec.env_var else build(f"{name}{lane.priority.capitalize()}")
+                 for lane in spec.lanes}
+        return QueuePair(queue=queue, dlq=dlq, lanes=lanes)

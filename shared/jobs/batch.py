@@ -78,7 +78,8 @@ class BatchService:
                 results[i] = BatchItem(status=exc.status, problem=problems.from_error(exc, instance=f"/jobs/{i}"))
         if plain:
             self.jobs.store.create_many([r for _, r in plain])
-            sends = [(r.id, tenant, max(0.0, ((r.next_attempt_at or now) - now).total_seconds())) for _, r in plain]
+            sends = [(r.id, tenant, max(0.0, ((r.next_attempt_at or now) - now).total_seconds()), r.spec.priority)
+                     for _, r in plain]
             try:
                 self.jobs.queue.send_many([s for s in sends if s[2] <= MAX_DELAY_SECONDS])
             except Unavailable:

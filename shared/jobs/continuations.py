@@ -102,7 +102,7 @@ class Continuations:
             delay = max(0.0, (job.next_attempt_at - job.updated_at).total_seconds())
             try:
                 if delay <= MAX_DELAY_SECONDS:
-                    self.queue.send(job.id, job.tenant, delay)
+                    self.queue.send(job.id, job.tenant, delay, job.spec.priority)
             except Unavailable:
                 logger.warning("job written but not enqueued; the sweeper will send it", extra=log)
                 return

@@ -32,13 +32,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from shared.errors import Unavailable
 from shared.faults import Faults
 from shared.jobs import backoff, delivery
 from shared.jobs.continuations import Continuation, Continuations
 from shared.jobs.events import JobEvents, NoEvents
 from shared.jobs.features import default_continuations
 from shared.jobs.hooks import AttemptContext, AttemptHook
-from shared.jobs.models import Attempt, Outcome, Status, utcnow
+from shared.jobs.models import Attempt, Outcome, Priority, Status, utcnow
 from shared.jobs.protection import Admission, Protection
 from shared.jobs.queue import EARLY_CLAIM_S, MAX_DELAY_SECONDS, MAX_WAIT_ON_VISIBILITY_S, JobMessage, JobQueue
 from shared.jobs.record import JobRecord
@@ -111,8 +112,9 @@ class Worker:
         if record.next_attempt_at and (early := (record.next_attempt_at - utcnow()).total_seconds()) > 0:
             await asyncio.sleep(min(early, EARLY_CLAIM_S))  # SQS rounds to whole seconds; keep the jitter
         admission = await _io(self.protection.admit, record, owner, self.lease.total_seconds())
+        await self._wake(record, admission.woken)
         if admission.go:
-            disposition = await self._attempt(record, owner, client, admission, receipt_handle)
+            disposition = await self._attempt(record, owner, client, admission, receipt_handle, msg.lane)
         else:
             disposition = await self._defer(record, owner, admission)
         if not disposition.ack:
@@ -144,10 +146,10 @@ class Worker:
             logger.info("wait longer than SQS can hold; the sweeper enqueues the job when it is due", extra=log)
             return ACK
         if receive_count >= self.max_receive_count - 1:
-            await _io(self.queue.send, msg.job_id, msg.tenant, min(wait_s, MAX_DELAY_SECONDS))
+            await _io(self.queue.send, msg.job_id, msg.tenant, min(wait_s, MAX_DELAY_SECONDS), msg.lane)
             return ACK
         try:
-            await _io(self.queue.retry_in, receipt_handle, wait_s)
+            await _io(self.queue.retry_in, receipt_handle, wait_s, msg.lane)
         except (ClientError, BotoCoreError) as exc:
             # The job is in the store with its next_attempt_at: the sweeper enqueues it (late, never lost).
             logger.warning("SQS refused the visibility change; the sweeper takes the job over",
@@ -158,7 +160,8 @@ class Worker:
     async def _defer(self, record: JobRecord, owner: str, admission: Admission) -> Disposition:
         """Put the claimed job back unattempted for `admission.wait_s` (whole seconds: SQS visibility)."""
         wait = max(1, math.ceil(admission.wait_s))
-        waiting = record.deferred(utcnow(), wait)
+        # A job in a flow-control key's line stays due: the wake-up sent when its slot frees claims it at once.
+        waiting = record.deferred(utcnow(), 0 if admission.queued else wait)
         log = {"job_id": record.id, "destination": admission.destination, "reason": admission.reason,
                "wait_s": wait}
         if not await _io(self.store.defer, waiting, owner):
@@ -168,8 +171,8 @@ class Worker:
         await _io(self.events.publish, record.tenant, waiting.public())
         return Disposition(ack=False, retry_in_s=wait)
 
-    async def _attempt(self, record: JobRecord, owner: str, client: httpx.AsyncClient,
-                       admission: Admission, receipt_handle: str | None = None) -> Disposition:
+    async def _attempt(self, record: JobRecord, owner: str, client: httpx.AsyncClient, admission: Admission,
+                       receipt_handle: str | None = None, lane: Priority = Priority.normal) -> Disposition:
         n = record.attempts + 1
         started = utcnow()
         lease_s = self.lease.total_seconds()
@@ -177,14 +180,14 @@ class Worker:
             secret = await _io(self.tenants.signing_secret, record.tenant)
             async with AsyncExitStack() as stack:
                 ctx = AttemptContext(record=record, owner=owner, attempt=n, lease=self.lease,
-                                     receipt_handle=receipt_handle)
+                                     receipt_handle=receipt_handle, lane=lane)
                 for hook in self.hooks:
                     await stack.enter_async_context(hook.around(ctx))
                 call = await delivery.call(client, record, n, secret, started)
         except BaseException:
-            await _io(self.protection.settle, record, owner, admission, None, lease_s)
+            await self._wake(record, await _io(self.protection.settle, record, owner, admission, None, lease_s))
             raise
-        await _io(self.protection.settle, record, owner, admission, call.outcome, lease_s)
+        await self._wake(record, await _io(self.protection.settle, record, owner, admission, call.outcome, lease_s))
         self.faults.point("after_call")
         metrics.add_metric(name="Attempts", unit=MetricUnit.Count, value=1)
         updated, attempt, disposition = self.decide(record, n, started, call)
@@ -202,6 +205,20 @@ class Worker:
                                     .model_dump_json(), updated.last_error or "retries exhausted")
         await _io(self.events.publish, record.tenant, updated.public())
         return disposition
+
+    async def _wake(self, record: JobRecord, job_ids: Sequence[str]) -> None:
+        """Send a fresh message to each waiting job a freed flow-control slot now belongs to. It goes on the
+        high lane: the job already won its key's line and must not queue again behind a backlog. A lost
+        wake-up costs only time: the job asks again within `shared.jobs.flow.MAX_POLL_S`."""
+        if not job_ids:
+            return
+        try:
+            await _io(self.queue.send_many, [(j, record.tenant, 0.0) for j in job_ids], Priority.high)
+        except Unavailable as exc:
+            logger.warning("waking the next jobs of a flow-control key failed; they ask again soon",
+                           extra={"job_id": record.id, "woken": list(job_ids), "error": str(exc)})
+            return
+        metrics.add_metric(name="FlowControlWakeups", unit=MetricUnit.Count, value=len(job_ids))
 
     def decide(self, record: JobRecord, n: int, started: datetime, call: delivery.CallOutcome
                ) -> tuple[JobRecord, Attempt, Disposition]:

@@ -72,7 +72,7 @@ class Heartbeat:
             kept = await asyncio.to_thread(self.store.renew_lease, ctx.record.id, ctx.owner, utcnow(), ctx.lease,
                                            ctx.attempt, started)
             if kept and ctx.receipt_handle:
-                await asyncio.to_thread(self.queue.retry_in, ctx.receipt_handle, lease_s)
+                await asyncio.to_thread(self.queue.retry_in, ctx.receipt_handle, lease_s, ctx.lane)
         except Unavailable:
             logger.warning("heartbeat failed; retrying at the next beat", extra=log)
             return True

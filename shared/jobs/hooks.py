@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
+from shared.jobs.models import Priority
 from shared.jobs.record import JobRecord
 
 
@@ -24,6 +25,7 @@ class AttemptContext:
     attempt: int       # the attempt number about to be made
     lease: timedelta   # the lease the claim took
     receipt_handle: str | None = None  # the SQS message being worked on (its visibility is the queue's lease)
+    lane: Priority = Priority.normal   # the queue that message is on (shared.jobs.queue)
 
 
 class AttemptHook(Protocol):

@@ -74,6 +74,14 @@ class OnDependencyFailure(StrEnum):
     run = "run"        # this job runs once every parent has ended, however they ended
 
 
+class Priority(StrEnum):
+    """Which of the jobs waiting for the same capacity goes first (`shared.jobs.priority`: with aging)."""
+
+    high = "high"
+    normal = "normal"
+    low = "low"
+
+
 class Outcome(StrEnum):
     success = "success"
     retryable = "retryable"
@@ -227,6 +235,7 @@ class JobSpec(Strict):
     on_dependency_failure: OnDependencyFailure = OnDependencyFailure.cancel
     # This tenant's jobs with the same key run one at a time, in the order accepted (shared.jobs.ordering).
     ordering_key: OrderingKey | None = None
+    priority: Priority = Priority.normal
 
     @field_validator("depends_on")
     @classmethod
@@ -328,6 +337,7 @@ class Job(BaseModel):
     # `run_attempts` this run's (run 0 is the first), so `6 / 2` reads "2 of 2 in run 2, 6 in all".
     run: int = 0
     run_attempts: int = 0
+    priority: Priority = Priority.normal
 
 
 class JobPage(BaseModel):

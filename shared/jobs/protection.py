@@ -6,6 +6,11 @@ may not, the engine puts the job back with the wait given here (no attempt consu
 pending or retrying with `next_attempt_at` set). `settle` reports the call's outcome and frees what
 `admit` took. Waits carry jitter, so that jobs parked by one open breaker do not return as a herd.
 
+A job refused for a flow-control key's parallelism waits in the key's room, in priority order
+(`shared.jobs.flow`, `shared.jobs.priority`): its Admission is `queued` (the engine keeps it due, so that a
+wake-up can claim it at once), and `settle` returns the waiting jobs a freed slot now belongs to, which the
+engine wakes with a fresh message.
+
 **Fail open.** Redis holds this state, but the job store is the truth and delivery must go on without
 Redis: any Redis error admits the job unprotected, logs a warning and counts `ProtectionFailOpen`;
 for `FALLBACK_HOLD_S` afterwards this process does not ask Redis again, so that an unreachable Redis
@@ -18,15 +23,17 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 import redis
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shared.jobs.breaker import BreakerPolicy, DestinationGuard, RetryBudgetPolicy, Verdict, destination
-from shared.jobs.flow import FlowLimiter
+from shared.jobs.flow import MAX_POLL_S, FlowLimiter
 from shared.jobs.models import Outcome
+from shared.jobs.priority import DEFAULT_AGING_S
 from shared.jobs.queue import MAX_DELAY_SECONDS
 from shared.jobs.record import JobRecord
 
@@ -58,6 +65,8 @@ class Admission:
     guarded: bool = False  # the breaker counted on this call: report its outcome
     flow: bool = False     # holds a flow-control slot or token
     retry_cost: float = 0.0
+    queued: bool = False   # waits in a flow-control key's room: stays due, a wake-up may come any moment
+    woken: tuple[str, ...] = ()  # waiting jobs a slot given back here now belongs to: wake them
 
 
 @dataclass
@@ -70,8 +79,9 @@ class Protection:
 
     @classmethod
     def on_redis(cls, client: redis.Redis, prefix: str = "", breaker: BreakerPolicy | None = None,
-                 budget: RetryBudgetPolicy | None = None, rng: random.Random | None = None) -> Protection:
-        return cls(DestinationGuard(client, prefix, breaker, budget), FlowLimiter(client, prefix),
+                 budget: RetryBudgetPolicy | None = None, rng: random.Random | None = None,
+                 aging_s: float = DEFAULT_AGING_S) -> Protection:
+        return cls(DestinationGuard(client, prefix, breaker, budget), FlowLimiter(client, prefix, aging_s=aging_s),
                    rng or random.Random())
 
     def admit(self, record: JobRecord, owner: str, lease_s: float) -> Admission:
@@ -85,12 +95,20 @@ class Protection:
         spec, took_flow = record.spec.flow_control, False
         try:
             if spec is not None:
-                gate = self.flow.acquire(record.tenant, spec, owner, lease_s)
+                # It has waited since it became due (its first refusal keeps that place; later ones do not move it).
+                since = (record.next_attempt_at or record.created_at).timestamp()
+                gate = self.flow.acquire(record.tenant, spec, owner, lease_s, record.id, record.spec.priority, since)
+                if gate.verdict == "rate":
+                    jitter = 1 / spec.rate if spec.rate else 0.5
+                    return self._refuse(dest, FLOW_RATE, gate.wait_s + self.rng.uniform(0, max(jitter, 0.5)),
+                                        log | {"flow_key": spec.key}, queued=bool(spec.parallelism))
                 if not gate.admitted:
-                    reason = FLOW_RATE if gate.verdict == "rate" else FLOW_PARALLELISM
-                    jitter = 1 / spec.rate if reason == FLOW_RATE and spec.rate else gate.wait_s
-                    return self._refuse(dest, reason, gate.wait_s + self.rng.uniform(0, max(jitter, 0.5)),
-                                        log | {"flow_key": spec.key})
+                    # The head is woken when a slot frees; the others ask again about when their turn comes.
+                    turn = gate.wait_s * (1 + gate.ahead / (spec.parallelism or 1))
+                    wait = min(MAX_POLL_S, turn + self.rng.uniform(0, max(gate.wait_s, 0.5)))
+                    return self._refuse(dest, FLOW_PARALLELISM, wait, {
+                        **log, "flow_key": spec.key, "ahead": gate.ahead, "priority": record.spec.priority.value},
+                        queued=True)
                 took_flow = True
             # A retry on the same target pays into the budget; the first call on a target (or a fallback) not.
             cost = (self.guard.retry_cost((record.last_error or "").startswith("timeout"))
@@ -106,44 +124,48 @@ class Protection:
                 logger.info("circuit breaker half-open: this job is the probe", extra=log)
             return Admission(go=True, destination=dest, probe=probe, guarded=True, flow=took_flow,
                              retry_cost=0.0 if probe else cost)
+        woken: list[str] = []
         if took_flow and spec is not None:
             try:
-                self.flow.release(record.tenant, spec, owner, lease_s, refund=True)
+                woken = self.flow.release(record.tenant, spec, owner, lease_s, refund=True)
             except redis.RedisError as exc:
                 self._fail_open(exc, log)
         cooldown = self.guard.breaker.cooldown_s
         match verdict.verdict:
             case Verdict.open:
-                return self._refuse(dest, BREAKER_OPEN, verdict.wait_s + self.rng.uniform(0, 1), log)
+                refusal = self._refuse(dest, BREAKER_OPEN, verdict.wait_s + self.rng.uniform(0, 1), log)
             case Verdict.half_open:
                 wait = min(verdict.wait_s, cooldown) * self.rng.uniform(1, 1.5)
-                return self._refuse(dest, BREAKER_HALF_OPEN, wait, log)
+                refusal = self._refuse(dest, BREAKER_HALF_OPEN, wait, log)
             case _:
-                return self._refuse(dest, RETRY_BUDGET, verdict.wait_s * self.rng.uniform(1, 2), log)
+                refusal = self._refuse(dest, RETRY_BUDGET, verdict.wait_s * self.rng.uniform(1, 2), log)
+        return replace(refusal, woken=tuple(woken))
 
     def settle(self, record: JobRecord, owner: str, admission: Admission, outcome: Outcome | None,
-               lease_s: float) -> None:
-        """The call ended with `outcome` (None: it never happened). Frees the slot, feeds the breaker."""
+               lease_s: float) -> list[str]:
+        """The call ended with `outcome` (None: it never happened). Frees the slot, feeds the breaker;
+        returns the waiting jobs of the key that the freed slot now belongs to (the engine wakes them)."""
         if self.guard is None or self.flow is None or not (admission.guarded or admission.flow):
-            return
+            return []
         log = {"job_id": record.id, "destination": admission.destination}
         spec = record.spec.flow_control
+        woken: list[str] = []
         try:
             if admission.flow and spec is not None:
-                self.flow.release(record.tenant, spec, owner, lease_s, refund=outcome is None)
+                woken = self.flow.release(record.tenant, spec, owner, lease_s, refund=outcome is None)
             if not admission.guarded:
-                return
+                return woken
             if outcome is None:
                 if admission.probe:
                     self.guard.release_probe(admission.destination, owner)
-                return
+                return woken
             refund = 0.0
             if outcome is Outcome.success:
                 refund = admission.retry_cost or self.guard.budget.success_refund
             rec = self.guard.record(admission.destination, owner, outcome is not Outcome.retryable, refund)
         except redis.RedisError as exc:
             self._fail_open(exc, log)
-            return
+            return woken
         if rec.event == "opened":
             metrics.add_metric(name="BreakerOpened", unit=MetricUnit.Count, value=1)
             logger.warning("circuit breaker opened", extra=log | {
@@ -155,13 +177,15 @@ class Protection:
         elif rec.event == "closed":
             metrics.add_metric(name="BreakerClosed", unit=MetricUnit.Count, value=1)
             logger.info("circuit breaker closed after a successful probe", extra=log)
+        return woken
 
-    def _refuse(self, dest: str, reason: str, wait_s: float, log: dict[str, str]) -> Admission:
+    def _refuse(self, dest: str, reason: str, wait_s: float, log: Mapping[str, object],
+                queued: bool = False) -> Admission:
         wait = min(max(wait_s, 0.0), float(MAX_DELAY_SECONDS))
         metrics.add_metric(name="CallsDeferred", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name=_METRIC[reason], unit=MetricUnit.Count, value=1)
-        logger.info("call deferred", extra=log | {"reason": reason, "wait_s": round(wait, 3)})
-        return Admission(go=False, destination=dest, wait_s=wait, reason=reason)
+        logger.info("call deferred", extra={**log, "reason": reason, "wait_s": round(wait, 3)})
+        return Admission(go=False, destination=dest, wait_s=wait, reason=reason, queued=queued)
 
     def _fail_open(self, exc: Exception, log: dict[str, str]) -> None:
         self._down_until = time.monotonic() + self.hold_s

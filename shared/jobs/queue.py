@@ -1,15 +1,25 @@
-"""The jobs queue on SQS: the fast path that wakes a worker. DynamoDB stays the source of truth."""
+"""The jobs queue on SQS: the fast path that wakes a worker. DynamoDB stays the source of truth.
+
+It is one queue per priority, its **lanes** (`shared.topology.JOBS_QUEUE.lanes`): the worker drains each
+through its own event-source mapping, with a maximum concurrency weighted by priority, so that under a
+backlog high jobs get the larger share of the fleet (weighted, not strict; see the README). A message
+names its lane, so that its visibility is changed on the queue it came from. Without lane URLs (a
+test's single queue) every lane is the one queue.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
 from shared import aws
+from shared.config import Env
 from shared.errors import Unavailable
+from shared.jobs.models import Priority
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -31,46 +41,62 @@ def whole_seconds(delay_s: float, ceiling: int) -> int:
     return max(0, min(ceiling, math.floor(delay_s)))
 
 
+# What send_many takes: (job id, tenant, delay s) or with the lane as a fourth item.
+Send = tuple[str, str, float] | tuple[str, str, float, Priority]
+
+
 class JobMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
     job_id: str
     tenant: str
+    # The lane (queue) the message was sent to; messages from before lanes existed are on the normal one.
+    lane: Priority = Priority.normal
 
 
 class JobQueue:
-    def __init__(self, url: str, dlq_url: str, client: SQSClient | None = None) -> None:
-        self.url = url
+    def __init__(self, url: str, dlq_url: str, client: SQSClient | None = None,
+                 lanes: Mapping[Priority, str] | None = None) -> None:
+        self.url = url  # the normal lane
         self.dlq_url = dlq_url
+        self.lanes = {p: u for p, u in (lanes or {}).items() if u}
         self.sqs = client or aws.sqs()
 
-    def send(self, job_id: str, tenant: str, delay_s: float = 0) -> None:
-        body = JobMessage(job_id=job_id, tenant=tenant).model_dump_json()
+    def lane_url(self, lane: Priority) -> str:
+        return self.lanes.get(lane, self.url) if lane is not Priority.normal else self.url
+
+    def send(self, job_id: str, tenant: str, delay_s: float = 0, priority: Priority = Priority.normal) -> None:
+        body = JobMessage(job_id=job_id, tenant=tenant, lane=priority).model_dump_json()
         delay = whole_seconds(delay_s, MAX_DELAY_SECONDS)
         try:
-            self.sqs.send_message(QueueUrl=self.url, MessageBody=body, DelaySeconds=delay)
+            self.sqs.send_message(QueueUrl=self.lane_url(priority), MessageBody=body, DelaySeconds=delay)
         except (ClientError, BotoCoreError) as exc:
             raise Unavailable(f"the jobs queue is unavailable: {type(exc).__name__}") from exc
 
-    def send_many(self, jobs: list[tuple[str, str, float]]) -> None:
-        """Enqueue (job id, tenant, delay) triples, ten a call (SQS's batch limit). Raises Unavailable when
-        any could not be sent; the rest are sent regardless."""
+    def send_many(self, jobs: Sequence[Send], priority: Priority = Priority.normal) -> None:
+        """Enqueue (job id, tenant, delay[, lane]) tuples, each on its lane (default: `priority`'s), ten a
+        call (SQS's batch limit). Raises Unavailable when any could not be sent; the rest are sent regardless."""
+        lanes: dict[Priority, list[tuple[str, str, float]]] = {}
+        for job in jobs:
+            lanes.setdefault(job[3] if len(job) > 3 else priority, []).append((job[0], job[1], job[2]))
         failed = 0
-        for start in range(0, len(jobs), 10):
-            entries = [{"Id": str(i), "MessageBody": JobMessage(job_id=j, tenant=t).model_dump_json(),
-                        "DelaySeconds": whole_seconds(d, MAX_DELAY_SECONDS)}
-                       for i, (j, t, d) in enumerate(jobs[start:start + 10])]
-            try:
-                out = self.sqs.send_message_batch(QueueUrl=self.url, Entries=entries)  # type: ignore[arg-type]
-                failed += len(out.get("Failed", []))
-            except (ClientError, BotoCoreError):
-                failed += len(entries)
+        for lane, batch in lanes.items():
+            for start in range(0, len(batch), 10):
+                entries = [{"Id": str(i), "MessageBody": JobMessage(job_id=j, tenant=t, lane=lane).model_dump_json(),
+                            "DelaySeconds": whole_seconds(d, MAX_DELAY_SECONDS)}
+                           for i, (j, t, d) in enumerate(batch[start:start + 10])]
+                try:
+                    out = self.sqs.send_message_batch(QueueUrl=self.lane_url(lane),
+                                                      Entries=entries)  # type: ignore[arg-type]
+                    failed += len(out.get("Failed", []))
+                except (ClientError, BotoCoreError):
+                    failed += len(entries)
         if failed:
             raise Unavailable(f"{failed} of {len(jobs)} jobs could not be enqueued")
 
-    def retry_in(self, receipt_handle: str, seconds: float) -> None:
-        """Hide a delivered message for `seconds` (the retry delay, or the rest of a lease)."""
+    def retry_in(self, receipt_handle: str, seconds: float, lane: Priority = Priority.normal) -> None:
+        """Hide a delivered message (of `lane`'s queue) for `seconds` (the retry delay, or a lease's rest)."""
         timeout = whole_seconds(seconds, MAX_VISIBILITY_SECONDS)
-        self.sqs.change_message_visibility(QueueUrl=self.url, ReceiptHandle=receipt_handle,
+        self.sqs.change_message_visibility(QueueUrl=self.lane_url(lane), ReceiptHandle=receipt_handle,
                                            VisibilityTimeout=timeout)
 
     def drain_dead_letters(self, tenant: str, job_ids: set[str], max_rounds: int = 100) -> int:
@@ -110,3 +136,9 @@ class JobQueue:
     def dead_letter(self, body: str, reason: str) -> None:
         self.sqs.send_message(QueueUrl=self.dlq_url, MessageBody=body, MessageAttributes={
             "reason": {"DataType": "String", "StringValue": reason[:256]}})
+
+
+def jobs_queue(e: Env, client: SQSClient | None = None) -> JobQueue:
+    """The jobs queue and its lanes as a function's environment names them."""
+    return JobQueue(e.jobs_queue_url, e.jobs_dlq_url, client,
+                    {Priority.high: e.jobs_high_queue_url, Priority.low: e.jobs_low_queue_url})

@@ -231,7 +231,7 @@ class JobRecord(BaseModel):
             fallbacks=self.spec.fallbacks, callback_url=self.spec.callback_url,
             failure_callback_url=self.spec.failure_callback_url, flow_control=self.spec.flow_control,
             depends_on=self.spec.depends_on, on_dependency_failure=self.spec.on_dependency_failure,
-            workflow_id=self.workflow_id, ordering_key=self.spec.ordering_key,
+            workflow_id=self.workflow_id, ordering_key=self.spec.ordering_key, priority=self.spec.priority,
             run=self.run, run_attempts=self.attempts - self.run_base,
         ))
 

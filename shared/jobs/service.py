@@ -46,7 +46,7 @@ def fingerprint(canonical_spec: str) -> str:
 
 
 # Fields added after idempotency keys were first taken; at their defaults they are left out of the fingerprint.
-_LATER_FIELDS = ("flow_control", "depends_on", "on_dependency_failure", "ordering_key")
+_LATER_FIELDS = ("flow_control", "depends_on", "on_dependency_failure", "ordering_key", "priority")
 
 
 def canonical(spec: JobSpec) -> str:
@@ -113,7 +113,7 @@ class JobService:
         # Beyond SQS's 15-minute delay the sweeper enqueues the job when it falls due; a crash between
         # the put above and this send is healed the same way.
         if record.status is Status.pending and delay <= MAX_DELAY_SECONDS:
-            self.queue.send(record.id, tenant, delay)
+            self.queue.send(record.id, tenant, delay, spec.priority)
         logger.info("job accepted", extra={"job_id": record.id, "tenant": tenant, "delay_s": delay,
                                            "labels": spec.labels})
         self.events.publish(tenant, record.public())
@@ -172,7 +172,7 @@ class JobService:
         updated = record.restarted(utcnow(), delay_s)
         self.store.transition(updated, {record.status}, what="retry")
         if delay_s <= MAX_DELAY_SECONDS:
-            self.queue.send(job_id, tenant, delay_s)
+            self.queue.send(job_id, tenant, delay_s, record.spec.priority)
         logger.info("job restarted", extra={"job_id": job_id, "tenant": tenant, "delay_s": delay_s})
         self.events.publish(tenant, updated.public())
         if drain and record.status == Status.dead:

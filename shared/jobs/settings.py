@@ -27,6 +27,8 @@ class JobsEnv(BaseModel):
     retry_cost: float = Field(5, alias="STEADFAST_RETRY_COST", ge=0, le=1_000_000)
     retry_timeout_cost: float = Field(10, alias="STEADFAST_RETRY_TIMEOUT_COST", ge=0, le=1_000_000)
     retry_budget_refill_per_s: float = Field(1, alias="STEADFAST_RETRY_BUDGET_REFILL_PER_S", gt=0, le=1_000_000)
+    # A job waiting for capacity moves up a priority level after this long (shared.jobs.priority).
+    priority_aging_s: float = Field(300, alias="STEADFAST_PRIORITY_AGING_S", gt=0, le=7 * 86_400)
 
     def breaker(self) -> BreakerPolicy:
         return BreakerPolicy(window_s=self.breaker_window_s, min_calls=self.breaker_min_calls,

@@ -25,6 +25,7 @@ from shared.jobs.continuations import Continuation, Continuations
 from shared.jobs.events import JobEvents, NoEvents
 from shared.jobs.features import default_continuations
 from shared.jobs.models import Status, utcnow
+from shared.jobs.priority import DEFAULT_AGING_S, effective_priority
 from shared.jobs.queue import MAX_DELAY_SECONDS, JobMessage, JobQueue
 from shared.jobs.record import JobRecord
 from shared.jobs.store import JobStore
@@ -43,6 +44,7 @@ class Sweeper:
     grace: timedelta = GRACE
     batch: int = 500
     continuations: Sequence[Continuation] = field(default_factory=default_continuations)
+    aging_s: float = DEFAULT_AGING_S
 
     def __post_init__(self) -> None:
         self.terminals = Continuations(self.store, self.queue, self.events, self.continuations)
@@ -92,5 +94,7 @@ class Sweeper:
         if kind == "long_wait":
             self.store.transition(r.rearmed(now), {r.status}, what="sweep")
         delay = max(0.0, (r.next_attempt_at - now).total_seconds()) if r.next_attempt_at else 0.0
-        self.queue.send(r.id, r.tenant, delay)
+        # Its lane ages with the wait: a job overdue by a while goes back on a higher lane.
+        waited = (now - r.next_attempt_at).total_seconds() if r.next_attempt_at else 0.0
+        self.queue.send(r.id, r.tenant, delay, effective_priority(r.spec.priority, waited, self.aging_s))
         logger.info("job re-enqueued by the sweeper", extra={"job_id": r.id, "reason": kind})

@@ -112,7 +112,7 @@ class Scheduler:
             logger.info("schedule fired", extra=log | {"job_id": f.job.id})
             delay = (f.job.next_attempt_at - now).total_seconds() if f.job.next_attempt_at else 0.0
             if delay <= MAX_DELAY_SECONDS:
-                sends.append((f.job.id, f.job.tenant, delay))
+                sends.append((f.job.id, f.job.tenant, delay, f.job.spec.priority))
         try:
             self.queue.send_many(sends)
         except Unavailable:

@@ -94,7 +94,7 @@ class Ingestor:
             return IngestResult(event_id=stored.event_id, duplicate=True)
         for job in jobs:
             try:
-                self.queue.send(job.id, job.tenant)
+                self.queue.send(job.id, job.tenant, 0, job.spec.priority)
             except Unavailable:
                 # The job is stored pending: the sweeper sends it once it is overdue.
                 logger.warning("enqueue failed; left to the sweeper", extra={**log, "job_id": job.id})

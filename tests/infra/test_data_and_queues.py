@@ -62,7 +62,10 @@ def test_jobs_queue_redrives_to_its_dlq_with_the_topology_count(synth: Synthesiz
 
 
 def test_queues_refuse_plain_http(synth: Synthesized) -> None:
-    synth.template.resource_count_is("AWS::SQS::QueuePolicy", 2)
+    # the jobs queue, its two extra priority lanes and the DLQ: every queue refuses plain HTTP
+    queues = len(synth.resources("AWS::SQS::Queue"))
+    assert queues == 4
+    synth.template.resource_count_is("AWS::SQS::QueuePolicy", queues)
     synth.template.has_resource_properties(
         "AWS::SQS::QueuePolicy",
         {

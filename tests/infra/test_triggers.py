@@ -9,22 +9,42 @@ from typing import Any
 from aws_cdk.assertions import Match
 
 from infra import constants as c
-from shared.topology import FUNCTIONS, HttpApi, QueueSource, Schedule, function
+from shared.topology import FUNCTIONS, HttpApi, QueueSource, Schedule, function, queue
 from tests.infra.conftest import STAGE, Synthesized
 
 
-def test_worker_event_source_reports_item_failures_with_declared_batching(synth: Synthesized) -> None:
+def test_worker_event_sources_report_item_failures_with_declared_batching(synth: Synthesized) -> None:
     worker = function("worker")
     assert isinstance(worker.trigger, QueueSource)
     pair = synth.stack.messaging.queues[worker.trigger.queue]
-    (mapping,) = synth.resources("AWS::Lambda::EventSourceMapping").values()
-    props = mapping["Properties"]
-    assert props["FunctionName"] == {"Ref": synth.logical_id(synth.stack.functions.functions["worker"])}
-    assert props["EventSourceArn"] == {"Fn::GetAtt": [synth.logical_id(pair.queue), "Arn"]}
-    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert props["BatchSize"] == worker.trigger.batch_size
-    assert props["ScalingConfig"] == {"MaximumConcurrency": worker.trigger.max_concurrency}
-    assert props.get("MaximumBatchingWindowInSeconds", 0) == worker.trigger.max_batching_window_s
+    mappings = [m["Properties"] for m in synth.resources("AWS::Lambda::EventSourceMapping").values()]
+    # One mapping per priority lane, each capped at its weighted share of the fleet
+    caps = worker.trigger.lane_concurrency(queue(worker.trigger.queue).lanes)
+    by_arn = {json.dumps(p["EventSourceArn"], sort_keys=True): p for p in mappings}
+    assert len(mappings) == len(pair.lanes) == 3
+    for lane, lane_queue in pair.lanes.items():
+        props = by_arn[json.dumps({"Fn::GetAtt": [synth.logical_id(lane_queue), "Arn"]}, sort_keys=True)]
+        assert props["FunctionName"] == {"Ref": synth.logical_id(synth.stack.functions.functions["worker"])}
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert props["BatchSize"] == worker.trigger.batch_size
+        assert props["ScalingConfig"] == {"MaximumConcurrency": caps[lane]}
+        assert props.get("MaximumBatchingWindowInSeconds", 0) == worker.trigger.max_batching_window_s
+    # high gets the largest share, low the least; together they are the fleet, not more
+    assert caps["high"] > caps["normal"] > caps["low"] >= 2
+    assert sum(caps.values()) == worker.trigger.max_concurrency
+
+
+def test_priority_lanes_are_queues_of_their_own_sharing_the_dead_letter_queue(synth: Synthesized) -> None:
+    pair = synth.stack.messaging.queues["jobs"]
+    assert pair.lanes["normal"] is pair.queue
+    dlq_arn = {"Fn::GetAtt": [synth.logical_id(pair.dlq), "Arn"]}
+    for lane in ("high", "normal", "low"):
+        props = synth.raw["Resources"][synth.logical_id(pair.lanes[lane])]["Properties"]
+        assert props["RedrivePolicy"]["deadLetterTargetArn"] == dlq_arn
+    # every job producer is told every lane's URL
+    worker = synth.function("worker")["Properties"]["Environment"]["Variables"]
+    for lane in queue("jobs").extra_lanes:
+        assert worker[lane.env_var] == {"Ref": synth.logical_id(pair.lanes[lane.priority])}
 
 
 def test_queue_visibility_outlasts_six_consumer_timeouts_in_the_template(synth: Synthesized) -> None:
