@@ -40,12 +40,12 @@ from shared.topology import FUNCTIONS
 
 OUT = Path(__file__).parent / "out"
 MODULES = ["bench.jitter", "bench.herd", "bench.concurrency", "bench.jobs", "bench.imports", "bench.package",
-           "bench.poll", "bench.sse", "bench.schedules", "bench.ingest", "bench.chaos"]
+           "bench.poll", "bench.sse", "bench.schedules", "bench.ingest", "bench.priority", "bench.chaos"]
 # Seconds a module may take before it is stopped and its figures are null. The first package run
 # downloads wheels (≈1 min here); later ones reuse bench/out/.cache.
 TIME_LIMIT_S = {"bench.jitter": 120, "bench.herd": 60, "bench.concurrency": 180, "bench.jobs": 240,
                 "bench.imports": 480, "bench.package": 480, "bench.poll": 300, "bench.sse": 300,
-                "bench.schedules": 330, "bench.ingest": 600,
+                "bench.schedules": 330, "bench.ingest": 600, "bench.priority": 600,
                 "bench.chaos": 660}
 KEYS = [
     "aws_calls_per_job", "dynamodb_wru_per_job", "cost_usd_per_million_jobs", "cost_usd_per_million_jobs_batch",
@@ -64,6 +64,8 @@ KEYS = [
     "schedules_fire_vs_bare_writes", "schedule_cost_usd_per_million_fires",
     "eventbridge_scheduler_usd_per_million_fires",
     "ingest_ack_ms_p50", "ingest_ack_ms_p99", "ingest_ack_p99_vs_health", "ingest_lost", "ingest_delivered_twice",
+    "priority_wait_ratio_p95", "priority_max_wait_low_s", "priority_low_wait_bound_s", "priority_high_wait_p95_s",
+    "priority_low_wait_p95_s", "priority_fifo_wait_p95_s", "priority_high_wait_p95_vs_fifo",
 ]
 
 

@@ -153,7 +153,7 @@ return woken
 
 # A waiter asks again at most this often (its message's visibility); after `STALE_S` without asking it
 # stops blocking the line, after `FORGET_S` it is dropped from the room.
-MAX_POLL_S = 8.0
+MAX_POLL_S = 20.0
 STALE_S = 3 * MAX_POLL_S
 FORGET_S = 3600.0
 
