@@ -18,6 +18,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -33,7 +34,9 @@ from functions.stream import deps
 from functions.stream.deps import Services
 from shared import problems, stream_tokens
 from shared.errors import BadRequest, NotFound, SteadfastError, Unauthorized, Unprocessable
-from shared.jobs.models import Status, utcnow
+from shared.jobs import reads
+from shared.jobs.models import utcnow
+from shared.jobs.reads import JobListQuery
 from shared.streaming import sessions
 from shared.streaming.asgi import EventStream
 from shared.telemetry.rollups import Step
@@ -165,43 +168,23 @@ async def list_inverters(request: Request) -> Response:
     return JSONResponse({"items": items})
 
 
-_LIMIT = re.compile(r"[0-9]{1,4}")  # ASCII digits only: int() also reads "١٢", "１２" and " 12 "
-
-
-def _query_limit(request: Request, default: int = 50, most: int = 200) -> int:
-    raw = request.query_params.get("limit")
-    if raw is None:
-        return default
-    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= most:
-        raise Unprocessable(f"limit must be an integer from 1 to {most}",
-                            errors=[{"pointer": "/limit", "detail": f"an integer from 1 to {most}", "type": "limit"}])
-    return int(raw)
-
-
-def _query_status(request: Request) -> Status | None:
-    raw = request.query_params.get("status")
-    if raw is None:
-        return None
-    if raw not in Status.__members__:
-        raise Unprocessable(f"status must be one of {', '.join(Status.__members__)}",
-                            errors=[{"pointer": "/status", "detail": "a job status", "type": "enum"}])
-    return Status(raw)
-
-
 async def list_jobs(request: Request) -> Response:
+    """`GET /v1/jobs` of the API, same origin: the same implementation and validation (shared.jobs.reads)."""
     tenant = await tenant_of(request)
-    status, limit = _query_status(request), _query_limit(request)
-    cursor = request.query_params.get("cursor")
-    if cursor is not None and len(cursor) > 2048:
-        raise BadRequest("cursor is not one this API returned")
-    records, next_cursor = await asyncio.to_thread(_services(request).jobs.page, tenant, status, limit, cursor)
-    return JSONResponse({"items": [deps.public_job(r) for r in records], "next_cursor": next_cursor})
+    try:
+        query = JobListQuery.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise Unprocessable("the query has invalid parameters", errors=problems.field_errors(exc.errors())) from exc
+    s = _services(request)
+    page = await asyncio.to_thread(reads.list_jobs, s.jobs, tenant, query, s.ordered)
+    return JSONResponse(page.model_dump(mode="json"))
 
 
 async def job_attempts(request: Request) -> Response:
+    """`GET /v1/jobs/{id}/attempts` of the API, same origin (shared.jobs.reads)."""
     tenant = await tenant_of(request)
-    attempts = await asyncio.to_thread(_services(request).jobs.attempts, tenant, request.path_params["id"])
-    return JSONResponse({"items": [a.model_dump(mode="json") for a in attempts]})
+    found = await asyncio.to_thread(reads.list_attempts, _services(request).jobs, tenant, request.path_params["id"])
+    return JSONResponse(found.model_dump(mode="json"))
 
 
 async def inverter_series(request: Request) -> Response:

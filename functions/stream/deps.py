@@ -14,6 +14,7 @@ from shared import stage_secret
 from shared.channels import UNPREFIXED, Keys
 from shared.config import Env, env
 from shared.jobs.models import Attempt, Status
+from shared.jobs.reads import OrderedPages
 from shared.jobs.record import JobRecord
 from shared.streaming.directory import CachedDirectory, InverterDirectory
 from shared.streaming.hub import Hub
@@ -35,8 +36,8 @@ class JobReader(Protocol):
 
     def attempts(self, tenant: str, job_id: str) -> list[Attempt]: ...
 
-    def page(self, tenant: str, status: Status | None, limit: int, cursor: str | None
-             ) -> tuple[list[JobRecord], str | None]: ...
+    def page(self, tenant: str, status: Status | None, limit: int, cursor: str | None,
+             group: tuple[str, str] | None = None) -> tuple[list[JobRecord], str | None]: ...
 
 
 @dataclass
@@ -65,6 +66,8 @@ class Services:
     series: SeriesReader | None = None
     # The dashboard's sources panel (sources and their live event log); None: the panel stays empty.
     sources: SourceStore | None = None
+    # An ordering key's jobs (the `ordering_key` filter of the job list); None: the filter is refused.
+    ordered: OrderedPages | None = None
 
     async def start(self) -> None:
         if self.tune_gc:
@@ -97,6 +100,7 @@ def _token_key(e: Env) -> str | Callable[[], str]:
 
 
 def from_env(e: Env) -> Services:
+    from shared.jobs.ordering import Sequences
     from shared.jobs.store import JobStore
     from shared.schedules.service import ScheduleService
     from shared.schedules.store import ScheduleStore
@@ -107,9 +111,10 @@ def from_env(e: Env) -> Services:
 
     if not e.redis_url:
         raise RuntimeError("the stream app needs REDIS_URL")
+    jobs = JobStore(e.jobs_table)
     return Services(
         hub=Hub(e.redis_url, queue_size=e.stream_queue_size, heartbeat_s=e.stream_heartbeat_s),
-        replay=ReplayLog(e.redis_url), tenants=TenantStore(e.tenants_table), jobs=JobStore(e.jobs_table),
+        replay=ReplayLog(e.redis_url), tenants=TenantStore(e.tenants_table), jobs=jobs, ordered=Sequences(jobs),
         inverters=_inverter_directory(e), token_secret=_token_key(e), max_stream_s=e.stream_max_s,
         base_path=e.stream_base_path.rstrip("/"), keys=e.redis_keys(), tune_gc=True,
         schedules=ScheduleService(ScheduleStore(e.schedules_table, e.jobs_table), jobs=None),

@@ -10,9 +10,10 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.submit.auth import tenant_of
 from functions.submit.deps import batch, job_store, jobs, sequences, workflows
-from shared.errors import BadRequest
+from shared.jobs import reads
 from shared.jobs.batch import BatchRequest, BatchResult
 from shared.jobs.models import AttemptList, Job, JobPage, JobSpec, RedriveRequest, RedriveResult, Status
+from shared.jobs.reads import JobListQuery
 from shared.jobs.workflows import Workflow, WorkflowSpec
 
 router = APIGatewayHttpRouter()
@@ -48,16 +49,9 @@ def list_jobs(
     source_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     ordering_key: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
 ) -> JobPage:
-    groups = [(name, value) for name, value in (("workflow_id", workflow_id), ("schedule_id", schedule_id),
-                                                ("source_id", source_id)) if value is not None]
-    if len(groups) + (ordering_key is not None) > 1:
-        raise BadRequest("filter by one of workflow_id, schedule_id, source_id, ordering_key at a time")
-    if ordering_key is not None:  # the key's own partition, newest place first
-        records, next_cursor = sequences().page(tenant_of(router), ordering_key, status, limit, cursor)
-    else:
-        records, next_cursor = job_store().page(tenant_of(router), status, limit, cursor,
-                                                groups[0] if groups else None)
-    return JobPage(items=[r.public() for r in records], next_cursor=next_cursor)
+    query = JobListQuery(status=status, limit=limit, cursor=cursor, workflow_id=workflow_id,
+                         schedule_id=schedule_id, source_id=source_id, ordering_key=ordering_key)
+    return reads.list_jobs(job_store(), tenant_of(router), query, sequences())
 
 
 @router.get("/v1/jobs/<job_id>")
@@ -67,7 +61,7 @@ def get_job(job_id: str) -> Job:
 
 @router.get("/v1/jobs/<job_id>/attempts")
 def get_attempts(job_id: str) -> AttemptList:
-    return AttemptList(items=job_store().attempts(tenant_of(router), job_id))
+    return reads.list_attempts(job_store(), tenant_of(router), job_id)
 
 
 @router.post("/v1/jobs/<job_id>/cancel")

@@ -1,6 +1,7 @@
 """What the stream app needs to know about inverters: who owns one, its latest reading, and a tenant's
 list for the dashboard. A narrow port, so that the stream app does not depend on how telemetry stores
-inverters; `shared.telemetry` provides the DynamoDB implementation."""
+inverters: `shared.streaming.dynamo_directory` implements it on the telemetry inverter table, and
+`CachedDirectory` below coalesces its lookups; `MemoryDirectory` is for tests and benchmarks."""
 
 from __future__ import annotations
 

@@ -71,8 +71,8 @@ class Jobs:
         self.get(tenant, job_id)
         return []
 
-    def page(self, tenant: str, status: Status | None, limit: int, cursor: str | None
-             ) -> tuple[list[JobRecord], str | None]:
+    def page(self, tenant: str, status: Status | None, limit: int, cursor: str | None,
+             group: tuple[str, str] | None = None) -> tuple[list[JobRecord], str | None]:
         return [r for r in self.records.values() if r.tenant == tenant][:limit], None
 
 

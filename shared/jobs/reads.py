@@ -1,0 +1,72 @@
+"""The job reads that two HTTP surfaces serve: the API's `GET /v1/jobs` and `GET /v1/jobs/{id}/attempts`, and
+the dashboard's copies on the stream app (`/v1/dashboard/jobs…`, same origin for the browser). One
+implementation of each, with one validation of its query, so that neither surface is laxer than the other."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.errors import BadRequest
+from shared.jobs.models import Attempt, AttemptList, JobPage, Status
+from shared.jobs.record import GROUPS, JobRecord
+
+
+class JobListQuery(BaseModel):
+    """`?status=&limit=&cursor=` and at most one group filter (`workflow_id`, `schedule_id`, `source_id`).
+    Other query parameters are ignored, as the API's router ignores them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: Status | None = None
+    limit: int = Field(50, ge=1, le=200)
+    cursor: str | None = Field(None, max_length=2048)
+    workflow_id: str | None = Field(None, min_length=1, max_length=256)
+    schedule_id: str | None = Field(None, min_length=1, max_length=256)
+    source_id: str | None = Field(None, min_length=1, max_length=256)
+    ordering_key: str | None = Field(None, min_length=1, max_length=128)
+
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _digits(cls, v: Any) -> Any:
+        # From a query string: ASCII digits only (int() would also read "+12", "1_2" and " 12 ").
+        if isinstance(v, str) and not re.fullmatch(r"[0-9]{1,4}", v):
+            raise ValueError("an integer from 1 to 200")
+        return v
+
+    def group(self) -> tuple[str, str] | None:
+        groups = [(name, value) for name in GROUPS if (value := getattr(self, name)) is not None]
+        if len(groups) + (self.ordering_key is not None) > 1:
+            raise BadRequest("filter by one of workflow_id, schedule_id, source_id, ordering_key at a time")
+        return groups[0] if groups else None
+
+
+class JobPages(Protocol):
+    def page(self, tenant: str, status: Status | None, limit: int, cursor: str | None,
+             group: tuple[str, str] | None = None) -> tuple[list[JobRecord], str | None]: ...
+
+    def attempts(self, tenant: str, job_id: str) -> list[Attempt]: ...
+
+
+class OrderedPages(Protocol):
+    """An ordering key's jobs (`shared.jobs.ordering.Sequences`)."""
+
+    def page(self, tenant: str, key: str, status: Status | None, limit: int,
+             cursor: str | None) -> tuple[list[JobRecord], str | None]: ...
+
+
+def list_jobs(store: JobPages, tenant: str, query: JobListQuery, ordered: OrderedPages | None = None) -> JobPage:
+    group = query.group()
+    if query.ordering_key is not None:  # the key's own partition, newest place first
+        if ordered is None:
+            raise BadRequest("the ordering_key filter is served by the API (GET /v1/jobs)")
+        records, next_cursor = ordered.page(tenant, query.ordering_key, query.status, query.limit, query.cursor)
+    else:
+        records, next_cursor = store.page(tenant, query.status, query.limit, query.cursor, group)
+    return JobPage(items=[r.public() for r in records], next_cursor=next_cursor)
+
+
+def list_attempts(store: JobPages, tenant: str, job_id: str) -> AttemptList:
+    return AttemptList(items=store.attempts(tenant, job_id))
