@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any, TextIO
 
 from local import cli_schedules, cli_sources, cli_workflows
-from local.client import ApiError, Client
+from local.cli_common import ApiError, connect
+
+if TYPE_CHECKING:
+    from local.client import Client
 
 TERMINAL = {"completed", "failed", "dead", "cancelled"}
 
@@ -94,9 +97,53 @@ def cmd_invoke(args: argparse.Namespace) -> int:
                  "headers": {}, "requestContext": {"http": {"method": "GET", "path": "/v1/health"},
                                                    "stage": "$default", "requestId": "local"},
                  "isBase64Encoded": False}
-    result = load_handler(fn.entry)(event, LocalContext(fn.name, fn.timeout_s, fn.memory_mb))
+    if fn.name == "poller" and not args.event:
+        event["lease_wait_s"] = POLL_LEASE_WAIT_S  # a running stack's cycle holds the lease for < 1 s
+    log = _invoke_log(fn.name, args.verbose)
+    try:
+        # The function's JSON logs, EMF metrics and warnings go to its log file unless --verbose: the
+        # terminal shows the result, or one line saying why there is none.
+        with _into(log):
+            result = load_handler(fn.entry)(event, LocalContext(fn.name, fn.timeout_s, fn.memory_mb))
+    except Exception as exc:
+        if log:
+            import traceback
+
+            traceback.print_exc(file=log)
+        where = f"; its log: {log.name}" if log else ""
+        raise SystemExit(f"steadfast: {fn.name} failed: {type(exc).__name__}: {exc}{where}") from None
+    finally:
+        if log:
+            log.close()
     _print(result)
+    if fn.name == "poller" and isinstance(result, dict) and not result.get("cycles"):
+        print(f"steadfast: no poll ran: another poll cycle held the lease for {POLL_LEASE_WAIT_S:.0f} s",
+              file=sys.stderr)
+        return 1
     return 0
+
+
+POLL_LEASE_WAIT_S = 15.0
+
+
+@contextlib.contextmanager
+def _into(log: TextIO | None) -> Iterator[None]:
+    if log is None:
+        yield
+        return
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        yield
+
+
+def _invoke_log(name: str, verbose: bool) -> TextIO | None:
+    """Where `invoke` sends the function's logs: the terminal with --verbose, else `.steadfast/logs/`."""
+    if verbose:
+        return None
+    from local.stack import home
+
+    logs = home() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return (logs / f"invoke-{name}.log").open("a")
 
 
 def cmd_jobs_submit(args: argparse.Namespace) -> int:
@@ -120,13 +167,13 @@ def cmd_jobs_submit(args: argparse.Namespace) -> int:
         spec["ordering_key"] = args.ordering_key
     if args.priority:
         spec["priority"] = args.priority
-    job = Client().submit(spec, args.idempotency_key)
+    job = connect().submit(spec, args.idempotency_key)
     print(job["id"] if args.quiet else _job_line(job))
     return 0
 
 
 def cmd_jobs_get(args: argparse.Namespace) -> int:
-    client = Client()
+    client = connect()
     job = client.get(args.id)
     job["attempt_history"] = client.attempts(args.id)
     _print(job)
@@ -134,7 +181,7 @@ def cmd_jobs_get(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_list(args: argparse.Namespace) -> int:
-    page = Client().list(args.status, args.limit, args.cursor)
+    page = connect().list(args.status, args.limit, args.cursor)
     for job in page["items"]:
         print(_job_line(job))
     if page.get("next_cursor"):
@@ -142,51 +189,120 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(job: dict[str, Any], client: Client, seen: int) -> int:
+def _show(job: dict[str, Any], client: Client, seen: int, out: WatchOutput) -> int:
     attempts = client.attempts(job["id"]) if job["attempts"] > seen else []
     for a in attempts[seen:]:
         delay = f", next in {a['next_delay_s']:.1f}s" if a.get("next_delay_s") is not None else ""
-        print(f"  attempt {a['n']} → {a['outcome']} ({a.get('status_code') or a.get('error')}, "
-              f"{a['duration_ms']} ms{delay})")
-    print(f"{time.strftime('%H:%M:%S')} {job['status']}")
+        out.line(f"  attempt {a['n']} → {a['outcome']} ({a.get('status_code') or a.get('error')}, "
+                 f"{a['duration_ms']} ms{delay})", a["outcome"])
+    out.line(f"{time.strftime('%H:%M:%S')} {job['status']}", job["status"])
     if job["status"] in TERMINAL and job.get("result"):
         r = job["result"]
-        print(f"  result: HTTP {r['status_code']} in {r['duration_ms']} ms: {r['body'][:200]}")
+        out.line(f"  result: HTTP {r['status_code']} in {r['duration_ms']} ms: {r['body'][:200]}")
+    out.waiting(job)
     return max(seen, len(attempts))
 
 
+def _waiting_for(job: dict[str, Any]) -> str:
+    """What a job that has not ended waits for, in words (the live line of `jobs watch`)."""
+    status, due = job["status"], job.get("next_attempt_at")
+    if status == "waiting":
+        return "waiting for the jobs it depends on"
+    if status == "running":
+        return f"attempt {job['attempts'] + 1} in flight"
+    if due:
+        from datetime import datetime
+
+        left = (datetime.fromisoformat(due.replace("Z", "+00:00")) - datetime.now().astimezone()).total_seconds()
+        if left > 0.5:
+            return f"{status}: next attempt in {left:.0f} s"
+    return f"{status}: waiting for a worker"
+
+
+class WatchOutput:
+    """Plain lines (piped, or NO_COLOR-style consumers): exactly what was printed before."""
+
+    def line(self, text: str, kind: str | None = None) -> None:
+        print(text, flush=True)
+
+    def waiting(self, job: dict[str, Any]) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class LiveWatchOutput(WatchOutput):
+    """In a terminal: the same lines, coloured by status, under a spinner line that says what the job waits for
+    (rich's status: its own thread animates it while the stream is quiet)."""
+
+    COLOURS = {"completed": "green", "success": "green", "failed": "red", "dead": "red", "permanent": "red",
+               "cancelled": "bright_black", "retrying": "yellow", "retryable": "yellow", "running": "cyan"}
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(highlight=False, soft_wrap=True)
+        self.status = self.console.status("connecting to the job stream…", spinner="dots")
+        self.status.start()
+        self.started = time.monotonic()
+        self.job: dict[str, Any] | None = None
+
+    def line(self, text: str, kind: str | None = None) -> None:
+        from rich.text import Text
+
+        self.console.print(Text(text, style=self.COLOURS.get(kind or "", "")))
+
+    def waiting(self, job: dict[str, Any]) -> None:
+        if job["status"] in TERMINAL:
+            self.status.stop()
+        else:
+            self.status.update(f"{_waiting_for(job)} · watching for {time.monotonic() - self.started:.0f} s")
+
+    def close(self) -> None:
+        self.status.stop()
+
+
 def cmd_jobs_watch(args: argparse.Namespace) -> int:
-    client = Client()
-    seen = 0
+    import httpx
+
+    client = connect()
+    out = LiveWatchOutput() if sys.stdout.isatty() and os.environ.get("TERM") != "dumb" else WatchOutput()
+    seen, job = 0, None
     try:
-        for job in client.watch(args.id):
-            seen = _show(job, client, seen)
+        try:
+            for job in client.watch(args.id):
+                seen = _show(job, client, seen, out)
+                if job["status"] in TERMINAL:
+                    return 0 if job["status"] == "completed" else 2
+        except httpx.HTTPError:
+            out.line("(stream app unreachable; polling)")
+        last = job["status"] if job else None
+        while True:
+            job = client.get(args.id)
+            if job["status"] != last or job["attempts"] > seen:
+                seen, last = _show(job, client, seen, out), job["status"]
+            else:
+                out.waiting(job)
             if job["status"] in TERMINAL:
                 return 0 if job["status"] == "completed" else 2
-    except httpx.HTTPError:
-        print("(stream app unreachable; polling)", file=sys.stderr)
-    last = None
-    while True:
-        job = client.get(args.id)
-        if job["status"] != last or job["attempts"] > seen:
-            seen, last = _show(job, client, seen), job["status"]
-        if job["status"] in TERMINAL:
-            return 0 if job["status"] == "completed" else 2
-        time.sleep(0.5)
+            time.sleep(0.5)
+    finally:
+        out.close()
 
 
 def cmd_jobs_cancel(args: argparse.Namespace) -> int:
-    print(_job_line(Client().cancel(args.id)))
+    print(_job_line(connect().cancel(args.id)))
     return 0
 
 
 def cmd_jobs_retry(args: argparse.Namespace) -> int:
-    print(_job_line(Client().retry(args.id)))
+    print(_job_line(connect().retry(args.id)))
     return 0
 
 
 def cmd_dlq_list(args: argparse.Namespace) -> int:
-    page = Client().list("dead", args.limit)
+    page = connect().list("dead", args.limit)
     for job in page["items"]:
         print(f"{_job_line(job)}  last_error={job.get('last_error')}")
     if not page["items"]:
@@ -195,7 +311,7 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
 
 
 def cmd_dlq_redrive(args: argparse.Namespace) -> int:
-    n = Client().redrive(args.window, args.limit)
+    n = connect().redrive(args.window, args.limit)
     print(f"redriven: {n} (spread over {args.window}s)")
     return 0
 
@@ -209,9 +325,21 @@ def _version() -> str:
         return "unknown"
 
 
+class _VersionAction(argparse.Action):
+    """`--version`, read from the package metadata only when asked (importlib.metadata costs ≈0.2 s)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        print(f"{parser.prog} {_version()}")
+        parser.exit()
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="steadfast", description="Reliable HTTP jobs and live inverter telemetry.")
-    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    p.add_argument("--version", action=_VersionAction, help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("dev", help="run the whole stack locally").set_defaults(fn=cmd_dev)
     keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
@@ -224,6 +352,8 @@ def parser() -> argparse.ArgumentParser:
     inv = sub.add_parser("invoke", help="invoke a function once, locally")
     inv.add_argument("function", help="the function to run: submit, worker, poller, sweeper, scheduler, …")
     inv.add_argument("--event", help="a JSON file with the event (default: a synthetic one)")
+    inv.add_argument("--verbose", "-v", action="store_true",
+                     help="show the function's JSON logs here (default: in .steadfast/logs/invoke-FUNCTION.log)")
     inv.set_defaults(fn=cmd_invoke)
 
     jobs = sub.add_parser("jobs", help="HTTP jobs").add_subparsers(dest="jobs_command", required=True)

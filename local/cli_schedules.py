@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from local.client import Client
+from local.cli_common import connect
 
 
 def _line(s: dict[str, Any]) -> str:
@@ -44,7 +44,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         body["name"] = args.name
     if args.paused:
         body["paused"] = True
-    s = Client().create_schedule(body)
+    s = connect().create_schedule(body)
     print(s["id"] if args.quiet else _line(s))
     if not args.quiet and s["next_runs"]:
         print("  next runs: " + ", ".join(s["next_runs"]))
@@ -52,7 +52,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    page = Client().schedules(args.limit, args.cursor)
+    page = connect().schedules(args.limit, args.cursor)
     for s in page["items"]:
         print(_line(s))
     if not page["items"]:
@@ -63,25 +63,25 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    print(json.dumps(Client().schedule(args.id), indent=2))
+    print(json.dumps(connect().schedule(args.id), indent=2))
     return 0
 
 
 def _patch(changes: dict[str, Any]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        print(_line(Client().patch_schedule(args.id, changes)))
+        print(_line(connect().patch_schedule(args.id, changes)))
         return 0
     return run
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:
-    job = Client().trigger_schedule(args.id)
+    job = connect().trigger_schedule(args.id)
     print(f"{job['id']}  {job['status']}  (an extra run of {args.id})")
     return 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    Client().delete_schedule(args.id)
+    connect().delete_schedule(args.id)
     print(f"deleted {args.id}")
     return 0
 

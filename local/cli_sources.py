@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from local.client import Client
+from local.cli_common import connect
 
 SCHEMES = ("stripe", "standard-webhooks", "github", "shopify", "hmac-sha256", "none")
 
@@ -41,13 +41,13 @@ def cmd_sources_create(args: argparse.Namespace) -> int:
         verify["header"] = args.header
     destinations = [{"url": url, "event_types": args.event_type or []} for url in args.to]
     spec = {"name": args.name, "verify": verify, "destinations": destinations, "dedup_window_s": args.dedup_window}
-    source = Client().request("POST", "/v1/sources", json=spec)
+    source = connect().request("POST", "/v1/sources", json=spec)
     print(source["id"] if args.quiet else _source_line(source))
     return 0
 
 
 def cmd_sources_list(args: argparse.Namespace) -> int:
-    page = Client().request("GET", "/v1/sources", params={"limit": args.limit})
+    page = connect().request("GET", "/v1/sources", params={"limit": args.limit})
     for source in page["items"]:
         print(_source_line(source))
     if not page["items"]:
@@ -56,18 +56,18 @@ def cmd_sources_list(args: argparse.Namespace) -> int:
 
 
 def cmd_sources_get(args: argparse.Namespace) -> int:
-    print(json.dumps(Client().request("GET", f"/v1/sources/{args.id}"), indent=2))
+    print(json.dumps(connect().request("GET", f"/v1/sources/{args.id}"), indent=2))
     return 0
 
 
 def cmd_sources_delete(args: argparse.Namespace) -> int:
-    Client().request("DELETE", f"/v1/sources/{args.id}")
+    connect().request("DELETE", f"/v1/sources/{args.id}")
     print(f"deleted {args.id}")
     return 0
 
 
 def cmd_events_list(args: argparse.Namespace) -> int:
-    page = Client().request("GET", f"/v1/sources/{args.source_id}/events", params={"limit": args.limit})
+    page = connect().request("GET", f"/v1/sources/{args.source_id}/events", params={"limit": args.limit})
     for event in page["items"]:
         print(_event_line(event))
     if not page["items"]:
@@ -76,12 +76,12 @@ def cmd_events_list(args: argparse.Namespace) -> int:
 
 
 def cmd_events_get(args: argparse.Namespace) -> int:
-    print(json.dumps(Client().request("GET", f"/v1/sources/{args.source_id}/events/{args.event_id}"), indent=2))
+    print(json.dumps(connect().request("GET", f"/v1/sources/{args.source_id}/events/{args.event_id}"), indent=2))
     return 0
 
 
 def cmd_events_replay(args: argparse.Namespace) -> int:
-    out = Client().request("POST", f"/v1/sources/{args.source_id}/events/{args.event_id}/replay")
+    out = connect().request("POST", f"/v1/sources/{args.source_id}/events/{args.event_id}/replay")
     print(" ".join(out["job_ids"]) or "no destination matches this event")
     return 0
 
@@ -89,7 +89,7 @@ def cmd_events_replay(args: argparse.Namespace) -> int:
 def cmd_events_replay_range(args: argparse.Namespace) -> int:
     body = {k: v for k, v in {"since": args.since, "until": args.until, "window_s": args.window}.items()
             if v is not None}
-    out = Client().request("POST", f"/v1/sources/{args.source_id}/replay", json=body)
+    out = connect().request("POST", f"/v1/sources/{args.source_id}/replay", json=body)
     print(f"replayed: {out['replayed']} (spread over {args.window}s)")
     return 0
 

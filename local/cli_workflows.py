@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from local.client import Client
+from local.cli_common import connect
 
 
 def _read(path: str) -> dict[str, Any]:
@@ -35,7 +35,7 @@ def _show(wf: dict[str, Any]) -> None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    wf = Client().submit_workflow(_read(args.file))
+    wf = connect().submit_workflow(_read(args.file))
     if args.quiet:
         print(wf["id"])
     else:
@@ -44,7 +44,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    wf = Client().workflow(args.id)
+    wf = connect().workflow(args.id)
     if args.json:
         print(json.dumps(wf, indent=2))
     else:

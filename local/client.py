@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
+from local.cli_common import ApiError
 from local.stack import StackState
 from shared import signing
 
-
-class ApiError(Exception):
-    """A problem+json answer, readable."""
-
-    def __init__(self, status: int, problem: dict[str, Any]) -> None:
-        self.status = status
-        self.problem = problem
-        detail = problem.get("detail") or problem.get("message") or ""
-        lines = [f"{status} {problem.get('title', 'error')}: {detail}".rstrip(": ")]
-        lines += [f"  {e.get('pointer', '')}: {e.get('detail', '')}" for e in problem.get("errors", [])]
-        super().__init__("\n".join(lines))
+TERMINAL = frozenset({"completed", "failed", "dead", "cancelled"})
 
 
 class Client:
@@ -44,11 +35,7 @@ class Client:
             raise ApiError(0, {"title": "cannot connect", "detail": f"{self.api_url} ({exc}); is `make dev` running?"}
                            ) from exc
         if response.status_code >= 400:
-            try:
-                problem = response.json()
-            except ValueError:
-                problem = {"title": response.reason_phrase, "detail": response.text[:500]}
-            raise ApiError(response.status_code, problem)
+            raise ApiError(response.status_code, _problem(response))
         return response
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -108,20 +95,46 @@ class Client:
         return dict(self._call("POST", f"/v1/schedules/{schedule_id}/trigger").json())
 
     def watch(self, job_id: str, timeout_s: float = 3600) -> Iterator[dict[str, Any]]:
-        """Job states as they change, from the stream app's SSE endpoint, until a terminal status."""
+        """Job states as they change (the stream app's `event: status`), until a terminal one. Parsed by
+        httpx-sse, which keeps each event's `id:`: a stream that ends early (the server closes streams after
+        `STEADFAST_STREAM_MAX_S`) or drops is resumed with `Last-Event-ID`, and a 204 then says it has ended."""
+        from httpx_sse import connect_sse
+
         url = f"{self.stream_url}/v1/jobs/{job_id}/events"
+        deadline = time.monotonic() + timeout_s
+        last_id: str | None = None
         # The API key goes in the header: the stream app refuses one in a URL (it would end up in logs).
-        with httpx.stream("GET", url, headers={"authorization": f"Bearer {self.api_key}"},
-                          timeout=httpx.Timeout(timeout_s, connect=5)) as response:
-            if response.status_code >= 400:
-                response.read()
-                raise ApiError(response.status_code, response.json())
-            event = None
-            for line in response.iter_lines():
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:") and event == "status":
-                    yield json.loads(line[5:].strip())
+        with httpx.Client(timeout=httpx.Timeout(timeout_s, connect=5),
+                          headers={"authorization": f"Bearer {self.api_key}"}) as http:
+            while time.monotonic() < deadline:
+                try:
+                    with connect_sse(http, "GET", url, headers={"last-event-id": last_id} if last_id else {}) as source:
+                        response = source.response
+                        if response.status_code == 204:
+                            return  # the job ended while we were away; the caller reads its final state
+                        if response.status_code >= 400:
+                            response.read()
+                            raise ApiError(response.status_code, _problem(response))
+                        for event in source.iter_sse():
+                            if event.event != "status":
+                                continue
+                            last_id = event.id or last_id
+                            job: dict[str, Any] = event.json()
+                            yield job
+                            if job["status"] in TERMINAL:
+                                return
+                except (httpx.ReadError, httpx.RemoteProtocolError):
+                    if last_id is None:
+                        raise
+                time.sleep(0.5)  # ended or dropped mid-job: resume after the last event we had
+            raise httpx.ReadTimeout(f"job {job_id} did not end within {timeout_s:.0f} s")
+
+
+def _problem(response: httpx.Response) -> dict[str, Any]:
+    try:
+        return dict(response.json())
+    except ValueError:
+        return {"title": response.reason_phrase, "detail": response.text[:500]}
 
 
 def verify_webhook(secret: str, headers: dict[str, str], body: str) -> None:

@@ -56,7 +56,10 @@ def emit(reports: list[CycleReport]) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     budget_s = context.get_remaining_time_in_millis() / 1000 - MARGIN_S
-    reports = asyncio.run(run_polls(deps.poll_settings(), budget_s=budget_s))
+    # `steadfast invoke poller` (SPEC §1: "runs one poll now") waits for a running cycle's lease; a
+    # scheduled invocation skips instead (the next one is seconds away).
+    lease_wait_s = min(float(event.get("lease_wait_s") or 0), max(0.0, budget_s))
+    reports = asyncio.run(run_polls(deps.poll_settings(), budget_s=budget_s, lease_wait_s=lease_wait_s))
     emit(reports)
     summary = {"cycles": len(reports), "due": sum(r.due for r in reports),
                "vendor_calls": sum(r.vendor_calls for r in reports),

@@ -1,28 +1,22 @@
 """Vendor credentials from references (`secret:`, `env:`, `ssm:`; see `shared.telemetry.settings`).
 
-Values are held in memory for CACHE_TTL_S, so that a rotated credential is picked up without a
-redeploy, and never logged: errors name the reference, not the value.
+Read with Powertools' parameters utility, as `shared.stage_secret` reads the stage secret: the JSON secret
+and SSM SecureStrings are fetched once per CACHE_TTL_S and execution environment, so that a rotated
+credential is picked up without a redeploy. Values are never logged: errors name the reference, not the value.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
 logger = Logger(child=True)
 CACHE_TTL_S = 300.0
-
-
-@cache
-def _client(service: str) -> Any:
-    return boto3.client(service)  # type: ignore[call-overload]
 
 
 class Credentials:
@@ -39,7 +33,7 @@ class Credentials:
         scheme, _, name = ref.partition(":")
         try:
             value = self._lookup(scheme, name)
-        except (ClientError, BotoCoreError, ValueError, KeyError) as exc:
+        except (GetParameterError, TransformParameterError, ValueError, KeyError) as exc:
             logger.error("credential unreadable", extra={"ref": ref, "error": type(exc).__name__})
             value = None
         if value is None:
@@ -53,8 +47,10 @@ class Credentials:
         if scheme == "secret":
             if not self.secret_arn:
                 return self.environ.get(name.upper()) or None
-            raw = _client("secretsmanager").get_secret_value(SecretId=self.secret_arn)["SecretString"]
-            return str(json.loads(raw).get(name) or "") or None
+            document: Any = parameters.get_secret(self.secret_arn, transform="json", max_age=int(CACHE_TTL_S))
+            if not isinstance(document, dict):
+                raise ValueError("the stage secret is not a JSON object")
+            return str(document.get(name) or "") or None
         if scheme == "ssm":
-            return str(_client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]) or None
+            return str(parameters.get_parameter(name, decrypt=True, max_age=int(CACHE_TTL_S)) or "") or None
         raise ValueError(f"unknown credential scheme {scheme!r}")

@@ -102,11 +102,18 @@ class CycleLease:
     def __init__(self, client: aioredis.Redis | None, key: str) -> None:
         self.redis, self.key, self.token = client, key, secrets.token_hex(8)
 
-    async def acquire(self) -> bool:
+    async def acquire(self, wait_s: float = 0.0) -> bool:
+        """Take the lease; with `wait_s`, wait that long for another cycle to release it (a cycle takes
+        well under a second: an on-demand poll waits for the scheduled one instead of skipping)."""
         if self.redis is None:
             return True
+        give_up = time.monotonic() + wait_s
         try:
-            return bool(await self.redis.set(self.key, self.token, nx=True, ex=LEASE_TTL_S))
+            while not await self.redis.set(self.key, self.token, nx=True, ex=LEASE_TTL_S):
+                if time.monotonic() >= give_up:
+                    return False
+                await asyncio.sleep(0.1)
+            return True
         except redis.RedisError as exc:
             logger.error("poll lease unavailable; polling without it", extra={"error": type(exc).__name__})
             return True
@@ -139,16 +146,18 @@ async def open_poller(settings: PollSettings) -> AsyncIterator[tuple[Poller, Cyc
             await client.aclose()
 
 
-async def run_polls(settings: PollSettings, budget_s: float | None = None) -> list[CycleReport]:
+async def run_polls(settings: PollSettings, budget_s: float | None = None,
+                    lease_wait_s: float = 0.0) -> list[CycleReport]:
     """One cycle, or with `loop_s` > 0 a cycle every `rate_s` for `loop_s` seconds, stopping early so
-    that the last cycle ends within `budget_s` (the invocation's remaining time)."""
+    that the last cycle ends within `budget_s` (the invocation's remaining time). A scheduled cycle that
+    finds the lease held skips; with `lease_wait_s` (an on-demand poll) it waits that long for it first."""
     started = time.monotonic()
     deadline = started + budget_s if budget_s else float("inf")
     reports: list[CycleReport] = []
     async with open_poller(settings) as (poller, lease):
         while True:
             tick = time.monotonic()
-            if await lease.acquire():
+            if await lease.acquire(lease_wait_s):
                 try:
                     reports.append(await poller.cycle())
                 except SteadfastError:

@@ -1,0 +1,41 @@
+"""`steadfast invoke poller` while the whole local stack runs (its own poller cycles every 2 s): it waits for
+the running cycle's lease and polls (SPEC §1: "runs one poll now"), prints only the result (the function's
+JSON logs go to .steadfast/logs/ unless --verbose), and a streaming app is refused in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from local.stack import StackState
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def steadfast(stack: StackState, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STEADFAST_HOME": stack.home}
+    return subprocess.run([sys.executable, "-m", "local.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_invoke_poller_polls_now_beside_the_running_stack_and_keeps_logs_out(stack: StackState) -> None:
+    for _ in range(3):  # each run meets the stack's own cycles at another point of their 2 s rhythm
+        out = steadfast(stack, "invoke", "poller")
+        assert out.returncode == 0, out.stderr
+        summary = json.loads(out.stdout)  # nothing but the result: no JSON log line before or after it
+        assert summary["cycles"] == 1 and out.stderr == ""
+    log = Path(stack.home) / "logs" / "invoke-poller.log"
+    assert '"poll done"' in log.read_text()
+    verbose = steadfast(stack, "invoke", "poller", "--verbose")
+    assert verbose.returncode == 0 and '"poll done"' in verbose.stdout
+
+
+def test_invoke_refuses_a_streaming_app_in_one_line(stack: StackState) -> None:
+    out = steadfast(stack, "invoke", "stream")
+    assert out.returncode != 0 and out.stderr.strip().count("\n") == 0 and "served over HTTP" in out.stderr
