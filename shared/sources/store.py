@@ -146,11 +146,9 @@ class SourceStore:
                     expires_at: datetime) -> Stored:
         """Write a new event with its dedup mark and delivery jobs, all or nothing. A repeat of an event
         whose mark is still live writes nothing new: the first event's id comes back with duplicate=True."""
-        if dedup_until is not None and (first := self._live_mark(event)) is not None:
-            # Most repeats are answered by this read. The transaction below still decides a race between two
-            # first deliveries; answering repeats without a failing transaction also spares moto's, which
-            # restores whole tables when one fails and so can undo a concurrent write to another item.
-            return Stored(self._count_duplicate(event, first), duplicate=True)
+        # No read first: a new event costs one round trip (the provider waits for it), and a repeat is told
+        # by the dedup mark's failed condition, then read (the local cloud's moto restores only a failed
+        # transaction's own items, as DynamoDB does: local.moto_server).
         items: list[dict[str, Any]] = [{"Put": {
             "TableName": self.table, "Item": aws.to_item(_event_item(event, expires_at)),
             "ConditionExpression": "attribute_not_exists(pk)"}}]
