@@ -40,12 +40,14 @@ from shared.topology import FUNCTIONS
 
 OUT = Path(__file__).parent / "out"
 MODULES = ["bench.jitter", "bench.herd", "bench.concurrency", "bench.jobs", "bench.imports", "bench.package",
-           "bench.poll", "bench.sse", "bench.schedules", "bench.ingest", "bench.priority", "bench.chaos"]
+           "bench.poll", "bench.budget", "bench.alerts", "bench.sse", "bench.schedules", "bench.ingest",
+           "bench.priority", "bench.chaos"]
 # Seconds a module may take before it is stopped and its figures are null. The first package run
 # downloads wheels (≈1 min here); later ones reuse bench/out/.cache.
 TIME_LIMIT_S = {"bench.jitter": 120, "bench.herd": 60, "bench.concurrency": 180, "bench.jobs": 240,
-                "bench.imports": 480, "bench.package": 480, "bench.poll": 300, "bench.sse": 300,
-                "bench.schedules": 330, "bench.ingest": 600, "bench.priority": 600,
+                "bench.imports": 480, "bench.package": 480, "bench.poll": 900, "bench.budget": 300,
+                "bench.alerts": 420, "bench.sse": 300, "bench.schedules": 330, "bench.ingest": 600,
+                "bench.priority": 600,
                 "bench.chaos": 660}
 KEYS = [
     "aws_calls_per_job", "dynamodb_wru_per_job", "cost_usd_per_million_jobs", "cost_usd_per_million_jobs_batch",
@@ -56,7 +58,9 @@ KEYS = [
     *[f"jitter_full_vs_none_calls_{n}" for n in jitter.CLIENTS],
     "herd_peak_to_mean", "herd_peak_to_mean_none",
     "sse_p50_ms", "sse_p99_ms", "sse_naive_p99_ms", "sse_p99_ratio_vs_naive", "sse_broadcast_10k_p99_ms",
-    "sse_max_streams", "sse_kb_per_conn", "poll_10k_s", "poll_10k_vendor_calls",
+    "sse_max_streams", "sse_kb_per_conn", "poll_10k_s", "poll_10k_vendor_calls", "poll_10k_shared_s",
+    "poll_10k_tenant_vs_shared", "budget_violations", "budget_violations_unplanned", "budget_utilization",
+    "alert_latency_s", "alert_latency_target_s", "alert_latency_vs_target",
     *[f"cold_import_{what}_{fn.name}" for fn in FUNCTIONS for what in ("ratio", "ms")], "cold_import_boto3_ms",
     *[f"package_mb_{fn.name}" for fn in FUNCTIONS],
     "chaos_lost", "chaos_applied_twice",
@@ -72,7 +76,7 @@ KEYS = [
 # Modules whose figures do not depend on the machine's speed (virtual time, sizes): they may run while
 # the long chaos run is going, which keeps `make bench` inside its 15 minutes. Everything that times
 # something runs alone.
-TIMING_FREE = ("bench.jitter", "bench.herd", "bench.package")
+TIMING_FREE = ("bench.jitter", "bench.herd", "bench.package", "bench.budget")
 LONG = "bench.chaos"
 
 

@@ -49,6 +49,9 @@ TARGETS: dict[str, tuple[str, Check]] = {
     "schedule_fire_lag_p95_s": ("≤ 2", lambda v: v <= 2),
     "schedules_10k_fire_s": ("≤ 60 (local cloud)", lambda v: v <= 60),
     "ingest_ack_ms_p99": ("≤ 100 at 50 req/s", lambda v: v <= 100),
+    "poll_10k_s": ("≤ 30 (10,000 inverters over 500 connections)", lambda v: v <= 30),
+    "budget_violations": ("0 over a simulated day", lambda v: v == 0),
+    "alert_latency_vs_target": ("≤ 1 (latency ÷ (for_s + poll interval + 5 s))", lambda v: v <= 1),
     "ingest_lost": ("0", lambda v: v == 0),
     "ingest_delivered_twice": ("0", lambda v: v == 0),
     "priority_wait_ratio_p95": ("≤ 0.25 (high p95 wait ÷ low p95 wait, contended key)", lambda v: v <= 0.25),
@@ -83,6 +86,14 @@ NOTES = {
     "priority_low_wait_bound_s": "2 × aging (10 s) + the run's slowest high wait + 1 s: what aging allows",
     "priority_fifo_wait_p95_s": "the same stream's p95 wait with every job normal (same run, baseline)",
     "priority_high_wait_p95_vs_fifo": "high p95 wait ÷ that baseline",
+    "poll_10k_s": "steady-state cycle, per-tenant credentials (sealed, opened by the connection cache), moto",
+    "poll_10k_shared_s": "same 10,000 under the stage's one shared connection, same run (the baseline)",
+    "poll_10k_tenant_vs_shared": "per-tenant ÷ shared, same run",
+    "budget_violations": "SolarEdge 429s + counters past 300/day, planner on, simulated day (bench.budget)",
+    "budget_violations_unplanned": "same fleet, per-minute buckets only, first 12 h: the baseline",
+    "budget_utilization": "share of the keys' poll budgets spent by the planner",
+    "alert_latency_s": "device goes dark → offline incident delivered to a loopback receiver (local stack)",
+    "alert_latency_target_s": "for_s + poll interval + 5 s",
 }
 for _fn in FUNCTIONS:
     NOTES[f"cold_import_ms_{_fn.name}"] = "absolute median, CPython 3.12, built asset"

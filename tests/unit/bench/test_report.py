@@ -10,7 +10,10 @@ def test_verdicts_follow_the_targets() -> None:
     assert verdict("batch_concurrency_ratio", 8.0)[1] == "yes"
     assert verdict("batch_concurrency_ratio", 7.0)[1] == "**no**"
     assert verdict("cold_import_ms_submit", None)[1] == "—"
-    assert verdict("poll_10k_s", 12.0) == ("—", "—")
+    assert verdict("poll_10k_s", 12.0)[1] == "yes" and verdict("poll_10k_s", 31.0)[1] == "**no**"
+    assert verdict("budget_violations", 0)[1] == "yes" and verdict("budget_violations", 1)[1] == "**no**"
+    assert verdict("alert_latency_vs_target", 0.6)[1] == "yes"
+    assert verdict("poll_10k_shared_s", 12.0) == ("—", "—")  # the baseline has no target of its own
 
 
 def test_only_the_benchmarks_section_is_replaced() -> None:
