@@ -1,12 +1,13 @@
 """Priorities with aging on the local cloud: how much sooner a high job runs under a contended flow-control key,
 and that a low one still runs within what the aging rule allows.
 
-One local stack (`steadfast dev`) with `STEADFAST_PRIORITY_AGING_S` = 10 s, one flow-control key of parallelism
+One local stack (`steadfast dev`) with `STEADFAST_PRIORITY_AGING_S` = 30 s, one flow-control key of parallelism
 1, and the demo target's `/overlap?ms=200` (a slow loopback target that records when each call starts). The
 scenario, run twice on two keys of the same stack:
 
-1. a backfill of 20 `low` jobs lands at once, then `high` jobs arrive at 1/s for 30 s — together more than
-   the key serves, so jobs wait; the wait of a job is its call's start minus its `created_at`;
+1. a backfill of 20 `low` jobs lands at once (one batch request), then `high` jobs arrive at one per 4 s for
+   40 s — the stream alone fits the key (≈ 0.5 jobs/s on the local cloud here), with the backfill it does
+   not, so jobs wait; the wait of a job is its call's start minus its `created_at`;
 2. the same arrivals all `normal` (the same-run baseline: first come, first served).
 
 Figures: `priority_wait_ratio_p95` = p95 wait of the high jobs ÷ p95 wait of the low ones (target ≤ 0.25);
@@ -32,10 +33,10 @@ import httpx
 
 from local.launch import start_stack, stop_stack
 
-AGING_S = 10
+AGING_S = 30
 BACKFILL = 20
-STREAM_RATE = 1.0
-STREAM_S = 30
+STREAM_RATE = 0.25
+STREAM_S = 40
 CALL_MS = 200
 
 
