@@ -12,7 +12,8 @@ import hmac
 import json
 from datetime import UTC, datetime, timedelta
 
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Forbidden, NotFound, Unauthorized
+from shared.telemetry.models import StreamToken
 
 DEFAULT_TTL = timedelta(minutes=15)
 
@@ -82,3 +83,20 @@ def verify_jobs(secret: str, token: str, now: datetime | None = None) -> str:
 
 def looks_like_stream_token(credential: str) -> bool:
     return credential.startswith("st_")
+
+
+# -- the two routes that issue them (the API's, and the same routes of the stream app for the dashboard) --
+def for_inverter(secret: str, tenant: str, inverter_id: str, owner: str | None) -> StreamToken:
+    """`POST /v1/inverters/{id}/stream-token`: `owner` is the inverter's tenant as the caller's store read it
+    (None: no such inverter); another tenant's inverter is indistinguishable from a missing one."""
+    if owner != tenant:
+        raise NotFound(f"no inverter {inverter_id!r}")
+    token, expires_at = issue(secret, tenant, inverter_id)
+    return StreamToken(token=token, expires_at=expires_at)
+
+
+def for_jobs(secret: str, tenant: str) -> StreamToken:
+    """`POST /v1/stream-token`: this tenant's job and tenant streams."""
+    token, expires_at = issue_jobs(secret, tenant)
+    return StreamToken(token=token, expires_at=expires_at)
+

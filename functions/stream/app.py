@@ -269,18 +269,15 @@ async def stream_token(request: Request) -> Response:
     tenant = await tenant_of(request)
     inverter_id = request.path_params["id"]
     found = await asyncio.to_thread(s.inverters.owner_and_latest, inverter_id)
-    if found is None or found[0] != tenant:
-        raise NotFound(f"no inverter {inverter_id!r}")
-    token, expires = stream_tokens.issue(await signing_key(s), tenant, inverter_id)
-    return JSONResponse({"token": token, "expires_at": expires.isoformat().replace("+00:00", "Z")})
+    issued = stream_tokens.for_inverter(await signing_key(s), tenant, inverter_id, found[0] if found else None)
+    return JSONResponse(issued.model_dump(mode="json"))
 
 
 async def jobs_stream_token(request: Request) -> Response:
     """`POST /v1/stream-token`: the API key (header) for a short-lived token of this tenant's job streams."""
     tenant = await tenant_of(request)
-    token, expires = stream_tokens.issue_jobs(await signing_key(_services(request)), tenant)
-    return JSONResponse({"token": token, "expires_at": expires.isoformat().replace("+00:00", "Z")},
-                        headers={"Cache-Control": "no-store"})
+    issued = stream_tokens.for_jobs(await signing_key(_services(request)), tenant)
+    return JSONResponse(issued.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
 async def health(request: Request) -> Response:

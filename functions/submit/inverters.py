@@ -69,6 +69,6 @@ def get_series(
 @router.post("/v1/inverters/<inverter_id>/stream-token")
 def create_stream_token(inverter_id: str) -> StreamToken:
     tenant = tenant_of(router)
-    inverter = inverter_store().get(tenant, inverter_id)
-    token, expires_at = stream_tokens.issue(stage_secret.stream_token_key(env()), tenant, inverter.id)
-    return StreamToken(token=token, expires_at=expires_at)
+    found = inverter_store().find(inverter_id)
+    return stream_tokens.for_inverter(stage_secret.stream_token_key(env()), tenant, inverter_id,
+                                      found.tenant if found else None)

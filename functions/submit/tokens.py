@@ -15,6 +15,4 @@ router = APIGatewayHttpRouter()
 
 @router.post("/v1/stream-token")
 def create_jobs_stream_token() -> StreamToken:
-    tenant = tenant_of(router)
-    token, expires_at = stream_tokens.issue_jobs(stage_secret.stream_token_key(env()), tenant)
-    return StreamToken(token=token, expires_at=expires_at)
+    return stream_tokens.for_jobs(stage_secret.stream_token_key(env()), tenant_of(router))
