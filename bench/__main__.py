@@ -41,13 +41,13 @@ from shared.topology import FUNCTIONS
 OUT = Path(__file__).parent / "out"
 MODULES = ["bench.jitter", "bench.herd", "bench.concurrency", "bench.jobs", "bench.imports", "bench.package",
            "bench.poll", "bench.budget", "bench.alerts", "bench.sse", "bench.schedules", "bench.ingest",
-           "bench.priority", "bench.chaos"]
+           "bench.priority", "bench.ordering", "bench.chaos"]
 # Seconds a module may take before it is stopped and its figures are null. The first package run
 # downloads wheels (≈1 min here); later ones reuse bench/out/.cache.
 TIME_LIMIT_S = {"bench.jitter": 120, "bench.herd": 60, "bench.concurrency": 180, "bench.jobs": 240,
                 "bench.imports": 480, "bench.package": 480, "bench.poll": 900, "bench.budget": 300,
                 "bench.alerts": 420, "bench.sse": 300, "bench.schedules": 330, "bench.ingest": 600,
-                "bench.priority": 600,
+                "bench.priority": 600, "bench.ordering": 420,
                 "bench.chaos": 660}
 KEYS = [
     "aws_calls_per_job", "dynamodb_wru_per_job", "cost_usd_per_million_jobs", "cost_usd_per_million_jobs_batch",
@@ -63,7 +63,12 @@ KEYS = [
     "alert_latency_s", "alert_latency_target_s", "alert_latency_vs_target",
     *[f"cold_import_{what}_{fn.name}" for fn in FUNCTIONS for what in ("ratio", "ms")], "cold_import_boto3_ms",
     *[f"package_mb_{fn.name}" for fn in FUNCTIONS],
-    "chaos_lost", "chaos_applied_twice",
+    "chaos_lost", "chaos_applied_twice", "ordering_violations", "dag_children_run_early", "dag_release_ms_p95",
+    "dag_release_p95_vs_submit", "ordering_release_ms_p95", "ordering_release_p95_vs_submit",
+    "ordering_wru_per_job_plain", "ordering_wru_per_job_own_key", "ordering_wru_per_job_chain",
+    "ordering_wru_extra_per_job_chain", "dag_wru_per_job_chain", "ordering_release_ms_p95_in_process",
+    "dag_release_ms_p95_in_process", "ordering_release_p95_vs_accept_in_process",
+    "dag_release_p95_vs_accept_in_process",
     "schedule_fire_lag_p95_s", "schedule_fire_lag_p95_vs_tick", "schedules_10k_fire_s", "schedule_fires_per_s",
     "schedules_fire_vs_bare_writes", "schedule_cost_usd_per_million_fires", "schedule_burst_cost_usd_per_million_fires",
     "eventbridge_scheduler_usd_per_million_fires",

@@ -46,6 +46,9 @@ TARGETS: dict[str, tuple[str, Check]] = {
     "sse_max_streams": ("≥ 1,000", lambda v: v >= 1000),
     "chaos_lost": ("0", lambda v: v == 0),
     "chaos_applied_twice": ("0", lambda v: v == 0),
+    "ordering_violations": ("0 (must be)", lambda v: v == 0),
+    "dag_children_run_early": ("0", lambda v: v == 0),
+    "dag_release_ms_p95": ("≤ 1,000 (parent terminal → child's first call, local, under chaos)", lambda v: v <= 1000),
     "schedule_fire_lag_p95_s": ("≤ 2", lambda v: v <= 2),
     "schedules_10k_fire_s": ("≤ 60 (local cloud)", lambda v: v <= 60),
     "ingest_ack_ms_p99": ("≤ 100 at 50 req/s", lambda v: v <= 100),
@@ -94,6 +97,9 @@ NOTES = {
     "budget_utilization": "share of the keys' poll budgets spent by the planner",
     "alert_latency_s": "device goes dark → offline incident delivered to a loopback receiver (local stack)",
     "alert_latency_target_s": "for_s + poll interval + 5 s",
+    "ordering_violations": "chaos: 6 keys × 10 jobs under the worker SIGKILLs, faults and the outage",
+    "dag_release_p95_vs_submit": "over a root job's accept → first call p95, same chaos run",
+    "ordering_release_p95_vs_submit": "over a root job's accept → first call p95, same chaos run",
 }
 for _fn in FUNCTIONS:
     NOTES[f"cold_import_ms_{_fn.name}"] = "absolute median, CPython 3.12, built asset"
