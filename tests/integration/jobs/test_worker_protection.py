@@ -124,3 +124,28 @@ async def _pump_until(w: World, worker: engine.Worker, job_id: str, statuses: se
         if record.status in statuses or asyncio.get_running_loop().time() > deadline:
             return record
         await asyncio.sleep(0.3)
+
+
+async def test_a_freed_flow_slot_goes_to_the_best_ranked_waiter_and_wakes_it(w: World) -> None:
+    # Given another worker holds key "acct-2"'s only slot, a low job and then a high one wait for it
+    p = guarded(w)
+    flow = FlowControl(key="acct-2", parallelism=1)
+    assert p.flow is not None and p.flow.acquire(TENANT, flow, "other-worker", 30).admitted
+    low = w.submit(f"{URL}/hook", flow_control=flow.model_dump(), priority="low")
+    high = w.submit(f"{URL}/hook", flow_control=flow.model_dump(), priority="high")
+    worker = w.worker(p)
+    await w.pump(worker)
+    # they wait in the key's line, high first, and stay due (so that a wake-up can claim them at once)
+    assert p.flow.waiting(TENANT, flow) == [high.id, low.id]
+    for job in (low, high):
+        parked = w.store.get_record(job.id)
+        assert parked is not None and parked.status == Status.pending and parked.attempts == 0
+        assert parked.next_attempt_at is not None and parked.next_attempt_at <= utcnow()
+    # When the slot is freed, the high job runs first, and its release wakes the low one with a fresh message
+    assert p.flow.release(TENANT, flow, "other-worker", 30) == [high.id]
+    w.queue.send(high.id, TENANT)  # the wake-up the releasing worker would have sent
+    await _pump_until(w, worker, high.id, {Status.completed})
+    assert [c.headers["idempotency-key"] for c in w.target.calls] == [high.id]
+    assert low.id in w.queued_job_ids()
+    await _pump_until(w, worker, low.id, {Status.completed})
+    assert p.flow.waiting(TENANT, flow) == [] and p.flow.in_flight(TENANT, flow) == 0
