@@ -70,7 +70,7 @@ KEYS = [
     "dag_release_ms_p95_in_process", "ordering_release_p95_vs_accept_in_process",
     "dag_release_p95_vs_accept_in_process",
     "schedule_fire_lag_p95_s", "schedule_fire_lag_p95_vs_tick", "schedules_10k_fire_s", "schedule_fires_per_s",
-    "schedules_fire_vs_bare_writes", "schedule_cost_usd_per_million_fires", "schedule_burst_cost_usd_per_million_fires",
+    "schedules_fire_vs_bare_writes", "schedule_cost_usd_per_million_fires",
     "eventbridge_scheduler_usd_per_million_fires",
     "ingest_ack_ms_p50", "ingest_ack_ms_p99", "ingest_p99_vs_health", "ingest_lost", "ingest_delivered_twice",
     "priority_wait_ratio_p95", "priority_max_wait_low_s", "priority_low_wait_bound_s", "priority_high_wait_p95_s",

@@ -81,7 +81,6 @@ NOTES = {
     "schedules_fire_vs_bare_writes": "fire path over the same writes made bare (2 conditional writes a fire)",
     "schedule_fires_per_s": "moto-bound here (≈ its conditional-write rate / 2); null 10k figure = over 150 s",
     "schedule_cost_usd_per_million_fires": "due index, beyond the job's own cost; plus ≈ $10/month ticking",
-    "schedule_burst_cost_usd_per_million_fires": "a burst round's fires, 50 to a transaction (write units × 2)",
     "eventbridge_scheduler_usd_per_million_fires": "the managed alternative, on paper (list prices)",
     "ingest_p99_vs_health": "ingest p99 over GET /v1/health p99, both at 50 req/s, same run",
     "ingest_lost": "chaos: worker SIGKILLed twice, destination 503 for 5 s, every event sent twice",

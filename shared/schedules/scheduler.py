@@ -50,9 +50,6 @@ class Scheduler:
     events: JobEvents = field(default_factory=NoEvents)
     # Schedules read per due-index shard and round; rounds go on while a backlog remains, up to the budget.
     batch: int = 1000
-    # A round with more fires than this is a burst: its fires are written 50 to a transaction (one round
-    # trip each, twice the write units on AWS); fewer are written one by one (ScheduleStore.fire).
-    transact_over: int = 100
     round_budget_s: float = 20.0
     clock: Callable[[], datetime] = utcnow
 
@@ -65,7 +62,7 @@ class Scheduler:
             if not due:
                 break
             fires = self._plan(due, now)
-            won = self.store.fire(fires, batched=len(fires) > self.transact_over)
+            won = self.store.fire(fires)
             result.lost += len(fires) - len(won)
             self._after(won, now, result)
             if not won:

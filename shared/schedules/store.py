@@ -8,14 +8,9 @@ id, so the first write lets at most one job exist per fire time; the schedule on
 time after that job exists, so none is skipped. A crash between the two writes leaves the schedule due:
 the next tick finds the job there and moves the schedule on.
 
-A burst (a round with more than `Scheduler.transact_over` fires, e.g. 10,000 schedules due at 09:00) writes
-the same two conditional writes of up to 50 fires in one transaction (DynamoDB's 100 items): one round trip
-per 50 fires instead of two per fire. The transaction is all or nothing, so it either wins all of its fires
-or none; when it is cancelled (one of its fires was written already by a retried tick or a racing
-scheduler, a schedule was edited meanwhile, an item conflicts or the whole is too large) its fires go the
-one-by-one way above, which sorts out which are still to do. Exactly once holds the same way in both. The
-price: a transaction costs twice the write units of its items on AWS, so only bursts pay it; a quiet minute's
-few fires are written one by one.
+Not one transaction: a transaction doubles the write units of both items on AWS, and moto deep-copies
+every table a transaction names, once per item, on every transaction (a 300-fire tick in 50-fire
+transactions already overran the SDK's timeout and its retry crashed moto's copy).
 """
 
 from __future__ import annotations
@@ -38,9 +33,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BATCH_GET_MAX = 100
-TRANSACT_FIRES = 50  # two items a fire; DynamoDB's limit is 100 items a transaction
-# Cancellations that the one-by-one path sorts out; anything else is the store being unavailable.
-_FALLBACK = {"TransactionCanceledException", "ValidationException", "TransactionConflictException"}
 # Fires written at once: each is two round trips, so a tick of thousands is bound by latency, not by
 # DynamoDB; the SDK's pool (shared.aws, 50 connections) is larger.
 _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="fire")
@@ -182,30 +174,10 @@ class ScheduleStore:
         terminal = {s.value for s in TERMINAL}
         return {j: statuses.get(j, "completed") in terminal for j in job_ids}
 
-    def fire(self, fires: list[Fire], batched: bool = False) -> list[Fire]:
-        """Write each fire (concurrently: each is two small conditional writes, or with `batched` 50 fires a
-        transaction); the fires this call won, with `job` set only where this call created the job (another
-        writer's job is not enqueued twice)."""
-        if not batched:
-            return [f for f in _POOL.map(self._fire_one, fires) if f is not None]
-        chunks = [fires[i:i + TRANSACT_FIRES] for i in range(0, len(fires), TRANSACT_FIRES)]
-        return [f for won in _POOL.map(self._fire_chunk, chunks) for f in won]
-
-    def _fire_chunk(self, chunk: list[Fire]) -> list[Fire]:
-        items: list[dict[str, Any]] = []
-        for f in chunk:
-            if f.job is not None:
-                items.append({"Put": self._put_job(f.job)})
-            items.append({"Update": self._advance(f, f.job.id if f.job is not None else None)})
-        try:
-            self.db.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] not in _FALLBACK:
-                raise Unavailable(f"firing schedules failed: {exc.response['Error']['Code']}") from exc
-            return [won for f in chunk if (won := self._fire_one(f)) is not None]
-        except BotoCoreError as exc:
-            raise Unavailable(f"firing schedules failed: {type(exc).__name__}") from exc
-        return chunk
+    def fire(self, fires: list[Fire]) -> list[Fire]:
+        """Write each fire (concurrently: each is two small conditional writes); the fires this call won,
+        with `job` set only where this call created the job (another writer's job is not enqueued twice)."""
+        return [f for f in _POOL.map(self._fire_one, fires) if f is not None]
 
     def _fire_one(self, f: Fire) -> Fire | None:
         job_id = None

@@ -49,15 +49,14 @@ class World:
 
     def jobs_of(self, schedule_id: str) -> list[JobRecord]:
         """Every job in this world's table created by the schedule (a full scan: the table is ours)."""
-        return [j for j in self.all_jobs() if j.spec.labels.get("schedule_id") == schedule_id]
-
-    def all_jobs(self) -> list[JobRecord]:
         out, kwargs = [], {"TableName": self.jobs.table}
         while True:
             page = self.db.scan(**kwargs)
             for item in page.get("Items", []):
                 if item.get("sk", {}).get("S") == "JOB":
-                    out.append(from_attributes(boto3.dynamodb.types.TypeDeserializer().deserialize({"M": item})))
+                    record = from_attributes(boto3.dynamodb.types.TypeDeserializer().deserialize({"M": item}))
+                    if record.spec.labels.get("schedule_id") == schedule_id:
+                        out.append(record)
             if "LastEvaluatedKey" not in page:
                 return out
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

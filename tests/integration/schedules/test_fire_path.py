@@ -176,27 +176,3 @@ def test_credential_headers_are_sealed_in_the_schedule_and_opened_only_into_the_
     world.service.patch(TENANT, s.id, SchedulePatch(name="renamed"), now=minute(1))
     again = world.store.get(TENANT, s.id)
     assert again.job == read.job
-
-
-def test_a_burst_is_written_fifty_fires_a_transaction_and_stays_exactly_once(world: World) -> None:
-    # Given 130 schedules due at 12:01 (a burst: more than transact_over fires in one round)
-    schedules = [world.create("* * * * *", T0) for _ in range(130)]
-    sched = world.scheduler(minute(1))
-    assert sched.transact_over < 130
-    fires = sched._plan(world.store.due(minute(1)), minute(1))
-    # And one fire's job already written by an earlier, crashed try: its transaction is cancelled
-    world.jobs.db.put_item(**world.store._put_job(fires[0].job))  # type: ignore[arg-type]
-    # When the burst is written twice (a retried tick) while three more schedulers race for it
-    first = world.store.fire(fires, batched=True)
-    with ThreadPoolExecutor(3) as pool:
-        raced = list(pool.map(lambda _: world.scheduler(minute(1)).tick(), range(3)))
-    again = world.store.fire(fires, batched=True)
-    # Then every schedule has exactly one job for 12:01, written by the first try, and moved on once
-    assert len(first) == 130 and sum(1 for f in first if f.job is not None) == 129 and again == []
-    assert sum(r.fired for r in raced) == 0
-    jobs = world.all_jobs()
-    assert sorted(j.id for j in jobs) == sorted(fire_job_id(s.id, minute(1)) for s in schedules)
-    assert all(world.store.get(TENANT, s.id).next_fire_at == minute(2) for s in schedules)
-    # And the next minute's burst goes through the scheduler's own tick, one job each again
-    assert world.scheduler(minute(2)).tick().fired == 130
-    assert len(world.all_jobs()) == 260
