@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: install dev test lint typecheck synth deploy bench clean
+.PHONY: install dev test test-localstack lint typecheck synth deploy bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: install
 	$(BIN)/python -m infra.build_deps
 	$(BIN)/python -m pytest -q tests
 
+# The jobs suite with SQS on LocalStack (its own venv under pyenv's 3.13) and DynamoDB on moto; not in .ci/run.
+test-localstack: install
+	bash local/localstack_lane.sh
+
 # STAGE names the deployment (default dev; prod/production keep their data). The CLI is the one pinned
 # in package.json: the npm `latest` (3.x) cannot read aws-cdk-lib 2.275's cloud assembly.
 synth: install node_modules/.installed
@@ -48,4 +52,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) cdk.out node_modules .steadfast bench/out
+	rm -rf $(VENV) .venv-localstack cdk.out node_modules .steadfast bench/out

@@ -39,6 +39,10 @@ def _create_table(db: object, t: Table) -> None:
         if exc.response["Error"]["Code"] != "ResourceInUseException":
             raise
         return
+    # A real DynamoDB (and other emulators) create a table in the background: CREATING, then ACTIVE. moto
+    # answers ACTIVE at once, so this costs it one DescribeTable.
+    db.get_waiter("table_exists").wait(  # type: ignore[attr-defined]
+        TableName=t.name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
     if t.ttl_attribute:
         db.update_time_to_live(TableName=t.name, TimeToLiveSpecification={  # type: ignore[attr-defined]
             "Enabled": True, "AttributeName": t.ttl_attribute})

@@ -4,6 +4,7 @@ server over HTTP, real Redis, the deployed handlers in their own processes, loop
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Iterator
 
@@ -70,3 +71,10 @@ def wait_for(fetch, done, timeout_s: float = 60.0, every_s: float = 0.3):  # typ
         time.sleep(every_s)
         value = fetch()
     return value
+
+
+def sqs_endpoint(stack: StackState) -> str:
+    """Where the stack's SQS is: the stack's AWS endpoint, or `AWS_ENDPOINT_URL_SQS` when SQS runs elsewhere
+    (`make test-localstack`: SQS on LocalStack, DynamoDB on the stack's moto)."""
+    return os.environ.get("AWS_ENDPOINT_URL_SQS") or stack.aws_endpoint
+

@@ -94,9 +94,13 @@ class World:
 
 @contextmanager
 def world() -> Iterator[World]:
-    saved = {k: os.environ.get(k) for k in [*AWS_ENV, "AWS_ENDPOINT_URL"]}
+    # In process, every AWS call goes to moto's mock, also in `make test-localstack` (whose
+    # AWS_ENDPOINT_URL_SQS points the whole stack's SQS at LocalStack): the world is its own.
+    endpoints = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB"]
+    saved = {k: os.environ.get(k) for k in [*AWS_ENV, *endpoints]}
     os.environ.update(AWS_ENV)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
+    for k in endpoints:
+        os.environ.pop(k, None)
     client = redis.Redis.from_url(REDIS_URL)
     prefix = f"test-{uuid.uuid4().hex[:10]}:"
     try:

@@ -19,7 +19,7 @@ from local.client import verify_webhook
 from local.launch import ROOT
 from local.stack import StackState
 from shared.signing import InvalidSignature
-from tests.conftest import wait_for
+from tests.conftest import sqs_endpoint, wait_for
 
 pytestmark = pytest.mark.integration
 TERMINAL = {"completed", "failed", "dead", "cancelled"}
@@ -119,7 +119,7 @@ def test_cancel_and_retry(api: httpx.Client, stack: StackState) -> None:
 
 def test_poison_message_is_quarantined_while_siblings_complete(api: httpx.Client, stack: StackState) -> None:
     env = stack.function_env
-    sqs = boto3.client("sqs", endpoint_url=stack.aws_endpoint, region_name="us-east-1",
+    sqs = boto3.client("sqs", endpoint_url=sqs_endpoint(stack), region_name="us-east-1",
                        aws_access_key_id="testing", aws_secret_access_key="testing")
     marker = os.urandom(6).hex()
     sqs.send_message(QueueUrl=env["JOBS_QUEUE_URL"], MessageBody=f"not json {marker}")

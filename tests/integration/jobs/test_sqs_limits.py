@@ -16,14 +16,14 @@ import pytest
 
 from local.stack import StackState
 from shared.jobs.queue import JobMessage
-from tests.conftest import wait_for
+from tests.conftest import sqs_endpoint, wait_for
 from tests.integration.jobs.test_dlq import cli
 
 pytestmark = pytest.mark.integration
 
 
 def sqs(stack: StackState) -> object:
-    return boto3.client("sqs", endpoint_url=stack.aws_endpoint, region_name="us-east-1",
+    return boto3.client("sqs", endpoint_url=sqs_endpoint(stack), region_name="us-east-1",
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 

@@ -25,7 +25,7 @@ from shared.jobs.service import new_job_id
 from shared.jobs.store import JobStore
 from shared.jobs.sweeper import EXTRA_CLAIMS, Sweeper
 from shared.topology import table
-from tests.conftest import wait_for
+from tests.conftest import sqs_endpoint, wait_for
 
 pytestmark = pytest.mark.integration
 LEASE = timedelta(seconds=30)
@@ -54,7 +54,7 @@ class Isolated:
 def iso(stack: StackState) -> Iterator[Isolated]:
     kw = {"endpoint_url": stack.aws_endpoint, "region_name": "us-east-1", "aws_access_key_id": "testing",
           "aws_secret_access_key": "testing"}
-    db, sqs = boto3.client("dynamodb", **kw), boto3.client("sqs", **kw)
+    db, sqs = boto3.client("dynamodb", **kw), boto3.client("sqs", **(kw | {"endpoint_url": sqs_endpoint(stack)}))
     name = f"sweeper-{uuid.uuid4().hex[:8]}"
     _create_table(db, dataclasses.replace(table("jobs"), name=name))
     urls = [sqs.create_queue(QueueName=n)["QueueUrl"] for n in (name, f"{name}-dlq")]
