@@ -46,7 +46,7 @@ MODULES = ["bench.jitter", "bench.herd", "bench.concurrency", "bench.jobs", "ben
 # downloads wheels (≈1 min here); later ones reuse bench/out/.cache.
 TIME_LIMIT_S = {"bench.jitter": 120, "bench.herd": 60, "bench.concurrency": 180, "bench.jobs": 240,
                 "bench.imports": 480, "bench.package": 480, "bench.poll": 900, "bench.budget": 300,
-                "bench.alerts": 420, "bench.sse": 300, "bench.schedules": 330, "bench.ingest": 600,
+                "bench.alerts": 420, "bench.sse": 300, "bench.schedules": 480, "bench.ingest": 600,
                 "bench.priority": 600, "bench.ordering": 420,
                 "bench.chaos": 660}
 KEYS = [
