@@ -36,9 +36,10 @@ test: install
 	$(BIN)/python -m infra.build_deps
 	$(BIN)/python -m pytest -q tests
 
-# The jobs suite with SQS on LocalStack (its own venv under pyenv's 3.13) and DynamoDB on moto; not in .ci/run.
+# The jobs integration suite with SQS on LocalStack (installed from PyPI into .localstack/venv under
+# CPython >= 3.12) and DynamoDB on the embedded moto. Not part of `make test`: see the README.
 test-localstack: install
-	bash local/localstack_lane.sh
+	$(BIN)/python -m local.localstack_lane
 
 # STAGE names the deployment (default dev; prod/production keep their data). The CLI is the one pinned
 # in package.json: the npm `latest` (3.x) cannot read aws-cdk-lib 2.275's cloud assembly.
@@ -52,4 +53,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .venv-localstack cdk.out node_modules .steadfast bench/out
+	rm -rf $(VENV) cdk.out node_modules .steadfast .localstack bench/out

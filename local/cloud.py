@@ -140,7 +140,8 @@ class LocalCloud:
 
     def start(self) -> StackState:
         aws_endpoint = self._aws()
-        os.environ.update(local_aws_env(aws_endpoint))
+        account = f"{self.ports.api:012d}"  # this stack's own account on a shared emulator (see local_aws_env)
+        os.environ.update(local_aws_env(aws_endpoint, account))
         redis_url = self._redis()
         visibility = os.environ.get("STEADFAST_VISIBILITY_S")
         resources = create_resources(int(visibility) if visibility else None)
@@ -148,7 +149,7 @@ class LocalCloud:
         api_url, stream_url = f"http://127.0.0.1:{self.ports.api}", f"http://127.0.0.1:{self.ports.stream}"
         sandbox_url = f"http://127.0.0.1:{self.ports.sandbox}"
         fn_env = {
-            **local_aws_env(aws_endpoint), **resources, "REDIS_URL": redis_url, "STEADFAST_STAGE": "local",
+            **local_aws_env(aws_endpoint, account), **resources, "REDIS_URL": redis_url, "STEADFAST_STAGE": "local",
             # Stacks sharing one Redis keep apart: every key and channel of this one starts with it.
             "STEADFAST_REDIS_PREFIX": os.environ.get("STEADFAST_REDIS_PREFIX", f"local:{self.ports.api}:"),
             "STEADFAST_ALLOW_PRIVATE_TARGETS": os.environ.get("STEADFAST_ALLOW_PRIVATE_TARGETS", "true"),
@@ -226,6 +227,8 @@ def banner(state: StackState, aws_label: str = "AWS (moto)") -> str:
         f"  Sandbox vendor  {state.sandbox_url}   (GET /_stats)",
         f"  Demo target     {state.demo_target_url}   (/flaky?fail=2, /status/404, /status/500)",
         f"  {aws_label:<15} {state.aws_endpoint}",
+        *(f"  {k.removeprefix('AWS_ENDPOINT_URL_'):<15} {v}   ({k})"
+          for k, v in state.function_env.items() if k.startswith("AWS_ENDPOINT_URL_")),
         f"  Redis           {state.redis_url}",
         f"  Dev API key     {state.dev_api_key}   (tenant 'dev')",
         f"  Logs            {home() / 'logs'}",

@@ -17,13 +17,19 @@ from local.stack import StackState
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Per-service endpoints (`AWS_ENDPOINT_URL_SQS`, …) for the stacks this process starts and for nothing else:
+# the test session moves them here from its environment (tests/conftest.py), so that the in-process moto
+# of other tests never sends to them. `make test-localstack` sets SQS on LocalStack this way.
+STACK_ENDPOINTS: dict[str, str] = {}
+
+
 def start_stack(home: Path, extra_env: dict[str, str] | None = None,
                 timeout_s: float = 240) -> tuple[subprocess.Popen[bytes], StackState]:
     """Run `python -m local.cli dev` in a new session (its own process group) and wait for its state file."""
     env = {**os.environ, "STEADFAST_HOME": str(home), "STEADFAST_API_PORT": str(_free_port()),
            "STEADFAST_STREAM_PORT": str(_free_port()), "STEADFAST_SANDBOX_PORT": str(_free_port()),
            "STEADFAST_AWS_PORT": str(_free_port()), "STEADFAST_DEMO_PORT": str(_free_port()),
-           "STEADFAST_POLL_RATE_S": "2", "STEADFAST_SWEEP_RATE_S": "2", **(extra_env or {})}
+           "STEADFAST_POLL_RATE_S": "2", "STEADFAST_SWEEP_RATE_S": "2", **STACK_ENDPOINTS, **(extra_env or {})}
     env.pop("AWS_ENDPOINT_URL", None)
     home.mkdir(parents=True, exist_ok=True)
     log = (home / "dev.out").open("wb")

@@ -39,8 +39,8 @@ def _create_table(db: object, t: Table) -> None:
         if exc.response["Error"]["Code"] != "ResourceInUseException":
             raise
         return
-    # A real DynamoDB (and other emulators) create a table in the background: CREATING, then ACTIVE. moto
-    # answers ACTIVE at once, so this costs it one DescribeTable.
+    # moto makes a table ACTIVE at once; DynamoDB (and other emulators) take seconds, and refuse the TTL
+    # update and every write until then.
     db.get_waiter("table_exists").wait(  # type: ignore[attr-defined]
         TableName=t.name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
     if t.ttl_attribute:
@@ -74,8 +74,23 @@ def create_resources(visibility_s: int | None = None) -> dict[str, str]:
     return out
 
 
-def local_aws_env(endpoint: str) -> dict[str, str]:
-    """Credentials and region for an emulator; real keys in the environment are never sent to it."""
-    return {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-            "AWS_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# Services that may be pointed at another emulator than the embedded moto, one by one, the way boto3 reads
+# it: `AWS_ENDPOINT_URL_SQS=http://127.0.0.1:4566` (e.g. LocalStack, see `make test-localstack`).
+OVERRIDABLE = ("SQS", "SCHEDULER", "SECRETS_MANAGER", "KMS")
+
+
+def service_endpoints() -> dict[str, str]:
+    """The per-service endpoints set in this environment (`AWS_ENDPOINT_URL_<SERVICE>`)."""
+    return {f"AWS_ENDPOINT_URL_{s}": os.environ[f"AWS_ENDPOINT_URL_{s}"] for s in OVERRIDABLE
+            if os.environ.get(f"AWS_ENDPOINT_URL_{s}")}
+
+
+def local_aws_env(endpoint: str, account: str | None = None) -> dict[str, str]:
+    """Credentials and region for an emulator; real keys in the environment are never sent to it. With a
+    service on a shared emulator (LocalStack), `account` (12 digits) is the access key: LocalStack keeps
+    each such account's queues apart, so stacks sharing one LocalStack never read each other's messages."""
+    region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    shared = service_endpoints()
+    return {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": region, "AWS_REGION": region,
+            "AWS_ACCESS_KEY_ID": account if shared and account else "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing", **shared}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel
@@ -45,6 +46,18 @@ class StackState(BaseModel):
     redis_url: str
     dev_api_key: str
     function_env: dict[str, str]
+
+    def aws_client(self, service: str) -> Any:
+        """A boto3 client on this stack's endpoint for `service` (`AWS_ENDPOINT_URL_<SERVICE>` where the
+        stack points that service elsewhere, e.g. SQS on LocalStack) with the stack's own credentials."""
+        import boto3  # the CLI's other commands need no boto3
+
+        env = self.function_env
+        key = "AWS_ENDPOINT_URL_" + {"secretsmanager": "SECRETS_MANAGER"}.get(service, service.upper())
+        return boto3.client(service, endpoint_url=env.get(key, self.aws_endpoint),  # type: ignore[call-overload]
+                            region_name=env.get("AWS_REGION", "us-east-1"),
+                            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID", "testing"),
+                            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", "testing"))
 
     def redis_keys(self) -> Keys:
         """The names of this stack's Redis keys and channels (its own prefix)."""

@@ -11,8 +11,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from local import launch
 from local.launch import start_stack, stop_stack
 from local.stack import StackState
+
+# `AWS_ENDPOINT_URL_<SERVICE>` (the LocalStack lane) is for the stacks the tests start, not for this process.
+launch.STACK_ENDPOINTS.update({k: os.environ.pop(k) for k in list(os.environ) if k.startswith("AWS_ENDPOINT_URL_")})
 
 
 @pytest.fixture(autouse=True)
@@ -71,10 +75,3 @@ def wait_for(fetch, done, timeout_s: float = 60.0, every_s: float = 0.3):  # typ
         time.sleep(every_s)
         value = fetch()
     return value
-
-
-def sqs_endpoint(stack: StackState) -> str:
-    """Where the stack's SQS is: the stack's AWS endpoint, or `AWS_ENDPOINT_URL_SQS` when SQS runs elsewhere
-    (`make test-localstack`: SQS on LocalStack, DynamoDB on the stack's moto)."""
-    return os.environ.get("AWS_ENDPOINT_URL_SQS") or stack.aws_endpoint
-

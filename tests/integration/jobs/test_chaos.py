@@ -15,6 +15,7 @@ from bench.chaos import report, run
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.timeout(600)  # the run's own deadline is 400 s; pytest's default 300 cut it short on a loaded machine
 def test_nothing_lost_nothing_applied_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     figures = run(jobs=100, transient=0.3, outage_s=5, crash_rate=0.01, kills=1, deadline_s=400, home=tmp_path,
                   order_keys=3, order_jobs=5, diamonds=4)

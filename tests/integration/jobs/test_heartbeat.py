@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
@@ -81,8 +80,7 @@ def worker_pid(stack: StackState) -> int:
 
 
 def job_item(stack: StackState, job_id: str) -> dict[str, Any]:
-    db = boto3.client("dynamodb", endpoint_url=stack.aws_endpoint, region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    db = stack.aws_client("dynamodb")
     item = db.get_item(TableName="jobs", Key={"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}}, ConsistentRead=True)
     return {k: next(iter(v.values())) for k, v in item.get("Item", {}).items()}
 

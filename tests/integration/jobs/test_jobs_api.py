@@ -11,7 +11,6 @@ import sys
 from datetime import datetime
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
@@ -19,7 +18,7 @@ from local.client import verify_webhook
 from local.launch import ROOT
 from local.stack import StackState
 from shared.signing import InvalidSignature
-from tests.conftest import sqs_endpoint, wait_for
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 TERMINAL = {"completed", "failed", "dead", "cancelled"}
@@ -119,8 +118,7 @@ def test_cancel_and_retry(api: httpx.Client, stack: StackState) -> None:
 
 def test_poison_message_is_quarantined_while_siblings_complete(api: httpx.Client, stack: StackState) -> None:
     env = stack.function_env
-    sqs = boto3.client("sqs", endpoint_url=sqs_endpoint(stack), region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    sqs = stack.aws_client("sqs")
     marker = os.urandom(6).hex()
     sqs.send_message(QueueUrl=env["JOBS_QUEUE_URL"], MessageBody=f"not json {marker}")
     siblings = [submit(api, f"{stack.demo_target_url}/slow?ms=10") for _ in range(3)]

@@ -10,21 +10,19 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
 
 from local.stack import StackState
 from shared.jobs.queue import JobMessage
-from tests.conftest import sqs_endpoint, wait_for
+from tests.conftest import wait_for
 from tests.integration.jobs.test_dlq import cli
 
 pytestmark = pytest.mark.integration
 
 
 def sqs(stack: StackState) -> object:
-    return boto3.client("sqs", endpoint_url=sqs_endpoint(stack), region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return stack.aws_client("sqs")
 
 
 def test_a_retry_after_of_a_day_goes_to_the_sweeper_not_to_sqs(stack: StackState, api: httpx.Client) -> None:

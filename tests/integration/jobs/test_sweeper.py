@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
@@ -25,7 +24,7 @@ from shared.jobs.service import new_job_id
 from shared.jobs.store import JobStore
 from shared.jobs.sweeper import EXTRA_CLAIMS, Sweeper
 from shared.topology import table
-from tests.conftest import sqs_endpoint, wait_for
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 LEASE = timedelta(seconds=30)
@@ -52,9 +51,7 @@ class Isolated:
 
 @pytest.fixture
 def iso(stack: StackState) -> Iterator[Isolated]:
-    kw = {"endpoint_url": stack.aws_endpoint, "region_name": "us-east-1", "aws_access_key_id": "testing",
-          "aws_secret_access_key": "testing"}
-    db, sqs = boto3.client("dynamodb", **kw), boto3.client("sqs", **(kw | {"endpoint_url": sqs_endpoint(stack)}))
+    db, sqs = stack.aws_client("dynamodb"), stack.aws_client("sqs")
     name = f"sweeper-{uuid.uuid4().hex[:8]}"
     _create_table(db, dataclasses.replace(table("jobs"), name=name))
     urls = [sqs.create_queue(QueueName=n)["QueueUrl"] for n in (name, f"{name}-dlq")]
@@ -112,9 +109,7 @@ def test_a_wait_beyond_sqs_is_enqueued_once_within_fifteen_minutes(iso: Isolated
 
 
 def test_the_stacks_sweeper_delivers_a_job_whose_message_was_lost(api: httpx.Client, stack: StackState) -> None:
-    kw = {"endpoint_url": stack.aws_endpoint, "region_name": "us-east-1", "aws_access_key_id": "testing",
-          "aws_secret_access_key": "testing"}
-    store = JobStore(stack.function_env["JOBS_TABLE"], boto3.client("dynamodb", **kw))
+    store = JobStore(stack.function_env["JOBS_TABLE"], stack.aws_client("dynamodb"))
     now = utcnow() - timedelta(seconds=30)  # as if the submit process died 30 s ago, after the put
     spec = JobSpec.model_validate({"request": {"url": f"{stack.demo_target_url}/slow?ms=5"}})
     job = JobRecord(id=new_job_id(), tenant="dev", spec=spec, status=Status.pending, created_at=now, updated_at=now,
