@@ -27,7 +27,7 @@ caller spells a field name to change a job's state.
     cancelled            waiting, pending, running,   cancelled   lease and next_attempt_at cleared;
                          retrying                                 last_error = why (e.g. a dead parent)
     restarted            failed, dead                 pending     fresh budget on target 0; run + 1; run_base
-    rearmed              pending, retrying            (same)      updated_at only (the sweeper's long waits)
+    rearmed              pending, retrying            (same)      updated_at only (the sweeper sent it again)
 
     * running: only once its lease has expired (the store's claim checks the time).
 
@@ -202,7 +202,7 @@ class JobRecord(BaseModel):
                         run_base=self.attempts)
 
     def rearmed(self, now: datetime) -> JobRecord:
-        """Seen by the sweeper: its message was sent again (a wait longer than SQS can hold)."""
+        """Seen by the sweeper: its message was sent again (a wait longer than SQS can hold, or overdue)."""
         return self._to("rearmed", self.status, now)
 
     def _after_attempt(self, transition: str, status: Status, now: datetime, error: str | None,

@@ -78,6 +78,21 @@ def test_a_job_written_but_never_enqueued_is_sent_once_overdue(iso: Isolated) ->
     assert iso.job_ids(iso.queue.url) == [job.id]
 
 
+def test_a_job_still_overdue_behind_a_backlog_is_sent_again_at_doubling_intervals(iso: Isolated) -> None:
+    # Given a job overdue by 61 s, sent again by one sweep (its message lost, or a backlog ahead of it)
+    job = write(iso.store)
+    sweeper = Sweeper(iso.store, iso.queue, grace=timedelta(seconds=60))
+    t = job.created_at + timedelta(seconds=61)
+    assert sweeper.sweep(t)["overdue"] == 1
+    # When later sweeps find it still unclaimed, then they add no duplicate until it has waited as long
+    # again as it had been overdue (61 s), then one, then none for twice that
+    assert [sweeper.sweep(t + timedelta(seconds=s))["overdue"] for s in (2, 30, 60)] == [0, 0, 0]
+    assert sweeper.sweep(t + timedelta(seconds=62))["overdue"] == 1
+    assert [sweeper.sweep(t + timedelta(seconds=s))["overdue"] for s in (64, 120, 180)] == [0, 0, 0]
+    assert sweeper.sweep(t + timedelta(seconds=62 + 123))["overdue"] == 1
+    assert iso.job_ids(iso.queue.url) == [job.id] * 3
+
+
 def test_an_expired_lease_is_re_enqueued_and_a_crash_loop_is_dead_lettered(iso: Isolated) -> None:
     crashed, looping = write(iso.store), write(iso.store, max_attempts=1)
     start = utcnow()
