@@ -37,6 +37,7 @@ from shared.errors import BadRequest, NotFound, SteadfastError, Unauthorized, Un
 from shared.jobs import reads
 from shared.jobs.models import utcnow
 from shared.jobs.reads import JobListQuery
+from shared.jobs.workflows import read_relations, read_workflow
 from shared.streaming import sessions
 from shared.streaming.asgi import EventStream
 from shared.telemetry.rollups import Step
@@ -184,6 +185,26 @@ async def job_attempts(request: Request) -> Response:
     """`GET /v1/jobs/{id}/attempts` of the API, same origin (shared.jobs.reads)."""
     tenant = await tenant_of(request)
     found = await asyncio.to_thread(reads.list_attempts, _services(request).jobs, tenant, request.path_params["id"])
+    return JSONResponse(found.model_dump(mode="json"))
+
+
+async def job_relations(request: Request) -> Response:
+    """A job's parents and children with their statuses (the dashboard's job detail)."""
+    tenant = await tenant_of(request)
+    links = _services(request).links
+    if links is None:
+        raise NotFound("no job relations here")
+    found = await asyncio.to_thread(read_relations, links, tenant, request.path_params["id"])
+    return JSONResponse(found.model_dump(mode="json"))
+
+
+async def workflow(request: Request) -> Response:
+    """`GET /v1/workflows/{id}` of the API, same origin (the dashboard's workflow view)."""
+    tenant = await tenant_of(request)
+    links = _services(request).links
+    if links is None:
+        raise NotFound("no workflows here")
+    found = await asyncio.to_thread(read_workflow, links, tenant, request.path_params["id"])
     return JSONResponse(found.model_dump(mode="json"))
 
 
@@ -437,6 +458,8 @@ def create_app(make_services: Callable[[], Services], cors_origins: tuple[str, .
         Route("/v1/stream-token", jobs_stream_token, methods=["POST"]),
         Route("/v1/dashboard/jobs", list_jobs),
         Route("/v1/dashboard/jobs/{id}/attempts", job_attempts),
+        Route("/v1/dashboard/jobs/{id}/relations", job_relations),
+        Route("/v1/dashboard/workflows/{id}", workflow),
         Route("/v1/dashboard/schedules", list_schedules),
         Route("/v1/dashboard/sources", list_sources),
         Route("/v1/dashboard/sources/{id}/events", source_events),

@@ -23,6 +23,7 @@ from shared.streaming.slots import StreamSlots
 from shared.telemetry.history import SeriesReader
 
 if TYPE_CHECKING:
+    from shared.jobs.links import Links
     from shared.schedules.service import ScheduleService
     from shared.sources.store import SourceStore
 
@@ -68,6 +69,8 @@ class Services:
     sources: SourceStore | None = None
     # An ordering key's jobs (the `ordering_key` filter of the job list); None: the filter is refused.
     ordered: OrderedPages | None = None
+    # A job's parents and children and a workflow's graph (the job detail, the workflow view); None: 404.
+    links: Links | None = None
 
     async def start(self) -> None:
         if self.tune_gc:
@@ -100,6 +103,7 @@ def _token_key(e: Env) -> str | Callable[[], str]:
 
 
 def from_env(e: Env) -> Services:
+    from shared.jobs.links import Links
     from shared.jobs.ordering import Sequences
     from shared.jobs.store import JobStore
     from shared.schedules.service import ScheduleService
@@ -115,6 +119,7 @@ def from_env(e: Env) -> Services:
     return Services(
         hub=Hub(e.redis_url, queue_size=e.stream_queue_size, heartbeat_s=e.stream_heartbeat_s),
         replay=ReplayLog(e.redis_url), tenants=TenantStore(e.tenants_table), jobs=jobs, ordered=Sequences(jobs),
+        links=Links(jobs),
         inverters=_inverter_directory(e), token_secret=_token_key(e), max_stream_s=e.stream_max_s,
         base_path=e.stream_base_path.rstrip("/"), keys=e.redis_keys(), tune_gc=True,
         schedules=ScheduleService(ScheduleStore(e.schedules_table, e.jobs_table), jobs=None),

@@ -136,7 +136,27 @@ class WorkflowService:
         return out, items
 
     def get(self, tenant: str, wf_id: str) -> Workflow:
-        wf, jobs = Links(self.continuations.store).workflow(tenant, wf_id)
-        by_id = {j.id: j for j in jobs}
-        items = [WorkflowJob(ref=ref, job=by_id[job_id].public()) for ref, job_id in wf.refs if job_id in by_id]
-        return Workflow(id=wf.id, status=status_of(jobs), created_at=wf.created_at, labels=wf.labels, jobs=items)
+        return read_workflow(Links(self.continuations.store), tenant, wf_id)
+
+
+def read_workflow(links: Links, tenant: str, wf_id: str) -> Workflow:
+    """`GET /v1/workflows/{id}`: the graph's jobs in submit order, with the workflow's one status."""
+    wf, jobs = links.workflow(tenant, wf_id)
+    by_id = {j.id: j for j in jobs}
+    items = [WorkflowJob(ref=ref, job=by_id[job_id].public()) for ref, job_id in wf.refs if job_id in by_id]
+    return Workflow(id=wf.id, status=status_of(jobs), created_at=wf.created_at, labels=wf.labels, jobs=items)
+
+
+class Relations(BaseModel):
+    """A job's parents (its `depends_on`) and children (the jobs that depend on it), for the dashboard."""
+
+    parents: list[Job]
+    children: list[Job]
+
+
+def read_relations(links: Links, tenant: str, job_id: str) -> Relations:
+    job = links.store.get(tenant, job_id)  # NotFound for another tenant's job, as for a missing one
+    parents = links.parents(tenant, job.spec.depends_on)
+    children = links.parents(tenant, links.dependents_of(job.id))
+    return Relations(parents=[parents[i].public() for i in job.spec.depends_on if i in parents],
+                     children=sorted((c.public() for c in children.values()), key=lambda j: j.created_at))
