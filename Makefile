@@ -34,7 +34,7 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy shared functions local infra
 	$(BIN)/python -m infra.build_deps
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
 # The jobs integration suite with SQS on LocalStack (installed from PyPI into .localstack/venv under
 # CPython >= 3.12) and DynamoDB on the embedded moto. Not part of `make test`: see the README.
