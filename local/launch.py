@@ -47,14 +47,19 @@ def start_stack(home: Path, extra_env: dict[str, str] | None = None,
     raise RuntimeError(f"steadfast dev did not become ready in {timeout_s:.0f} s")
 
 
-def stop_stack(proc: subprocess.Popen[bytes]) -> None:
+def stop_group(proc: subprocess.Popen[bytes], first: int = signal.SIGINT, wait_s: float = 20) -> None:
+    """Stop a process started in a session of its own, with its whole group: `first`, then SIGKILL."""
     if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
+        os.killpg(proc.pid, first)
         try:
-            proc.wait(20)
+            proc.wait(wait_s)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def stop_stack(proc: subprocess.Popen[bytes]) -> None:
+    stop_group(proc)
 
 
 def function_pids(proc: subprocess.Popen[bytes], function: str) -> list[int]:

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from local.cloud import _free_port
+from local.launch import stop_group
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / ".localstack"
@@ -92,17 +93,6 @@ def wait_ready(proc: subprocess.Popen[bytes], url: str, timeout_s: float = 180) 
                      f"see {HOME / 'localstack.log'}")
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 def main(argv: list[str]) -> int:
     HOME.mkdir(exist_ok=True)
     venv = ensure_venv()
@@ -118,7 +108,7 @@ def main(argv: list[str]) -> int:
         tests = argv or ["-q", "tests/integration/jobs"]
         code = subprocess.run([sys.executable, "-m", "pytest", *tests], cwd=ROOT, env=env).returncode
     finally:
-        stop(proc)
+        stop_group(proc, signal.SIGTERM, 15)
     # A suite that passed on moto's SQS because the endpoint was lost on the way proves nothing.
     served = (HOME / "localstack.log").read_text(errors="replace").count("AWS sqs.SendMessage => 200")
     print(f"test-localstack: LocalStack answered {served} SendMessage calls "
