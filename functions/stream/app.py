@@ -36,8 +36,7 @@ from shared import problems, stream_tokens
 from shared.errors import BadRequest, NotFound, SteadfastError, Unauthorized, Unprocessable
 from shared.jobs import reads
 from shared.jobs.models import utcnow
-from shared.jobs.reads import JobListQuery
-from shared.jobs.workflows import read_relations, read_workflow
+from shared.jobs.reads import JobListQuery, read_relations, read_workflow
 from shared.streaming import sessions
 from shared.streaming.asgi import EventStream
 from shared.telemetry.rollups import Step

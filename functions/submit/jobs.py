@@ -13,8 +13,8 @@ from functions.submit.deps import batch, job_store, jobs, sequences, workflows
 from shared.jobs import reads
 from shared.jobs.batch import BatchRequest, BatchResult
 from shared.jobs.models import AttemptList, Job, JobPage, JobSpec, RedriveRequest, RedriveResult, Status
-from shared.jobs.reads import JobListQuery
-from shared.jobs.workflows import Workflow, WorkflowSpec
+from shared.jobs.reads import JobListQuery, Workflow
+from shared.jobs.workflows import WorkflowSpec
 
 router = APIGatewayHttpRouter()
 

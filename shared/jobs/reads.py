@@ -1,16 +1,20 @@
 """The job reads that two HTTP surfaces serve: the API's `GET /v1/jobs` and `GET /v1/jobs/{id}/attempts`, and
 the dashboard's copies on the stream app (`/v1/dashboard/jobs…`, same origin for the browser). One
-implementation of each, with one validation of its query, so that neither surface is laxer than the other."""
+implementation of each, with one validation of its query, so that neither surface is laxer than the other.
+Also a workflow's graph (`GET /v1/workflows/{id}`) and a job's parents and children, read the same way by
+both; the write side (`shared.jobs.workflows`) is not imported here: the stream function ships without it."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.errors import BadRequest
-from shared.jobs.models import Attempt, AttemptList, JobPage, Status
+from shared.jobs.links import Links
+from shared.jobs.models import Attempt, AttemptList, Job, JobPage, Status
 from shared.jobs.record import GROUPS, JobRecord
 
 
@@ -70,3 +74,48 @@ def list_jobs(store: JobPages, tenant: str, query: JobListQuery, ordered: Ordere
 
 def list_attempts(store: JobPages, tenant: str, job_id: str) -> AttemptList:
     return AttemptList(items=store.attempts(tenant, job_id))
+
+
+FAILED = frozenset({Status.failed, Status.dead, Status.cancelled})
+
+
+class WorkflowJob(BaseModel):
+    ref: str
+    job: Job
+
+
+class Workflow(BaseModel):
+    id: str
+    status: str  # running | completed | failed
+    created_at: datetime
+    labels: dict[str, str]
+    jobs: list[WorkflowJob]
+
+
+def status_of(jobs: list[JobRecord]) -> str:
+    if any(j.status in FAILED for j in jobs):
+        return "failed"
+    return "completed" if jobs and all(j.status is Status.completed for j in jobs) else "running"
+
+
+def read_workflow(links: Links, tenant: str, wf_id: str) -> Workflow:
+    """`GET /v1/workflows/{id}`: the graph's jobs in submit order, with the workflow's one status."""
+    wf, jobs = links.workflow(tenant, wf_id)
+    by_id = {j.id: j for j in jobs}
+    items = [WorkflowJob(ref=ref, job=by_id[job_id].public()) for ref, job_id in wf.refs if job_id in by_id]
+    return Workflow(id=wf.id, status=status_of(jobs), created_at=wf.created_at, labels=wf.labels, jobs=items)
+
+
+class Relations(BaseModel):
+    """A job's parents (its `depends_on`) and children (the jobs that depend on it), for the dashboard."""
+
+    parents: list[Job]
+    children: list[Job]
+
+
+def read_relations(links: Links, tenant: str, job_id: str) -> Relations:
+    job = links.store.get(tenant, job_id)  # NotFound for another tenant's job, as for a missing one
+    parents = links.parents(tenant, job.spec.depends_on)
+    children = links.parents(tenant, links.dependents_of(job.id))
+    return Relations(parents=[parents[i].public() for i in job.spec.depends_on if i in parents],
+                     children=sorted((c.public() for c in children.values()), key=lambda j: j.created_at))

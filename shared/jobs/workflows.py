@@ -20,22 +20,22 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from shared.errors import Unprocessable
 from shared.jobs.continuations import Continuations
 from shared.jobs.dependents import dependents_followup
 from shared.jobs.graph import topological_order
 from shared.jobs.links import MAX_TRANSACT_ITEMS, Links, WorkflowRecord
-from shared.jobs.models import Job, JobSpec, Status, Strict, utcnow
+from shared.jobs.models import JobSpec, Status, Strict, utcnow
 from shared.jobs.ordering import Sequences
+from shared.jobs.reads import Workflow, read_workflow
 from shared.jobs.record import JobRecord
 from shared.jobs.service import KEY_READS, check_targets, new_job_id
 from shared.jobs.store import ParentsMoved
 
 logger = Logger(child=True)
 MAX_WORKFLOW_JOBS = 100
-FAILED = frozenset({Status.failed, Status.dead, Status.cancelled})
 Ref = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 
@@ -50,27 +50,8 @@ class WorkflowSpec(Strict):
     labels: dict[str, Annotated[str, Field(max_length=256)]] = Field(default_factory=dict, max_length=20)
 
 
-class WorkflowJob(BaseModel):
-    ref: str
-    job: Job
-
-
-class Workflow(BaseModel):
-    id: str
-    status: str  # running | completed | failed
-    created_at: datetime
-    labels: dict[str, str]
-    jobs: list[WorkflowJob]
-
-
 def new_workflow_id() -> str:
     return f"wf_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
-
-
-def status_of(jobs: list[JobRecord]) -> str:
-    if any(j.status in FAILED for j in jobs):
-        return "failed"
-    return "completed" if jobs and all(j.status is Status.completed for j in jobs) else "running"
 
 
 @dataclass
@@ -137,26 +118,3 @@ class WorkflowService:
 
     def get(self, tenant: str, wf_id: str) -> Workflow:
         return read_workflow(Links(self.continuations.store), tenant, wf_id)
-
-
-def read_workflow(links: Links, tenant: str, wf_id: str) -> Workflow:
-    """`GET /v1/workflows/{id}`: the graph's jobs in submit order, with the workflow's one status."""
-    wf, jobs = links.workflow(tenant, wf_id)
-    by_id = {j.id: j for j in jobs}
-    items = [WorkflowJob(ref=ref, job=by_id[job_id].public()) for ref, job_id in wf.refs if job_id in by_id]
-    return Workflow(id=wf.id, status=status_of(jobs), created_at=wf.created_at, labels=wf.labels, jobs=items)
-
-
-class Relations(BaseModel):
-    """A job's parents (its `depends_on`) and children (the jobs that depend on it), for the dashboard."""
-
-    parents: list[Job]
-    children: list[Job]
-
-
-def read_relations(links: Links, tenant: str, job_id: str) -> Relations:
-    job = links.store.get(tenant, job_id)  # NotFound for another tenant's job, as for a missing one
-    parents = links.parents(tenant, job.spec.depends_on)
-    children = links.parents(tenant, links.dependents_of(job.id))
-    return Relations(parents=[parents[i].public() for i in job.spec.depends_on if i in parents],
-                     children=sorted((c.public() for c in children.values()), key=lambda j: j.created_at))
