@@ -18,7 +18,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -35,6 +35,7 @@ from functions.stream.deps import Services
 from shared import problems, stream_tokens
 from shared.errors import BadRequest, NotFound, SteadfastError, Unauthorized, Unprocessable
 from shared.jobs import reads
+from shared.jobs.links import Links
 from shared.jobs.models import utcnow
 from shared.jobs.reads import JobListQuery, read_relations, read_workflow
 from shared.streaming import sessions
@@ -189,21 +190,20 @@ async def job_attempts(request: Request) -> Response:
 
 async def job_relations(request: Request) -> Response:
     """A job's parents and children with their statuses (the dashboard's job detail)."""
-    tenant = await tenant_of(request)
-    links = _services(request).links
-    if links is None:
-        raise NotFound("no job relations here")
-    found = await asyncio.to_thread(read_relations, links, tenant, request.path_params["id"])
-    return JSONResponse(found.model_dump(mode="json"))
+    return await _read_links(request, read_relations, "no job relations here")
 
 
 async def workflow(request: Request) -> Response:
     """`GET /v1/workflows/{id}` of the API, same origin (the dashboard's workflow view)."""
+    return await _read_links(request, read_workflow, "no workflows here")
+
+
+async def _read_links(request: Request, read: Callable[[Links, str, str], BaseModel], missing: str) -> Response:
     tenant = await tenant_of(request)
     links = _services(request).links
     if links is None:
-        raise NotFound("no workflows here")
-    found = await asyncio.to_thread(read_workflow, links, tenant, request.path_params["id"])
+        raise NotFound(missing)
+    found = await asyncio.to_thread(read, links, tenant, request.path_params["id"])
     return JSONResponse(found.model_dump(mode="json"))
 
 

@@ -139,7 +139,13 @@ def redis_prefix() -> Iterator[str]:
 
 @contextmanager
 def serve_sandbox(min_interval_s: float) -> Iterator[tuple[str, SandboxVendor]]:
-    vendor = SandboxVendor(token=DEV_SANDBOX_TOKEN, min_interval_s=min_interval_s)
+    with serve_vendor(SandboxVendor(token=DEV_SANDBOX_TOKEN, min_interval_s=min_interval_s)) as served:
+        yield served
+
+
+@contextmanager
+def serve_vendor(vendor: SandboxVendor) -> Iterator[tuple[str, SandboxVendor]]:
+    """`vendor` served on a free loopback port for the test: (base URL, the vendor's in-memory state)."""
     server = uvicorn.Server(uvicorn.Config(create_app(vendor), host="127.0.0.1", port=free_port(),
                                            log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)

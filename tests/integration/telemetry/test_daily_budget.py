@@ -6,8 +6,6 @@ per IP) and answers 429 past either; the poller must never earn one. The day is 
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,9 +13,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 import redis.asyncio as aioredis
-import uvicorn
 
-from local.sandbox.app import create_app
 from local.sandbox.solaredge import account_sites
 from local.sandbox.vendor import SandboxVendor
 from shared.channels import Keys
@@ -31,7 +27,7 @@ from shared.telemetry.poller import Poller
 from shared.telemetry.publish import NoPublisher
 from shared.telemetry.ratelimit import LocalTokenBucket
 from shared.telemetry.reading_store import ReadingStore
-from tests.integration.telemetry.conftest import REDIS_URL, Tables, free_port
+from tests.integration.telemetry.conftest import REDIS_URL, Tables, serve_vendor
 
 pytestmark = pytest.mark.integration
 # 35 sites in bulk calls of 10 (SolarEdge takes 100; fewer keeps moto quick): four calls a round, one more
@@ -43,18 +39,9 @@ LIMITS_HERE = {**LIMITS, Brand.solaredge: replace(LIMITS[Brand.solaredge], batch
 
 @pytest.fixture
 def solaredge() -> Iterator[tuple[str, SandboxVendor]]:
-    vendor = SandboxVendor(token="t", solaredge_daily=DAILY, solaredge_sites=SITES, solaredge_latency_s=0.3)
-    server = uvicorn.Server(uvicorn.Config(create_app(vendor), host="127.0.0.1", port=free_port(),
-                                           log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}", vendor
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve_vendor(SandboxVendor(token="t", solaredge_daily=DAILY, solaredge_sites=SITES,
+                                    solaredge_latency_s=0.3)) as served:
+        yield served
 
 
 class Connections:
