@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 
-from local.sandbox.solaredge import account_sites
-from local.sandbox.vendor import SandboxVendor
+from functions.sandbox.solaredge import account_sites
+from functions.sandbox.vendor import SandboxVendor
 from shared.telemetry.adapters.base import Adapter
 from shared.telemetry.adapters.solaredge import SolarEdgeAdapter
 from shared.telemetry.budget import LocalLedger

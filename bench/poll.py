@@ -31,8 +31,8 @@ import redis
 from botocore.config import Config
 
 from bench.harness import AwsCallCounter, moto_stack
+from functions.sandbox.vendor import SandboxVendor
 from local.cloud import _free_port
-from local.sandbox.vendor import SandboxVendor
 from shared import aws
 from shared.channels import Keys
 from shared.config import env as steadfast_env
@@ -56,7 +56,7 @@ def _start_sandbox() -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {**os.environ, "STEADFAST_SANDBOX_MIN_INTERVAL_S": "1",
            "STEADFAST_SANDBOX_ACCOUNT_DEVICES": str(PER_CONNECTION)}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "local.sandbox.app:app", "--host", "127.0.0.1",
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "functions.sandbox.asgi:app", "--host", "127.0.0.1",
                              "--port", str(port), "--log-level", "warning", "--no-access-log"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

@@ -167,8 +167,8 @@ class LocalCloud:
         child_env = {**os.environ, **fn_env}
         self._child("demo-target", self._python("-m", "local.runner", "--asgi", "local.demo_target:app",
                                                 "--port", str(self.ports.demo)), child_env)
-        if _importable("local.sandbox.app"):
-            self._child("sandbox", self._python("-m", "local.runner", "--asgi", "local.sandbox.app:app",
+        if _importable("functions.sandbox.asgi"):
+            self._child("sandbox", self._python("-m", "local.runner", "--asgi", "functions.sandbox.asgi:app",
                                                 "--port", str(self.ports.sandbox)), child_env)
         for fn in FUNCTIONS:
             if fn.name == "sandbox" or (isinstance(fn.trigger, HttpApi) and fn.trigger.shares_api):

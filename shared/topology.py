@@ -312,7 +312,7 @@ API_ROUTES = HttpApi(
 # its own on the same HTTP API: a small import for a fast cold start, and its own throttle and role.
 INGEST_ROUTES = HttpApi(routes=(HttpRoute("POST", "/v1/ingest/{id}"),), shares_api="submit")
 
-# The sandbox vendor's own HTTP API (local/sandbox/vendor.py), for stages without real inverters.
+# The sandbox vendor's own HTTP API (functions/sandbox/vendor.py), for stages without real inverters.
 SANDBOX_ROUTES = HttpApi(
     routes=(
         HttpRoute("POST", "/v1/devices/last-data"),
@@ -416,7 +416,7 @@ FUNCTIONS: tuple[Function, ...] = (
     ),
     Function(
         name="sandbox",
-        handler="local.sandbox.handler.handler",
+        handler="functions.sandbox.app.handler",
         trigger=SANDBOX_ROUTES,
         timeout_s=10,
         requirements=(*_BASE_REQUIREMENTS, "httpx==0.28.1"),

@@ -1,4 +1,4 @@
-"""Adapter for the sandbox vendor (`local/sandbox`): a form-urlencoded batch endpoint whose field names,
+"""Adapter for the sandbox vendor (`functions/sandbox`): a form-urlencoded batch endpoint whose field names,
 units, clocks and status codes differ by device type, like a real vendor's."""
 
 from __future__ import annotations

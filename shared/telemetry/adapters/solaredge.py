@@ -10,7 +10,7 @@ one bulk request per 100 sites keeps a key's budget for many sites. Errors are R
 means a budget is spent until the vendor's day ends (Retry-After when it says so, else the poller's
 budget knows when the day turns). Power in W, energies in Wh, `lastUpdateTime` RFC 3339.
 The paths and field names follow the shape of V1's site overview under V2's prefix: the sandbox's
-SolarEdge-shaped API (local/sandbox) serves the same, so that everything is testable without an account.
+SolarEdge-shaped API (functions/sandbox) serves the same, so that everything is testable without an account.
 """
 
 from __future__ import annotations

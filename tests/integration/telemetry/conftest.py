@@ -25,11 +25,11 @@ import uvicorn
 from starlette.testclient import TestClient
 
 from functions.poller import deps as poller_deps
+from functions.sandbox.asgi import create_app
+from functions.sandbox.vendor import SandboxVendor
 from functions.submit import deps
 from local.apigw import build_app
 from local.runner import load_handler
-from local.sandbox.app import create_app
-from local.sandbox.vendor import SandboxVendor
 from shared import aws
 from shared.config import env
 from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN

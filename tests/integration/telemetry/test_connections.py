@@ -15,8 +15,8 @@ import boto3
 import pytest
 from starlette.testclient import TestClient
 
-from local.sandbox.growatt import account_devices
-from local.sandbox.vendor import SandboxVendor
+from functions.sandbox.growatt import account_devices
+from functions.sandbox.vendor import SandboxVendor
 from shared.config import env
 from shared.envelope import sealer
 from shared.telemetry.connection_adapters import ConnectionAdapterCache

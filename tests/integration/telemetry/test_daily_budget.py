@@ -14,8 +14,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from local.sandbox.solaredge import account_sites
-from local.sandbox.vendor import SandboxVendor
+from functions.sandbox.solaredge import account_sites
+from functions.sandbox.vendor import SandboxVendor
 from shared.channels import Keys
 from shared.telemetry.adapters.base import Adapter
 from shared.telemetry.adapters.solaredge import SolarEdgeAdapter

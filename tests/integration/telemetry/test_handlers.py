@@ -14,8 +14,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from functions.poller import app as poller_app
+from functions.sandbox.vendor import SandboxVendor
 from local.lambda_context import LocalContext
-from local.sandbox.vendor import SandboxVendor
 from shared import stream_tokens
 from shared.config import env
 from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN, SandboxAdapter

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from starlette.testclient import TestClient
 
-from local.sandbox.vendor import SandboxVendor
+from functions.sandbox.vendor import SandboxVendor
 from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN, SandboxAdapter
 from shared.telemetry.models import Brand
 from shared.telemetry.runtime import PollSettings, open_poller

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from local.sandbox.vendor import SandboxVendor
+from functions.sandbox.vendor import SandboxVendor
 from shared.channels import Keys
 from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN, SandboxAdapter
 from shared.telemetry.inverter_store import InverterStore

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from local.sandbox.vendor import SandboxVendor
+from functions.sandbox.vendor import SandboxVendor
 from shared.channels import Keys
 from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN, SandboxAdapter
 from shared.telemetry.inverter_store import InverterStore

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 import redis.asyncio as aioredis
 
-from local.sandbox.vendor import SandboxVendor
+from functions.sandbox.vendor import SandboxVendor
 from shared.channels import Keys
 from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN, SandboxAdapter
 from shared.telemetry.inverter_store import InverterStore

@@ -12,8 +12,8 @@ from itertools import pairwise
 import httpx
 import pytest
 
-from local.sandbox.solaredge import account_sites
-from local.sandbox.vendor import SandboxVendor
+from functions.sandbox.solaredge import account_sites
+from functions.sandbox.vendor import SandboxVendor
 from shared.telemetry.adapters.base import Adapter
 from shared.telemetry.adapters.solaredge import SolarEdgeAdapter
 from shared.telemetry.budget import DailyBudget, Grant, LocalLedger, next_day, planned_interval_s

@@ -13,7 +13,7 @@ import pytest
 from growatt_public_api.pydantic_models import api_v4 as oracle
 from pydantic import BaseModel
 
-from local.sandbox.growatt import FAMILIES, GrowattFace, account_devices
+from functions.sandbox.growatt import FAMILIES, GrowattFace, account_devices
 from shared.telemetry.adapters import growatt
 from shared.telemetry.models import Brand, DeviceStatus, Reading
 from tests.unit.telemetry.helpers import T0, device, fixture

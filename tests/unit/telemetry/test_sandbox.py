@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from local.sandbox.physics import Simulator, clear_sky_ghi, site_for, sun_elevation_deg
-from local.sandbox.vendor import MAX_SERIALS, SandboxVendor
+from functions.sandbox.physics import Simulator, clear_sky_ghi, site_for, sun_elevation_deg
+from functions.sandbox.vendor import MAX_SERIALS, SandboxVendor
 from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN
 
 NOON_UTC = datetime(2026, 6, 21, 12, 0, tzinfo=UTC).timestamp()
@@ -95,7 +95,7 @@ def test_per_device_rate_limit_and_stats() -> None:
 
 
 def test_the_deployed_handler_serves_an_http_api_event() -> None:
-    from local.sandbox import handler
+    from functions.sandbox import app as handler
 
     form = base64.b64encode(b"deviceType=string&serials=L1").decode()
     event = {"rawPath": "/v1/devices/last-data", "requestContext": {"http": {"method": "POST"}},

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from local.sandbox.solaredge import account_sites
-from local.sandbox.vendor import SandboxVendor
+from functions.sandbox.solaredge import account_sites
+from functions.sandbox.vendor import SandboxVendor
 from shared.telemetry.adapters import solaredge
 from shared.telemetry.adapters.base import Failure, FailureKind, VendorRefused
 from shared.telemetry.models import Brand, Reading

@@ -19,9 +19,9 @@ Its contract, with the quirks of a real vendor cloud on purpose:
       401 bad token, 400 bad form ({"code": 10, …}), 413 more than 100 serials ({"code": 11, …})
     GET /v1/devices[?serial=SN]         header X-Sandbox-Token: <token>   (discovery)
       200 {"code": 0, "msg": "ok", "data": {"devices": [{"sn": …, "type": "hybrid"|"string"|null, "alias": …}]}}
-    POST /v4/new-api/queryDeviceList|queryLastData   a Growatt-v4-shaped face (local/sandbox/growatt.py)
+    POST /v4/new-api/queryDeviceList|queryLastData   a Growatt-v4-shaped face (functions/sandbox/growatt.py)
     GET /v2/sites, GET /v2/sites/{id[,id…]}/overview   a SolarEdge-shaped face with SolarEdge's daily and
-         concurrency limits (local/sandbox/solaredge.py; STEADFAST_SANDBOX_SOLAREDGE_DAILY, default 300)
+         concurrency limits (functions/sandbox/solaredge.py; STEADFAST_SANDBOX_SOLAREDGE_DAILY, default 300)
     GET /_stats  → {"requests": {"<serial>": n, …}, "rate_limited": n}   (every call naming a serial)
     GET /_stats/solaredge → {"spent": {"<key or site>|<day>": n}, "rate_limited", "concurrency_refused",
          "max_in_flight"}   (the SolarEdge face's budgets)
@@ -58,9 +58,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
-from local.sandbox.growatt import GrowattFace
-from local.sandbox.physics import Simulator, site_for
-from local.sandbox.solaredge import SolarEdgeFace
+from functions.sandbox.growatt import GrowattFace
+from functions.sandbox.physics import Simulator, site_for
+from functions.sandbox.solaredge import SolarEdgeFace
 from shared.telemetry.adapters.sandbox import DEV_SANDBOX_TOKEN
 
 MAX_SERIALS = 100

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from local.sandbox.vendor import vendor_from_env
+from functions.sandbox.vendor import vendor_from_env
 
 _vendor = vendor_from_env()
 

@@ -13,7 +13,7 @@ Models (each the simplest one that keeps the numbers honest):
 - energy counters integrated from the same power the device reports, so that they add up.
 
 Everything random comes from one `random.Random` seeded by the serial: a serial is the same site on
-every run. No I/O here; `local.sandbox.vendor` owns devices and clocks.
+every run. No I/O here; `functions.sandbox.vendor` owns devices and clocks.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
-from local.sandbox.physics import Simulator, site_for
+from functions.sandbox.physics import Simulator, site_for
 
 FAMILIES = ("inv", "storage", "max", "sph", "spa", "min", "wit", "sph-s", "noah")
 TOKEN = re.compile(r"^gw-[A-Za-z0-9_-]{4,64}$")

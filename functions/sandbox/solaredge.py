@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from local.sandbox.physics import Simulator, site_for
+from functions.sandbox.physics import Simulator, site_for
 
 KEY = re.compile(r"^se-[A-Za-z0-9_-]{4,64}$")
 OVERVIEW = re.compile(r"^/v2/sites/([0-9,]{1,1200})/overview$")

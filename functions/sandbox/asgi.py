@@ -1,4 +1,4 @@
-"""The sandbox vendor API as an ASGI app (`local.sandbox.app:app`), run under uvicorn on port 8082 by
+"""The sandbox vendor API as an ASGI app (`functions.sandbox.asgi:app`), run under uvicorn on port 8082 by
 the local cloud. Configuration comes from the environment once, at import:
 STEADFAST_SANDBOX_MIN_INTERVAL_S (default 5) and STEADFAST_SANDBOX_TOKEN (default: the dev token the
 poller's sandbox adapter also defaults to)."""
@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from local.sandbox.vendor import SandboxVendor, vendor_from_env
+from functions.sandbox.vendor import SandboxVendor, vendor_from_env
 
 
 def create_app(vendor: SandboxVendor | None = None) -> Starlette:
