@@ -16,7 +16,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
@@ -38,11 +38,13 @@ from shared.jobs import reads
 from shared.jobs.links import Links
 from shared.jobs.models import utcnow
 from shared.jobs.reads import JobListQuery, read_relations, read_workflow
+from shared.pages import PageQuery
 from shared.streaming import sessions
 from shared.streaming.asgi import EventStream
 from shared.telemetry.rollups import Step
 from shared.tenants import bearer
 
+Q = TypeVar("Q", bound=PageQuery)
 STATIC = Path(__file__).parent / "static"
 # What the dashboard needs and nothing more: its own scripts, styles and streams, uPlot's canvas, the
 # data: favicon. No inline script (the dev key reaches the page as a meta tag), no framing.
@@ -164,18 +166,23 @@ async def tenant_job_events(request: Request) -> Response:
 
 # -- read-only JSON for the dashboard (same origin: no CORS set-up between the API and the stream app) --
 async def list_inverters(request: Request) -> Response:
+    """`GET /v1/inverters` of the API, same origin: the same page and validation (`InverterStore.page`)."""
     tenant = await tenant_of(request)
-    items = await asyncio.to_thread(_services(request).inverters.list_for_tenant, tenant)
-    return JSONResponse({"items": items})
+    query = _query(PageQuery, request)
+    return JSONResponse(await asyncio.to_thread(_services(request).inverters.page, tenant, query))
+
+
+def _query(model: type[Q], request: Request) -> Q:
+    try:
+        return model.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise Unprocessable("the query has invalid parameters", errors=problems.field_errors(exc.errors())) from exc
 
 
 async def list_jobs(request: Request) -> Response:
     """`GET /v1/jobs` of the API, same origin: the same implementation and validation (shared.jobs.reads)."""
     tenant = await tenant_of(request)
-    try:
-        query = JobListQuery.model_validate(dict(request.query_params))
-    except ValidationError as exc:
-        raise Unprocessable("the query has invalid parameters", errors=problems.field_errors(exc.errors())) from exc
+    query = _query(JobListQuery, request)
     s = _services(request)
     page = await asyncio.to_thread(reads.list_jobs, s.jobs, tenant, query, s.ordered)
     return JSONResponse(page.model_dump(mode="json"))

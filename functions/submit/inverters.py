@@ -14,6 +14,7 @@ from functions.submit.deps import inverter_store, onboarding, reading_store, rol
 from shared import stage_secret, stream_tokens
 from shared.config import env
 from shared.errors import BadRequest
+from shared.pages import CURSOR_MAX, LIMIT_MAX, PageQuery
 from shared.telemetry import history
 from shared.telemetry.models import Inverter, InverterCreate, InverterPage, ReadingList, StreamToken
 from shared.telemetry.rollups import Series, Step
@@ -30,11 +31,10 @@ def create_inverter(spec: Annotated[InverterCreate, Body()]) -> Response[Inverte
 
 @router.get("/v1/inverters")
 def list_inverters(
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 50,
+    cursor: Annotated[str | None, Query(max_length=CURSOR_MAX)] = None,
 ) -> InverterPage:
-    records, next_cursor = inverter_store().list_for_tenant(tenant_of(router), limit, cursor)
-    return InverterPage(items=[r.public() for r in records], next_cursor=next_cursor)
+    return inverter_store().page(tenant_of(router), PageQuery(limit=limit, cursor=cursor))
 
 
 @router.get("/v1/inverters/<inverter_id>")

@@ -15,6 +15,7 @@ from shared.jobs.batch import BatchRequest, BatchResult
 from shared.jobs.models import AttemptList, Job, JobPage, JobSpec, RedriveRequest, RedriveResult, Status
 from shared.jobs.reads import JobListQuery, Workflow
 from shared.jobs.workflows import WorkflowSpec
+from shared.pages import CURSOR_MAX, LIMIT_MAX
 
 router = APIGatewayHttpRouter()
 
@@ -42,8 +43,8 @@ def submit_batch(request: Annotated[BatchRequest, Body()]) -> Response[BatchResu
 @router.get("/v1/jobs")
 def list_jobs(
     status: Annotated[Status | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 50,
+    cursor: Annotated[str | None, Query(max_length=CURSOR_MAX)] = None,
     workflow_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     schedule_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     source_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,

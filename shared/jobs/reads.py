@@ -6,39 +6,27 @@ both; the write side (`shared.jobs.workflows`) is not imported here: the stream 
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field
 
 from shared.errors import BadRequest
 from shared.jobs.links import Links
 from shared.jobs.models import Attempt, AttemptList, Job, JobPage, Status
 from shared.jobs.record import GROUPS, JobRecord
+from shared.pages import PageQuery
 
 
-class JobListQuery(BaseModel):
-    """`?status=&limit=&cursor=` and at most one group filter (`workflow_id`, `schedule_id`, `source_id`).
-    Other query parameters are ignored, as the API's router ignores them."""
-
-    model_config = ConfigDict(extra="ignore")
+class JobListQuery(PageQuery):
+    """`?status=&limit=&cursor=` and at most one group filter (`workflow_id`, `schedule_id`, `source_id`) or an
+    `ordering_key`."""
 
     status: Status | None = None
-    limit: int = Field(50, ge=1, le=200)
-    cursor: str | None = Field(None, max_length=2048)
     workflow_id: str | None = Field(None, min_length=1, max_length=256)
     schedule_id: str | None = Field(None, min_length=1, max_length=256)
     source_id: str | None = Field(None, min_length=1, max_length=256)
     ordering_key: str | None = Field(None, min_length=1, max_length=128)
-
-    @field_validator("limit", mode="before")
-    @classmethod
-    def _digits(cls, v: Any) -> Any:
-        # From a query string: ASCII digits only (int() would also read "+12", "1_2" and " 12 ").
-        if isinstance(v, str) and not re.fullmatch(r"[0-9]{1,4}", v):
-            raise ValueError("an integer from 1 to 200")
-        return v
 
     def group(self) -> tuple[str, str] | None:
         groups = [(name, value) for name in GROUPS if (value := getattr(self, name)) is not None]

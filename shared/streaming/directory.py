@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
+from shared.pages import PageQuery
+
 Owner = tuple[str, dict[str, Any] | None]
 
 
@@ -15,8 +17,8 @@ class InverterDirectory(Protocol):
     def owner_and_latest(self, inverter_id: str) -> Owner | None:
         """(tenant, latest reading as JSON or None), or None for an unknown inverter."""
 
-    def list_for_tenant(self, tenant: str) -> list[dict[str, Any]]:
-        """The tenant's inverters as the API shows them (SPEC §3 Inverter, with `latest`)."""
+    def page(self, tenant: str, query: PageQuery) -> dict[str, Any]:
+        """A page of the tenant's inverters as `GET /v1/inverters` shows it (SPEC §3 Inverter, with `latest`)."""
 
 
 class MemoryDirectory:
@@ -37,8 +39,9 @@ class MemoryDirectory:
         hit = self.inverters.get(inverter_id)
         return None if hit is None else (hit[0], self.latest.get(inverter_id))
 
-    def list_for_tenant(self, tenant: str) -> list[dict[str, Any]]:
-        return [{**inv, "latest": self.latest.get(i)} for i, (t, inv) in self.inverters.items() if t == tenant]
+    def page(self, tenant: str, query: PageQuery) -> dict[str, Any]:
+        items = [{**inv, "latest": self.latest.get(i)} for i, (t, inv) in self.inverters.items() if t == tenant]
+        return {"items": items[:query.limit], "next_cursor": None}
 
 
 class CachedDirectory:
@@ -62,5 +65,5 @@ class CachedDirectory:
         self._cache[inverter_id] = (now + self.ttl_s, value)
         return value
 
-    def list_for_tenant(self, tenant: str) -> list[dict[str, Any]]:
-        return self.inner.list_for_tenant(tenant)
+    def page(self, tenant: str, query: PageQuery) -> dict[str, Any]:
+        return self.inner.page(tenant, query)

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from shared.pages import PageQuery
 from shared.streaming.directory import Owner
 from shared.telemetry.inverter_store import InverterStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-LIST_LIMIT = 100
-
 
 class DynamoDirectory:
     def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
@@ -24,6 +22,5 @@ class DynamoDirectory:
             return None
         return record.tenant, record.latest.model_dump(mode="json") if record.latest else None
 
-    def list_for_tenant(self, tenant: str) -> list[dict[str, Any]]:
-        records, _ = self.store.list_for_tenant(tenant, LIST_LIMIT, None)
-        return [r.public().model_dump(mode="json") for r in records]
+    def page(self, tenant: str, query: PageQuery) -> dict[str, Any]:
+        return self.store.page(tenant, query).model_dump(mode="json")

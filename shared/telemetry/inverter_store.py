@@ -23,8 +23,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from shared import aws
 from shared.errors import Conflict, NotFound, Unavailable
+from shared.pages import PageQuery
 from shared.telemetry import batch_writes
-from shared.telemetry.models import Brand, InverterRecord, Reading, iso
+from shared.telemetry.models import Brand, InverterPage, InverterRecord, Reading, iso
 from shared.telemetry.rollups import OpenBuckets
 
 if TYPE_CHECKING:
@@ -131,6 +132,11 @@ class InverterStore:
         last = page.get("LastEvaluatedKey")
         records = [from_attributes(aws.from_item(i)) for i in page.get("Items", [])]
         return records, aws.encode_cursor(last) if last else None
+
+    def page(self, tenant: str, query: PageQuery) -> InverterPage:
+        """`GET /v1/inverters`, as the API and the dashboard serve it."""
+        records, next_cursor = self.list_for_tenant(tenant, query.limit, query.cursor)
+        return InverterPage(items=[r.public() for r in records], next_cursor=next_cursor)
 
     def due(self, before: datetime, limit: int) -> list[InverterRecord]:
         """Inverters whose next poll is at or before `before`, soonest first within each shard.

@@ -196,7 +196,7 @@ setInterval(() => loadHistory(), 60_000);
 
 // -- inverter stream -----------------------------------------------------------------------------
 async function loadInverters() {
-  const { items } = await api("v1/dashboard/inverters");
+  const { items } = await api("v1/dashboard/inverters?limit=200");
   const select = $("inverter");
   select.replaceChildren(...items.map((inv) => h("option", { value: inv.id },
     `${inv.name || inv.serial} · ${inv.brand}`)));

@@ -38,10 +38,13 @@ def test_json_endpoints_show_only_the_callers_tenant(serve: Callable[..., Served
     with httpx.Client(base_url=served.url, headers={"authorization": "Bearer sk_acme"}) as client:
         inverters = client.get("/v1/dashboard/inverters").json()["items"]
         assert [(i["id"], i["latest"]) for i in inverters] == [(mine, {"pv_power_w": 1200})]
-        # The API's own validation (shared.jobs.reads), not a laxer copy of it
-        for bad in ({"limit": "x"}, {"limit": "+12"}, {"limit": "0"}, {"status": "nope"}, {"cursor": "c" * 2049}):
-            refused = client.get("/v1/dashboard/jobs", params=bad)
-            assert refused.status_code == 422 and refused.json()["errors"], bad
+        # The API's own validation (shared.pages, shared.jobs.reads), not a laxer copy of it
+        for path in ("/v1/dashboard/jobs", "/v1/dashboard/inverters"):
+            for bad in ({"limit": "x"}, {"limit": "+12"}, {"limit": "0"}, {"limit": "201"}, {"cursor": "c" * 2049}):
+                refused = client.get(path, params=bad)
+                assert refused.status_code == 422 and refused.json()["errors"], (path, bad)
+        assert client.get("/v1/dashboard/jobs", params={"status": "nope"}).status_code == 422
+        assert client.get("/v1/dashboard/inverters", params={"limit": "1"}).json()["items"][0]["id"] == mine
         assert client.get("/v1/dashboard/jobs", params={"workflow_id": "a", "schedule_id": "b"}).status_code == 400
         jobs = client.get("/v1/dashboard/jobs", params={"status": "dead", "limit": "20"}).json()["items"]
         assert [(j["id"], j["status"], j["attempts"]) for j in jobs] == [(job_id, "dead", 5)]

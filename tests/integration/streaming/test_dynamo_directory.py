@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from local.resources import _create_table
+from shared.pages import PageQuery
 from shared.streaming.dynamo_directory import DynamoDirectory
 from shared.telemetry.inverter_store import InverterStore
 from shared.telemetry.models import Brand, InverterCreate, Reading
@@ -44,5 +45,23 @@ def test_owner_latest_and_list(db: object) -> None:
     assert latest is not None and latest["pv_power_w"] == 1234.5 and latest["ts"].startswith("2026-11-22T12:00")
     assert directory.owner_and_latest("inv_unknown") is None
     assert directory.owner_and_latest("../etc") is None
-    assert [(i["id"], i["name"]) for i in directory.list_for_tenant("acme")] == [(record.id, "Roof")]
-    assert directory.list_for_tenant("other") == []
+    listed = directory.page("acme", PageQuery())
+    assert [(i["id"], i["name"]) for i in listed["items"]] == [(record.id, "Roof")] and listed["next_cursor"] is None
+    assert directory.page("other", PageQuery()) == {"items": [], "next_cursor": None}
+
+
+def test_the_dashboard_list_pages_as_the_api_does(db: object) -> None:
+    store = InverterStore(INVERTERS_TABLE.name, db)  # type: ignore[arg-type]
+    made = {register(store, "acme", InverterCreate(brand=Brand.sandbox, serial=f"SBX-PAGE-{n}")).id for n in range(5)}
+    directory = DynamoDirectory(INVERTERS_TABLE.name, db)  # type: ignore[arg-type]
+    seen: list[str] = []
+    cursor = None
+    for _ in range(5):
+        page = directory.page("acme", PageQuery(limit=2, cursor=cursor))
+        assert len(page["items"]) <= 2
+        seen += [i["id"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(made)  # every inverter once, over pages of two
+    assert cursor is None
