@@ -80,6 +80,25 @@ def test_a_job_changes_status_live_until_completed(dashboard: Page, api: httpx.C
     assert "503" in attempts and "200" in attempts
 
 
+def test_a_job_waiting_for_its_parent_is_in_flight_from_its_submit(dashboard: Page, api: httpx.Client,
+                                                                   stack: StackState) -> None:
+    # Given a parent due in two minutes and a child that depends on it
+    parent: dict[str, Any] = api.post("/v1/jobs", json={"request": {"url": f"{stack.demo_target_url}/status/200"},
+                                                        "delay_s": 120}).json()
+    child: dict[str, Any] = api.post("/v1/jobs", json={"request": {"url": f"{stack.demo_target_url}/status/200"},
+                                                       "depends_on": [parent["id"]]}).json()
+    assert child["status"] == "waiting"
+    # Then the child shows as waiting, in the "In flight" tab too, long before anything claims it
+    dashboard.click('button[data-filter="active"]')
+    try:
+        for job in (parent, child):
+            dashboard.wait_for_selector(f'tr.job[data-job-id="{job["id"]}"]', timeout=20_000)
+        assert dashboard.get_attribute(f'tr.job[data-job-id="{child["id"]}"]', "data-status") == "waiting"
+    finally:
+        dashboard.click('button[data-filter="all"]')
+        api.post(f"/v1/jobs/{parent['id']}/cancel")
+
+
 def test_two_browsers_on_one_inverter_see_the_same_readings(browser: Browser, dashboard: Page,
                                                             stack: StackState) -> None:
     context = browser.new_context()

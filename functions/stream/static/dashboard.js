@@ -7,7 +7,7 @@ const $ = (id) => document.getElementById(id);
 const INVERTER_STORE = "steadfast.inverter";
 const MAX_POINTS = 1500;           // beyond the replay window (1,000) plus a long session's live points
 const RETRY_MS = 3000;             // the server's `retry:`; used when we must reopen a stream ourselves
-const ACTIVE = new Set(["pending", "running", "retrying"]);
+const ACTIVE = new Set(["waiting", "pending", "running", "retrying"]);  // "In flight": waiting for parents too
 
 // The API key lives in this page's memory only: never in localStorage, never in a URL (streams open with
 // short-lived stream tokens). The local stage's page pre-fills its dev key; a deployed stage's has none.
