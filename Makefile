@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: install dev test test-localstack lint typecheck synth deploy bench clean
+.PHONY: install dev test test-localstack localstack lint typecheck synth deploy bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -40,6 +40,11 @@ test: install
 # CPython >= 3.12) and DynamoDB on the embedded moto. Not part of `make test`: see the README.
 test-localstack: install
 	$(BIN)/python -m local.localstack_lane
+
+# LocalStack alone in the foreground (SQS at 127.0.0.1:$(LOCALSTACK_PORT); 4566, its usual port, is the embedded moto's), for `AWS_ENDPOINT_URL_SQS=… make dev`.
+LOCALSTACK_PORT ?= 4567
+localstack: install
+	$(BIN)/python -m local.localstack_lane --serve $(LOCALSTACK_PORT)
 
 # STAGE names the deployment (default dev; prod/production keep their data). The CLI is the one pinned
 # in package.json: the npm `latest` (3.x) cannot read aws-cdk-lib 2.275's cloud assembly.

@@ -235,8 +235,8 @@ def banner(state: StackState, aws_label: str = "AWS (moto)") -> str:
         "",
         f"  Try: curl -s -X POST {state.api_url}/v1/jobs -H 'Authorization: Bearer {state.dev_api_key}' \\",
         f"         -d '{{\"request\": {{\"url\": \"{state.demo_target_url}/flaky?fail=3\"}}}}'",
-        "  or:  .venv/bin/steadfast jobs submit "
-        f"{state.demo_target_url}/flaky?fail=3 && .venv/bin/steadfast jobs watch <id>",
+        "  or:  JOB=$(.venv/bin/steadfast jobs submit -q "
+        f"'{state.demo_target_url}/flaky?fail=3') && .venv/bin/steadfast jobs watch \"$JOB\"",
         "Ctrl-C stops everything.",
     ])
 

@@ -2,6 +2,7 @@
 embedded moto (DynamoDB, KMS), as `AWS_ENDPOINT_URL_SQS` sets it per service for boto3.
 
     .venv/bin/python -m local.localstack_lane [pytest arguments]   # default: tests/integration/jobs
+    .venv/bin/python -m local.localstack_lane --serve [PORT]       # `make localstack`: LocalStack alone (port 4567)
 
 LocalStack runs on the host, without Docker: `localstack-core` from PyPI in a virtualenv of its own
 (`.localstack/venv`, made with uv under CPython >= 3.12, which LocalStack needs; pyenv's is found), pinned by
@@ -93,7 +94,28 @@ def wait_ready(proc: subprocess.Popen[bytes], url: str, timeout_s: float = 180) 
                      f"see {HOME / 'localstack.log'}")
 
 
+def serve(port: int) -> int:
+    """LocalStack alone in the foreground until Ctrl-C, for `AWS_ENDPOINT_URL_SQS=… make dev` beside it."""
+    HOME.mkdir(exist_ok=True)
+    proc = start(ensure_venv(), port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(proc, url)
+        print(f"localstack: serving {SERVICES} at {url} (log: {HOME / 'localstack.log'}); Ctrl-C stops it.\n"
+              f"  in another terminal: AWS_ENDPOINT_URL_SQS={url} make dev", flush=True)
+        return proc.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_group(proc, signal.SIGTERM, 15)
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--serve"]:
+        given = argv[1] if len(argv) > 1 else "4567"
+        if not given.isdigit() or not 0 < int(given) < 65536:
+            raise SystemExit(f"localstack: --serve takes a port number, not {given!r}")
+        return serve(int(given))
     HOME.mkdir(exist_ok=True)
     venv = ensure_venv()
     port = _free_port()

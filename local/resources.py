@@ -75,7 +75,7 @@ def create_resources(visibility_s: int | None = None) -> dict[str, str]:
 
 
 # Services that may be pointed at another emulator than the embedded moto, one by one, the way boto3 reads
-# it: `AWS_ENDPOINT_URL_SQS=http://127.0.0.1:4566` (e.g. LocalStack, see `make test-localstack`).
+# it: `AWS_ENDPOINT_URL_SQS=http://127.0.0.1:4567` (e.g. LocalStack: `make localstack`, `make test-localstack`).
 OVERRIDABLE = ("SQS", "SCHEDULER", "SECRETS_MANAGER", "KMS")
 
 
