@@ -8,9 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-import redis.asyncio as aioredis
-
-from shared import stage_secret
+from shared import redis_client, stage_secret
 from shared.channels import UNPREFIXED, Keys
 from shared.config import Env, env
 from shared.jobs.models import Attempt, Status
@@ -125,7 +123,7 @@ def from_env(e: Env) -> Services:
         schedules=ScheduleService(ScheduleStore(e.schedules_table, e.jobs_table), jobs=None),
         series=SeriesReader(InverterStore(e.inverters_table), RollupStore(e.rollups_table)),
         dev_api_key=e.dev_api_key if e.stage == stage_secret.LOCAL_STAGE and not e.secret_arn else None,
-        slots=StreamSlots(aioredis.Redis.from_url(e.redis_url, socket_timeout=1, socket_connect_timeout=1),
+        slots=StreamSlots(redis_client.async_client(e.redis_url),
                           e.tenant_max_streams, e.stream_max_s + 60, f"{e.redis_keys().prefix}streams:tenant:"),
         sources=SourceStore(e.sources_table, e.jobs_table))
 
