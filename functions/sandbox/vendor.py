@@ -22,7 +22,8 @@ Its contract, with the quirks of a real vendor cloud on purpose:
     POST /v4/new-api/queryDeviceList|queryLastData   a Growatt-v4-shaped face (functions/sandbox/growatt.py)
     GET /v2/sites, GET /v2/sites/{id[,id…]}/overview   a SolarEdge-shaped face with SolarEdge's daily and
          concurrency limits (functions/sandbox/solaredge.py; STEADFAST_SANDBOX_SOLAREDGE_DAILY, default 300)
-    GET /_stats  → {"requests": {"<serial>": n, …}, "rate_limited": n}   (every call naming a serial)
+    GET /_stats  → {"requests": {"<serial>": n, …}, "served": {"<serial>": n, …}, "rate_limited": n}
+                   (requests: every call naming a serial; served: the readings the last-data route answered)
     GET /_stats/solaredge → {"spent": {"<key or site>|<day>": n}, "rate_limited", "concurrency_refused",
          "max_in_flight"}   (the SolarEdge face's budgets)
     POST /_control/offline {"serial": "…", "offline": true|false}  → {"offline": [serials]}: an offline
@@ -104,6 +105,7 @@ class SandboxVendor:
     clock: Callable[[], float] = time.time
     devices: dict[str, Simulator] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=dict)
+    served: dict[str, int] = field(default_factory=dict)  # readings answered per serial (the last-data route)
     rate_limited: int = 0
     offline: set[str] = field(default_factory=set)
     account_devices: int = 3
@@ -142,7 +144,7 @@ class SandboxVendor:
         return VendorResponse(404, {"code": 404, "msg": f"no route {method} {path}"})
 
     def stats(self) -> dict[str, Any]:
-        return {"requests": dict(self.requests), "rate_limited": self.rate_limited}
+        return {"requests": dict(self.requests), "served": dict(self.served), "rate_limited": self.rate_limited}
 
     def set_offline(self, body: bytes) -> VendorResponse:
         try:
@@ -224,6 +226,8 @@ class SandboxVendor:
                 data[serial] = {"err": "rate_limited", "retryAfter": round(wait, 1)}
             else:
                 data[serial] = self._sample(serial, device_type, now)
+                if "err" not in data[serial]:
+                    self.served[serial] = self.served.get(serial, 0) + 1
         if waits and len(waits) == len(data):
             return VendorResponse(429, {"code": 429, "msg": "too many requests for these devices"},
                                   {"Retry-After": str(math.ceil(min(waits)))})

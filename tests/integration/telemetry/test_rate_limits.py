@@ -41,7 +41,7 @@ async def test_a_device_answered_with_429_is_backed_off_and_never_hammered(
             await poller.cycle(now=t0 + timedelta(seconds=second))
     # Then the vendor saw two requests in 121 cycles: the served one and the refused one, after which
     # the device waits out the vendor's Retry-After (~48 min: an hour less the sandbox's 20 % tolerance)
-    assert vendor.stats() == {"requests": {"SBX-RL-1": 2}, "rate_limited": 1}
+    assert vendor.stats() == {"requests": {"SBX-RL-1": 2}, "served": {"SBX-RL-1": 1}, "rate_limited": 1}
     stored = store.get(d.tenant, d.id)
     assert stored.failures == 1 and str(stored.last_error).startswith("rate_limited")
     assert stored.next_poll_at >= t0 + timedelta(seconds=5 + 2800)

@@ -91,7 +91,7 @@ def test_per_device_rate_limit_and_stats() -> None:
     assert status == 200 and body["data"]["A"]["err"] == "rate_limited" and "pvW" in body["data"]["C"]
     clock[0] += 1.5  # 4 s after the first: on time within the tolerance
     assert last_data(v, "deviceType=hybrid&serials=A")[0] == 200
-    assert v.stats() == {"requests": {"A": 4, "B": 1, "C": 1}, "rate_limited": 2}
+    assert v.stats() == {"requests": {"A": 4, "B": 1, "C": 1}, "served": {"A": 2, "B": 1, "C": 1}, "rate_limited": 2}
 
 
 def test_the_deployed_handler_serves_an_http_api_event() -> None:
