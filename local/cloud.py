@@ -112,11 +112,19 @@ class LocalCloud:
         if endpoint:
             self.aws_label = "AWS (AWS_ENDPOINT_URL)"
             return endpoint
-        endpoint = f"http://127.0.0.1:{self.ports.aws}"
-        self._child("moto", self._python("-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(self.ports.aws)),
+        endpoint = self._moto("moto", self.ports.aws)
+        if not os.environ.get("AWS_ENDPOINT_URL_SQS"):
+            # SQS in a moto process of its own: one interpreter serves one request at a time (its GIL), and
+            # DynamoDB's and SQS's calls then run side by side on two cores (README: "Inbound webhooks").
+            os.environ["AWS_ENDPOINT_URL_SQS"] = self._moto("moto-sqs", _free_port())
+        return endpoint
+
+    def _moto(self, name: str, port: int) -> str:
+        endpoint = f"http://127.0.0.1:{port}"
+        self._child(name, self._python("-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(port)),
                     dict(os.environ), restart=False)
         if not wait_http(f"{endpoint}/moto-api/", 120):
-            raise RuntimeError(f"moto did not start on port {self.ports.aws} (see {home() / 'logs/moto.log'})")
+            raise RuntimeError(f"moto did not start on port {port} (see {home() / 'logs' / (name + '.log')})")
         return endpoint
 
     def _redis(self) -> str:

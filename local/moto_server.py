@@ -2,7 +2,7 @@
 
     python -m local.moto_server -H 127.0.0.1 -p 4566     # the arguments of `python -m moto.server`
 
-Two fixes, both about moto's DynamoDB rather than about Steadfast:
+Four fixes, all about moto's speed or DynamoDB's semantics rather than about Steadfast:
 
 - **Requests are serialised.** moto's server is threaded and its tables are plain dicts: a query or a
   transaction iterating a table while another thread inserts into it fails with "dictionary changed size
@@ -15,20 +15,35 @@ Two fixes, both about moto's DynamoDB rather than about Steadfast:
   hundreds of milliseconds), and a failed transaction would undo writes other requests made meanwhile. Here
   the items a transaction names are copied before it runs and put back, one by one, if it fails: the same
   all-or-nothing outcome, in time proportional to the transaction.
+- **A SendMessage does not count the queue.** moto reads one attribute of the queue
+  (`ContentBasedDeduplication`) by computing all of them, among them the approximate message counts, a walk
+  over every message in the queue: a send cost 5 ms more per hundred messages waiting (profiled: 109 calls of
+  `Message.visible` per send on a queue of 109). During a send, the queue's attributes are that one attribute,
+  computed as moto computes it; GetQueueAttributes still counts.
+- **A request does not list moto's package directory.** moto's server finds the service of every request by
+  `os.listdir` and a `stat` per entry of its own package (181 per request, ≈ 3 ms); the list is read once.
+
+Measured in one process (2026-12-02, moto's WSGI app called 100 times in a row): a SendMessage on a queue of
+~100 messages took 15.3 ms before the last two fixes and 5.7 ms after.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
+import os
 import sys
 import threading
 from typing import Any
 
+from moto import backends as moto_backends
+from moto.core.utils import camelcase_to_underscores
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.sqs.models import Queue, SQSBackend
 
 _LOCK = threading.RLock()
 _Saved = tuple[Table, DynamoType, DynamoType | None, Item | None]
@@ -71,7 +86,39 @@ def _restore(saved: list[_Saved]) -> None:
             table.items[hash_value] = item  # type: ignore[assignment]
 
 
+_SENDING = threading.local()
+
+
+def _send_attributes(queue: Queue) -> dict[str, Any]:
+    """The one queue attribute moto's send path reads, as `Queue.attributes` would give it."""
+    if not queue.fifo_queue:
+        return {}
+    value = getattr(queue, camelcase_to_underscores("ContentBasedDeduplication"))
+    return {"ContentBasedDeduplication": str(value).lower() if isinstance(value, bool) else value}
+
+
+def _install_sqs() -> None:
+    all_attributes = Queue.__dict__["attributes"].fget
+    original_send = SQSBackend.send_message
+
+    def attributes(self: Queue) -> dict[str, Any]:
+        return _send_attributes(self) if getattr(_SENDING, "active", False) else all_attributes(self)
+
+    def send_message(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+        _SENDING.active = True
+        try:
+            return original_send(self, *args, **kwargs)
+        finally:
+            _SENDING.active = False
+
+    Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
+    SQSBackend.send_message = send_message  # type: ignore[method-assign]
+    modules = tuple(moto_backends.list_of_moto_modules())
+    moto_backends.list_of_moto_modules = lambda: iter(modules)
+
+
 def install() -> None:
+    _install_sqs()
     original_call = DynamoHandler.call_action
     original_transact = DynamoDBBackend.transact_write_items
 
@@ -95,6 +142,10 @@ def install() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     install()
+    # One log line per request cost a tenth of the server's time (py-spy: the handler's lock and write);
+    # errors and tracebacks are still logged. STEADFAST_MOTO_REQUEST_LOG=1 brings the request lines back.
+    if os.environ.get("STEADFAST_MOTO_REQUEST_LOG") != "1":
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])
