@@ -4,6 +4,7 @@ cost the same whatever the table holds, and concurrent requests never fail with 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -93,3 +94,65 @@ def test_a_transaction_costs_the_same_on_a_large_table(db: Any) -> None:
                                                 for i in range(25)]})
     large = timed()
     assert large < max(3 * small, 1.0), (small, large)
+
+
+def _server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Any]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **env})
+    assert wait_http(f"http://127.0.0.1:{port}/moto-api/", 60)
+    return proc, boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+EVERY_TYPE = {"pk": {"S": "p#1"}, "sk": {"S": "2026-12-02T12:00:00Z"}, "n": {"N": "12.50"}, "b": {"B": b"\x00\xffraw"},
+              "bool": {"BOOL": False}, "null": {"NULL": True}, "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2.5"]},
+              "bs": {"BS": [b"\x01", b"\x02"]}, "list": {"L": [{"S": "x"}, {"N": "1"}, {"B": b"\x03"}, {"L": []}]},
+              "map": {"M": {"inner": {"M": {"deep": {"B": b"\x04"}, "s": {"S": "ü"}}}, "empty": {"M": {}}}}}
+
+
+def test_reads_answer_exactly_as_motos_generic_serializer_does() -> None:
+    # Given the same table and items on a server with the fast reads and one with moto's generic serializer
+    servers = [_server({}), _server({"STEADFAST_MOTO_GENERIC_READS": "1"})]
+    try:
+        answers: list[list[Any]] = []
+        for _, db in servers:
+            db.create_table(TableName="r", BillingMode="PAY_PER_REQUEST",
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                       {"AttributeName": "sk", "KeyType": "RANGE"}],
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                  {"AttributeName": "sk", "AttributeType": "S"},
+                                                  {"AttributeName": "g", "AttributeType": "S"}],
+                            GlobalSecondaryIndexes=[{"IndexName": "by_g", "Projection": {"ProjectionType": "ALL"},
+                                                     "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"},
+                                                                   {"AttributeName": "sk", "KeyType": "RANGE"}]}])
+            for i in range(5):
+                db.put_item(TableName="r", Item={**EVERY_TYPE, "sk": {"S": f"s{i}"}, "g": {"S": "G"}})
+            key = {"pk": {"S": "p#1"}, "sk": {"S": "s1"}}
+            # When each is read every way the engine reads
+            answers.append([
+                db.get_item(TableName="r", Key=key, ConsistentRead=True)["Item"],
+                db.get_item(TableName="r", Key={"pk": {"S": "none"}, "sk": {"S": "x"}}).get("Item"),
+                db.query(TableName="r", KeyConditionExpression="pk = :p", Limit=2,
+                         ExpressionAttributeValues={":p": {"S": "p#1"}}),
+                db.query(TableName="r", IndexName="by_g", KeyConditionExpression="g = :g AND sk <= :s",
+                         ScanIndexForward=False, ProjectionExpression="pk, sk, #m.inner",
+                         ExpressionAttributeNames={"#m": "map"},
+                         ExpressionAttributeValues={":g": {"S": "G"}, ":s": {"S": "s3"}}),
+                db.scan(TableName="r", Limit=3),
+                db.batch_get_item(RequestItems={"r": {"Keys": [key, {"pk": {"S": "p#1"}, "sk": {"S": "s4"}}]}}),
+                db.transact_get_items(TransactItems=[{"Get": {"TableName": "r", "Key": key}}])["Responses"],
+            ])
+        for answer in answers:
+            for a in answer:
+                if isinstance(a, dict):
+                    a.pop("ResponseMetadata", None)
+        # Then both answer the same, binary, sets, nesting, paging keys and counts included
+        fast, generic = answers
+        assert fast == generic
+        assert fast[0]["b"] == {"B": b"\x00\xffraw"} and fast[0]["map"]["M"]["inner"]["M"]["deep"] == {"B": b"\x04"}
+        assert fast[2]["Count"] == 2 and "LastEvaluatedKey" in fast[2]
+    finally:
+        for proc, _ in servers:
+            proc.terminate()
+            proc.wait(10)
