@@ -18,7 +18,7 @@ import boto3
 
 from bench.cost import IndexSchema, gsi_write_units, item_size, read_units, write_units
 
-_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"}
+_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 _READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
 
 
@@ -116,6 +116,9 @@ class CapacityRecorder:
                 table = spec["TableName"]
                 out.append((table, self._key(table, spec), True))
             return out
+        if op == "BatchWriteItem":  # each put or delete a standard write of its own item
+            return [(table, self._key(table, next(iter(request.values()))), False)
+                    for table, requests in params["RequestItems"].items() for request in requests]
         table = params["TableName"]
         return [(table, self._key(table, params), False)]
 

@@ -59,10 +59,10 @@ MIX_RETRIED = 0.1
 QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:steadfast-jobs"
 
 
-def _api_event(body: dict[str, Any], key: str) -> dict[str, Any]:
-    return {"version": "2.0", "routeKey": "POST /v1/jobs", "rawPath": "/v1/jobs", "rawQueryString": "",
+def _api_event(body: dict[str, Any], key: str, path: str = "/v1/jobs") -> dict[str, Any]:
+    return {"version": "2.0", "routeKey": f"POST {path}", "rawPath": path, "rawQueryString": "",
             "headers": {"authorization": f"Bearer {key}", "content-type": "application/json"},
-            "requestContext": {"http": {"method": "POST", "path": "/v1/jobs", "sourceIp": "127.0.0.1"},
+            "requestContext": {"http": {"method": "POST", "path": path, "sourceIp": "127.0.0.1"},
                                "stage": "$default", "requestId": "bench"},
             "body": json.dumps(body), "isBase64Encoded": False}
 
@@ -107,6 +107,7 @@ class Round:
     worker_capacity: Capacity
     submit_s: list[float]
     batches_s: list[float]
+    batched: bool = False  # submitted as one POST /v1/jobs/batch request instead of one request per job
 
     @property
     def batch_s(self) -> float:
@@ -123,10 +124,11 @@ class Round:
         n = self.jobs
         sqs = sum(v for k, v in (self.submit_calls + self.esm_calls + self.worker_calls).items()
                   if k.startswith("sqs."))
+        requests = len(self.submit_s) / n
         return JobUsage(
-            api_requests=1.0,
+            api_requests=requests,
             lambdas={
-                "submit": LambdaUse(function("submit").memory_mb, 1.0,
+                "submit": LambdaUse(function("submit").memory_mb, requests,
                                     statistics.fmean(billed_ms(s) for s in self.submit_s)),
                 "worker": LambdaUse(function("worker").memory_mb, len(self.batches_s) / n,
                                     statistics.fmean(billed_ms(b) for b in self.batches_s)),
@@ -166,22 +168,27 @@ class _Bench:
         # Warm both functions (imports, key and secret caches, clients) so that the counts are steady-state.
         self.round(1, 0)
 
-    def round(self, jobs: int, target_ms: int, capacity: bool = False, mix: str | None = None) -> Round:
+    def round(self, jobs: int, target_ms: int, capacity: bool = False, mix: str | None = None,
+              batched: bool = False) -> Round:
         """Submit `jobs` jobs, deliver them as one batch, and what failed again as SQS hands it back
         (a batch each time), until every job is done. With `capacity`, DynamoDB capacity is recorded, at
         the price of durations that include the recorder's own reads. With `mix` (a mix target's URL),
-        the jobs are the realistic mix."""
+        the jobs are the realistic mix; `batched`, they are submitted in one POST /v1/jobs/batch."""
         url = f"{self.target}/slow?ms={target_ms}"
         self.counter.reset()
         self.capacity.reset()
         self.capacity.enabled = capacity
         submit_s = []
-        for i in range(jobs):
-            body = mix_job(mix, i, jobs, target_ms) if mix else {"request": {"url": url}}
+        bodies = [mix_job(mix, i, jobs, target_ms) if mix else {"request": {"url": url}} for i in range(jobs)]
+        events = ([_api_event({"jobs": bodies}, "sk_bench", "/v1/jobs/batch")] if batched
+                  else [_api_event(body, "sk_bench") for body in bodies])
+        for event in events:
             started = time.perf_counter()
-            out = self.submit.handler(_api_event(body, "sk_bench"), LocalContext("submit", 15))
+            out = self.submit.handler(event, LocalContext("submit", 15))
             submit_s.append(time.perf_counter() - started)
             assert out["statusCode"] == 202, out
+            if batched:
+                assert all(item["status"] == 202 for item in json.loads(out["body"])["items"]), out
         submit_calls, submit_capacity = self.counter.reset(), self.capacity.reset()
         esm_calls: Counter[str] = Counter()
         worker_calls: Counter[str] = Counter()
@@ -207,7 +214,7 @@ class _Bench:
             pending -= len(done)
         self.capacity.enabled = False
         return Round(jobs, submit_calls, esm_calls, worker_calls, submit_capacity, worker_capacity, submit_s,
-                     batches)
+                     batches, batched)
 
     def _receive(self, n: int) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
@@ -245,6 +252,8 @@ def run() -> dict[str, Any]:
         bench.round(2, 0, mix=mix)  # warm the retry path too
         measured = bench.round(JOBS, TARGET_MS, capacity=True, mix=mix)  # DynamoDB capacity only
         slow = bench.round(JOBS, TARGET_MS, mix=mix)  # the headline: the realistic mix, 200 ms target
+        batch_measured = bench.round(JOBS, TARGET_MS, capacity=True, mix=mix, batched=True)
+        batch = bench.round(JOBS, TARGET_MS, mix=mix, batched=True)  # the mix through POST /v1/jobs/batch
         tiny_measured = bench.round(JOBS, TARGET_MS, capacity=True)  # a few-byte job, first try
         tiny = bench.round(JOBS, TARGET_MS)
         fast = bench.round(JOBS, 0, mix=mix)     # the engine's own overhead
@@ -256,12 +265,17 @@ def run() -> dict[str, Any]:
     cost = cost_per_million(usage)
     calls = slow.calls_per_job()
     per_job = sum(calls["submit"].values()) + sum(calls["worker"].values())
+    batch_units = batch_measured.units_per_job()
+    batch_usage = batch.usage(batch_units)
+    batch_cost = cost_per_million(batch_usage)
     return {
         "aws_calls_per_job": round(per_job, 2),
         "dynamodb_wru_per_job": round(units[0], 2),
         "cost_usd_per_million_jobs": round(cost["total"], 3),
         "qstash_usd_per_million": QSTASH_USD_PER_MILLION,
         "cost_ratio_vs_qstash": round(QSTASH_USD_PER_MILLION / cost["total"], 2),
+        "cost_usd_per_million_jobs_batch": round(batch_cost["total"], 3),
+        "dynamodb_wru_per_job_batch": round(batch_units[0], 2),
         "batch_concurrency_ratio_moto": round(sequential_s / tiny.batch_s, 2),
         "aws_calls_detail": calls,
         "cost_details": {
@@ -276,6 +290,10 @@ def run() -> dict[str, Any]:
             "mix": {"request_body_bytes": MIX_BODY_BYTES, "response_body_bytes": MIX_RESPONSE_BYTES,
                     "retried_once": MIX_RETRIED, "jobs_per_round": JOBS},
             "dynamodb_capacity_per_job": measured.capacity_per_job(),
+            "batch": {"usd_per_million_jobs": _rounded(batch_cost), "jobs_per_request": JOBS,
+                      "sqs_requests": round(batch_usage.sqs_requests, 3),
+                      "dynamodb_capacity_per_job": batch_measured.capacity_per_job(),
+                      "calls_per_job": batch.calls_per_job()},
             "dynamodb_items": _distinct(measured.submit_capacity.items) + _distinct(measured.worker_capacity.items),
             "target_ms": TARGET_MS,
             "tiny_job_wru": round(tiny_measured.units_per_job()[0], 2),

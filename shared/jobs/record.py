@@ -240,13 +240,24 @@ def due_shard(job_id: str) -> str:
     return f"DUE#{sum(job_id.encode()) % DUE_SHARDS}"
 
 
+# The status index's partition of every live status (waiting, pending, running, retrying), sorted by submit
+# time: a job's entry stays where it is from submit until it ends (a claim, a retry or a deferral moves no index
+# entry: two write units each), and moves once, to its terminal status's partition sorted by end time. A list of
+# one live status reads this partition and keeps that status (`JobStore.page`).
+LIVE_BUCKET = "live"
+
+
+def status_bucket(status: Status) -> str:
+    return status.value if status in TERMINAL else LIVE_BUCKET
+
+
 def index_keys(tenant: str, job_id: str, status: Status, created_at: datetime, updated_at: datetime,
                due_at: datetime | None) -> dict[str, Any]:
     keys: dict[str, Any] = {
         "tenant_pk": f"T#{tenant}",
         "created_sk": f"{iso(created_at)}#{job_id}",
-        "tenant_status_pk": f"T#{tenant}#{status.value}",
-        "updated_sk": f"{iso(updated_at)}#{job_id}",
+        "tenant_status_pk": f"T#{tenant}#{status_bucket(status)}",
+        "updated_sk": f"{iso(updated_at if status in TERMINAL else created_at)}#{job_id}",
     }
     if status not in TERMINAL and due_at is not None:
         keys["due_pk"] = due_shard(job_id)

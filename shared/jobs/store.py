@@ -27,7 +27,16 @@ from shared.errors import Conflict, IdempotencyInFlight, IdempotencyMismatch, No
 from shared.jobs.continuations import Effect, Followup, SpawnJob
 from shared.jobs.models import Attempt, Outcome, Status, iso
 from shared.jobs.queue import EARLY_CLAIM_S
-from shared.jobs.record import DUE_SHARDS, JobRecord, due_shard, from_attributes, group_pk, sources_of, to_attributes
+from shared.jobs.record import (
+    DUE_SHARDS,
+    JobRecord,
+    due_shard,
+    from_attributes,
+    group_pk,
+    sources_of,
+    status_bucket,
+    to_attributes,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -37,6 +46,7 @@ IDEMPOTENCY_RETENTION = timedelta(hours=48)
 Owes = Callable[[JobRecord], Sequence[Effect]]
 TERMINAL_RETENTION = timedelta(days=30)
 BATCH_GET_MAX = 100  # keys per BatchGetItem call (DynamoDB's limit)
+STATUS_QUERIES = 5  # index queries a page of one live status reads at most
 
 
 @dataclass(frozen=True)
@@ -175,10 +185,9 @@ class JobStore:
         a workflow, schedule or source; a status then filters the page, which may come back shorter)."""
         if group is not None:
             return self._group_page(tenant, group, status, limit, cursor)
-        if status is None:
-            index, pk_name, pk = "by_tenant", "tenant_pk", f"T#{tenant}"
-        else:
-            index, pk_name, pk = "by_tenant_status", "tenant_status_pk", f"T#{tenant}#{status.value}"
+        if status is not None:
+            return self._status_page(tenant, status, limit, cursor)
+        index, pk_name, pk = "by_tenant", "tenant_pk", f"T#{tenant}"
         kwargs: dict[str, Any] = {
             "TableName": self.table, "IndexName": index, "Limit": limit, "ScanIndexForward": False,
             "KeyConditionExpression": f"{pk_name} = :pk", "ExpressionAttributeValues": aws.values({":pk": pk}),
@@ -186,12 +195,40 @@ class JobStore:
         if cursor:
             kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, pk_name, pk)
         page = self._call(self.db.query, **kwargs)
-        items = page.get("Items", [])
-        records = self._items(items)
-        if status is not None:  # the index is eventually consistent: leave out a job that has moved on since
-            records = [r for r in records if r.status == status]
+        records = self._items(page.get("Items", []))
         last = page.get("LastEvaluatedKey")
         return records, aws.encode_cursor(last) if last else None
+
+    def _status_page(self, tenant: str, status: Status, limit: int, cursor: str | None
+                     ) -> tuple[list[JobRecord], str | None]:
+        """A page of one status, newest first: a terminal status's own partition (by end time), or the live
+        partition (by submit time) read on until `limit` jobs of `status` are found, at most STATUS_QUERIES
+        queries (a page may then come back shorter, with a cursor). The index is eventually consistent, and
+        the live partition holds every live status: a job whose status is not `status` is left out."""
+        pk = f"T#{tenant}#{status_bucket(status)}"
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "IndexName": "by_tenant_status", "Limit": limit, "ScanIndexForward": False,
+            "KeyConditionExpression": "tenant_status_pk = :pk", "ExpressionAttributeValues": aws.values({":pk": pk}),
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "tenant_status_pk", pk)
+        found: list[tuple[dict[str, Any], JobRecord]] = []
+        last: dict[str, Any] | None = None
+        for _ in range(STATUS_QUERIES):
+            page = self._call(self.db.query, **kwargs)
+            keys = page.get("Items", [])
+            items = {(i["pk"]["S"], i["sk"]["S"]): i for i in self._get_many(keys)}
+            for key in keys:
+                item = items.get((key["pk"]["S"], key["sk"]["S"]))
+                if item is not None and (record := from_attributes(aws.from_item(item))).status == status:
+                    found.append((key, record))
+            last = page.get("LastEvaluatedKey")
+            if len(found) >= limit or not last:
+                break
+            kwargs["ExclusiveStartKey"] = last
+        if len(found) > limit:
+            found, last = found[:limit], found[limit - 1][0]
+        return [r for _, r in found], aws.encode_cursor(last) if last else None
 
     def _group_page(self, tenant: str, group: tuple[str, str], status: Status | None, limit: int,
                     cursor: str | None) -> tuple[list[JobRecord], str | None]:
@@ -239,8 +276,9 @@ class JobStore:
     def claim(self, job_id: str, tenant: str, now: datetime, lease: timedelta, owner: str) -> JobRecord | None:
         """Take the lease on a due job; None when it is not claimable (terminal, leased, not yet due).
 
-        The due index is left as it is: the running job stays listed under its (past) due time, where the
-        sweeper finds it and reads the lease. Moving it would cost two index writes on every claim."""
+        No index entry moves: the running job stays listed under its (past) due time, where the sweeper
+        finds it and reads the lease, and in the status index's live partition (`record.LIVE_BUCKET`).
+        Moving either would cost two index writes on every claim."""
         lease_until = now + lease
         claimable = {f":c{i}": s.value for i, s in enumerate(sorted(sources_of("claimed")))}
         try:
@@ -251,14 +289,12 @@ class JobStore:
                     " AND (attribute_not_exists(lease_until) OR lease_until < :now)"
                     " AND (attribute_not_exists(next_attempt_at) OR next_attempt_at <= :due)"),
                 UpdateExpression=(
-                    "SET #s = :run, lease_until = :lu, lease_owner = :o, updated_at = :now,"
-                    " tenant_status_pk = :tsp, updated_sk = :usk ADD claims :one"),
+                    "SET #s = :run, lease_until = :lu, lease_owner = :o, updated_at = :now ADD claims :one"),
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=aws.values({
                     ":t": tenant, **claimable, ":run": Status.running.value, ":now": iso(now),
                     ":due": iso(now + timedelta(seconds=EARLY_CLAIM_S)),
                     ":lu": iso(lease_until), ":o": owner, ":one": 1,
-                    ":tsp": f"T#{tenant}#{Status.running.value}", ":usk": f"{iso(now)}#{job_id}",
                 }),
                 ReturnValues="ALL_NEW",
             )
@@ -292,6 +328,10 @@ class JobStore:
         """Just claimed from a holder whose lease expired: if that holder was in a call (its heartbeat
         noted one that has no attempt yet), record that call as a retryable attempt of unknown outcome,
         once (conditioned on the note still being there), and count it."""
+        recorded = self._call(self.db.get_item, TableName=self.table, ConsistentRead=True, ProjectionExpression="pk",
+                              Key=aws.to_item({"pk": f"JOB#{record.id}", "sk": f"ATTEMPT#{record.attempts + 1:05d}"}))
+        if "Item" in recorded:
+            return self._count_recorded(record, owner, now)
         item = self._call(self.db.get_item, TableName=self.table, ConsistentRead=True,
                           Key=aws.to_item({"pk": f"JOB#{record.id}", "sk": "JOB"}),
                           ProjectionExpression="call_attempt, call_started_at, heartbeat_at").get("Item")
@@ -322,6 +362,25 @@ class JobStore:
             raise Unavailable(f"recording an abandoned call failed: {exc.response['Error']['Code']}") from exc
         return record.abandoned(now)
 
+    def _count_recorded(self, record: JobRecord, owner: str, now: datetime) -> JobRecord:
+        """The previous holder recorded its attempt and died before writing the job (`finish_attempt`'s two
+        writes): count that attempt on the job, once (conditioned on the count it had), and drop the
+        heartbeat's note of the call, which that attempt is."""
+        try:
+            self.db.update_item(
+                TableName=self.table, Key=aws.to_item({"pk": f"JOB#{record.id}", "sk": "JOB"}),
+                ConditionExpression="lease_owner = :o AND attempts = :n",
+                UpdateExpression="ADD attempts :one, target_attempts :one"
+                                 " REMOVE call_attempt, call_started_at, heartbeat_at",
+                ExpressionAttributeValues=aws.values({":o": owner, ":n": record.attempts, ":one": 1}))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                # Counted already (the dead holder's lost-lease path did), or the lease moved on again.
+                current = self.get_record(record.id)
+                return current if current is not None and current.lease_owner == owner else record
+            raise Unavailable(f"counting a recorded attempt failed: {exc.response['Error']['Code']}") from exc
+        return record.abandoned(now)
+
     def defer(self, record: JobRecord, owner: str) -> bool:
         """Put a claimed job back unattempted (target protection said "not now"), provided this worker
         still holds the lease; `record` carries the waiting state. False when the lease was lost."""
@@ -343,31 +402,46 @@ class JobStore:
         """Record an attempt and the job's new state, provided this worker still holds the lease; a
         terminal state brings what it owes along (`owes(record)`); returns what was owed.
 
+        Two writes, no transaction around them (half the write units): the attempt record first, a plain
+        put that is idempotent by its key (the attempt number), then the job, a conditional put (a
+        transaction only with what a terminal state owes). A crash between the two leaves a history one
+        ahead of the job's count, with the job still leased to the dead worker: whoever claims it next
+        counts that attempt (`note_abandoned`), so the history adds up again before the next call.
+
         Returns None when the lease was lost (cancelled, or expired and taken over): the attempt is
         then kept in the history, but the job's state is left to whoever holds it now."""
-        attempt_item = {"Put": {"TableName": self.table, "Item": aws.to_item({
-            "pk": f"JOB#{record.id}", "sk": f"ATTEMPT#{attempt.n:05d}", "attempt": attempt.model_dump_json(),
-            "expires_at": _epoch(attempt.started_at + TERMINAL_RETENTION * 2)})}}
+        self._call(self.db.put_item, **self._attempt_put(record.id, attempt))
         while True:
             owed = owes(record)
-            put_job = {"Put": self._job_put(record, "lease_owner = :o AND #s = :running",
-                                            {":o": owner, ":running": "running"})}
+            put_job = self._job_put(record, "lease_owner = :o AND #s = :running", {":o": owner, ":running": "running"})
             try:
-                self._write_with_effects([attempt_item, put_job], owed)
+                if owed:
+                    self._write_with_effects([{"Put": put_job}], owed)
+                else:
+                    self.db.put_item(**put_job)
                 return owed
             except ClientError as exc:
-                reasons = _reasons(exc)
-                if "ConditionalCheckFailed" not in reasons:
-                    raise Unavailable(f"recording attempt failed: {exc.response['Error']['Code']}") from exc
+                code = exc.response["Error"]["Code"]
+                if code != "ConditionalCheckFailedException" and "ConditionalCheckFailed" not in _reasons(exc):
+                    raise Unavailable(f"recording attempt failed: {code}") from exc
             refreshed = self._refreshed(record, lambda c: c.lease_owner == owner and c.status is Status.running)
             if refreshed is None:
                 break
             record = refreshed
-        self._call(self.db.transact_write_items, TransactItems=[attempt_item, {"Update": {
-            "TableName": self.table, "Key": aws.to_item({"pk": f"JOB#{record.id}", "sk": "JOB"}),
-            "UpdateExpression": "ADD attempts :one", "ConditionExpression": "attribute_exists(pk)",
-            "ExpressionAttributeValues": aws.values({":one": 1})}}])
+        try:  # counted once: not when the new holder counted this recorded attempt already (`_count_recorded`)
+            self.db.update_item(TableName=self.table, Key=aws.to_item({"pk": f"JOB#{record.id}", "sk": "JOB"}),
+                                UpdateExpression="ADD attempts :one",
+                                ConditionExpression="attribute_exists(pk) AND attempts < :n",
+                                ExpressionAttributeValues=aws.values({":one": 1, ":n": attempt.n}))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise Unavailable(f"recording attempt failed: {exc.response['Error']['Code']}") from exc
         return None
+
+    def _attempt_put(self, job_id: str, attempt: Attempt) -> dict[str, Any]:
+        return {"TableName": self.table, "Item": aws.to_item({
+            "pk": f"JOB#{job_id}", "sk": f"ATTEMPT#{attempt.n:05d}", "attempt": attempt.model_dump_json(),
+            "expires_at": _epoch(attempt.started_at + TERMINAL_RETENTION * 2)})}
 
     def _job_put(self, record: JobRecord, condition: str, values: dict[str, Any]) -> dict[str, Any]:
         """A Put of the whole job item under `condition`, guarded on the `dependents` count it carries: a child
