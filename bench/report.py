@@ -67,7 +67,7 @@ for _fn in FUNCTIONS:
 NOTES = {
     "aws_calls_per_job": "calls our code makes (submit + worker); the ESM's are in the cost",
     "dynamodb_wru_per_job": "1 KiB body, 2 KiB response, 10 % retried once (bench.jobs)",
-    "cost_usd_per_million_jobs_batch": "null until the batch route lands and bench.jobs measures it",
+    "cost_usd_per_million_jobs_batch": "the realistic mix, 10 jobs a POST /v1/jobs/batch request (bench.jobs)",
     "qstash_usd_per_million": "QStash pay-as-you-go list price",
     "batch_concurrency_ratio": "engine + worker handler, in-memory store/queue (bench.fakes)",
     "batch_concurrency_ratio_moto": "same batch through moto: measures moto, not the engine",
