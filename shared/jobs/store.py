@@ -328,10 +328,6 @@ class JobStore:
         """Just claimed from a holder whose lease expired: if that holder was in a call (its heartbeat
         noted one that has no attempt yet), record that call as a retryable attempt of unknown outcome,
         once (conditioned on the note still being there), and count it."""
-        recorded = self._call(self.db.get_item, TableName=self.table, ConsistentRead=True, ProjectionExpression="pk",
-                              Key=aws.to_item({"pk": f"JOB#{record.id}", "sk": f"ATTEMPT#{record.attempts + 1:05d}"}))
-        if "Item" in recorded:
-            return self._count_recorded(record, owner, now)
         item = self._call(self.db.get_item, TableName=self.table, ConsistentRead=True,
                           Key=aws.to_item({"pk": f"JOB#{record.id}", "sk": "JOB"}),
                           ProjectionExpression="call_attempt, call_started_at, heartbeat_at").get("Item")
@@ -362,25 +358,6 @@ class JobStore:
             raise Unavailable(f"recording an abandoned call failed: {exc.response['Error']['Code']}") from exc
         return record.abandoned(now)
 
-    def _count_recorded(self, record: JobRecord, owner: str, now: datetime) -> JobRecord:
-        """The previous holder recorded its attempt and died before writing the job (`finish_attempt`'s two
-        writes): count that attempt on the job, once (conditioned on the count it had), and drop the
-        heartbeat's note of the call, which that attempt is."""
-        try:
-            self.db.update_item(
-                TableName=self.table, Key=aws.to_item({"pk": f"JOB#{record.id}", "sk": "JOB"}),
-                ConditionExpression="lease_owner = :o AND attempts = :n",
-                UpdateExpression="ADD attempts :one, target_attempts :one"
-                                 " REMOVE call_attempt, call_started_at, heartbeat_at",
-                ExpressionAttributeValues=aws.values({":o": owner, ":n": record.attempts, ":one": 1}))
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                # Counted already (the dead holder's lost-lease path did), or the lease moved on again.
-                current = self.get_record(record.id)
-                return current if current is not None and current.lease_owner == owner else record
-            raise Unavailable(f"counting a recorded attempt failed: {exc.response['Error']['Code']}") from exc
-        return record.abandoned(now)
-
     def defer(self, record: JobRecord, owner: str) -> bool:
         """Put a claimed job back unattempted (target protection said "not now"), provided this worker
         still holds the lease; `record` carries the waiting state. False when the lease was lost."""
@@ -402,46 +379,31 @@ class JobStore:
         """Record an attempt and the job's new state, provided this worker still holds the lease; a
         terminal state brings what it owes along (`owes(record)`); returns what was owed.
 
-        Two writes, no transaction around them (half the write units): the attempt record first, a plain
-        put that is idempotent by its key (the attempt number), then the job, a conditional put (a
-        transaction only with what a terminal state owes). A crash between the two leaves a history one
-        ahead of the job's count, with the job still leased to the dead worker: whoever claims it next
-        counts that attempt (`note_abandoned`), so the history adds up again before the next call.
-
         Returns None when the lease was lost (cancelled, or expired and taken over): the attempt is
         then kept in the history, but the job's state is left to whoever holds it now."""
-        self._call(self.db.put_item, **self._attempt_put(record.id, attempt))
+        attempt_item = {"Put": {"TableName": self.table, "Item": aws.to_item({
+            "pk": f"JOB#{record.id}", "sk": f"ATTEMPT#{attempt.n:05d}", "attempt": attempt.model_dump_json(),
+            "expires_at": _epoch(attempt.started_at + TERMINAL_RETENTION * 2)})}}
         while True:
             owed = owes(record)
-            put_job = self._job_put(record, "lease_owner = :o AND #s = :running", {":o": owner, ":running": "running"})
+            put_job = {"Put": self._job_put(record, "lease_owner = :o AND #s = :running",
+                                            {":o": owner, ":running": "running"})}
             try:
-                if owed:
-                    self._write_with_effects([{"Put": put_job}], owed)
-                else:
-                    self.db.put_item(**put_job)
+                self._write_with_effects([attempt_item, put_job], owed)
                 return owed
             except ClientError as exc:
-                code = exc.response["Error"]["Code"]
-                if code != "ConditionalCheckFailedException" and "ConditionalCheckFailed" not in _reasons(exc):
-                    raise Unavailable(f"recording attempt failed: {code}") from exc
+                reasons = _reasons(exc)
+                if "ConditionalCheckFailed" not in reasons:
+                    raise Unavailable(f"recording attempt failed: {exc.response['Error']['Code']}") from exc
             refreshed = self._refreshed(record, lambda c: c.lease_owner == owner and c.status is Status.running)
             if refreshed is None:
                 break
             record = refreshed
-        try:  # counted once: not when the new holder counted this recorded attempt already (`_count_recorded`)
-            self.db.update_item(TableName=self.table, Key=aws.to_item({"pk": f"JOB#{record.id}", "sk": "JOB"}),
-                                UpdateExpression="ADD attempts :one",
-                                ConditionExpression="attribute_exists(pk) AND attempts < :n",
-                                ExpressionAttributeValues=aws.values({":one": 1, ":n": attempt.n}))
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise Unavailable(f"recording attempt failed: {exc.response['Error']['Code']}") from exc
+        self._call(self.db.transact_write_items, TransactItems=[attempt_item, {"Update": {
+            "TableName": self.table, "Key": aws.to_item({"pk": f"JOB#{record.id}", "sk": "JOB"}),
+            "UpdateExpression": "ADD attempts :one", "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": aws.values({":one": 1})}}])
         return None
-
-    def _attempt_put(self, job_id: str, attempt: Attempt) -> dict[str, Any]:
-        return {"TableName": self.table, "Item": aws.to_item({
-            "pk": f"JOB#{job_id}", "sk": f"ATTEMPT#{attempt.n:05d}", "attempt": attempt.model_dump_json(),
-            "expires_at": _epoch(attempt.started_at + TERMINAL_RETENTION * 2)})}
 
     def _job_put(self, record: JobRecord, condition: str, values: dict[str, Any]) -> dict[str, Any]:
         """A Put of the whole job item under `condition`, guarded on the `dependents` count it carries: a child
