@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / ".localstack"
 REQUIREMENTS = ROOT / "local" / "localstack-requirements.txt"
 SERVICES = "sqs"
+SERVE_PORT = 4567  # `--serve`'s default: 4566, LocalStack's usual port, is the embedded moto's (local.stack.Ports)
 
 
 def find_python() -> str:
@@ -112,7 +113,7 @@ def serve(port: int) -> int:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--serve"]:
-        given = argv[1] if len(argv) > 1 else "4567"
+        given = argv[1] if len(argv) > 1 else str(SERVE_PORT)
         if not given.isdigit() or not 0 < int(given) < 65536:
             raise SystemExit(f"localstack: --serve takes a port number, not {given!r}")
         return serve(int(given))

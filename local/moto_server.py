@@ -2,7 +2,7 @@
 
     python -m local.moto_server -H 127.0.0.1 -p 4566     # the arguments of `python -m moto.server`
 
-Four fixes, all about moto's speed or DynamoDB's semantics rather than about Steadfast:
+Five fixes, all about moto's speed or DynamoDB's semantics rather than about Steadfast:
 
 - **Requests are serialised.** moto's server is threaded and its tables are plain dicts: a query or a
   transaction iterating a table while another thread inserts into it fails with "dictionary changed size
@@ -101,11 +101,13 @@ JSON_10 = "application/x-amz-json-1.0"
 
 
 def _install_reads() -> None:
+    if os.environ.get(GENERIC_ENV) == "1":
+        return
     generic = DynamoHandler.serialized
 
     def serialized(self: DynamoHandler, action_result: ActionResult) -> Any:
         result = action_result.result
-        if isinstance(result, dict) and self._get_action() in READS and os.environ.get(GENERIC_ENV) != "1":
+        if isinstance(result, dict) and self._get_action() in READS:
             headers = {**self.response_headers, "Content-Type": JSON_10}
             return 200, headers, dynamo_json_dump(result)
         return generic(self, action_result)
@@ -137,6 +139,9 @@ def _install_sqs() -> None:
 
     Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
     SQSBackend.send_message = send_message  # type: ignore[method-assign]
+
+
+def _install_module_list() -> None:
     modules = tuple(moto_backends.list_of_moto_modules())
     moto_backends.list_of_moto_modules = lambda: iter(modules)
 
@@ -144,6 +149,7 @@ def _install_sqs() -> None:
 def install() -> None:
     _install_sqs()
     _install_reads()
+    _install_module_list()
     original_call = DynamoHandler.call_action
     original_transact = DynamoDBBackend.transact_write_items
 

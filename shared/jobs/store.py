@@ -216,11 +216,8 @@ class JobStore:
         last: dict[str, Any] | None = None
         for _ in range(STATUS_QUERIES):
             page = self._call(self.db.query, **kwargs)
-            keys = page.get("Items", [])
-            items = {(i["pk"]["S"], i["sk"]["S"]): i for i in self._get_many(keys)}
-            for key in keys:
-                item = items.get((key["pk"]["S"], key["sk"]["S"]))
-                if item is not None and (record := from_attributes(aws.from_item(item))).status == status:
+            for key, item in self._get_pairs(page.get("Items", [])):
+                if (record := from_attributes(aws.from_item(item))).status == status:
                     found.append((key, record))
             last = page.get("LastEvaluatedKey")
             if len(found) >= limit or not last:
@@ -261,6 +258,10 @@ class JobStore:
 
     def _get_many(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The items of `keys` (raw, in their order) by BatchGetItem, 100 keys a call; missing ones left out."""
+        return [item for _, item in self._get_pairs(keys)]
+
+    def _get_pairs(self, keys: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """(key, item) for each of `keys` still there, in their order (an index page's cursor needs its key)."""
         wanted = [{"pk": k["pk"], "sk": k["sk"]} for k in keys]
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for start in range(0, len(wanted), BATCH_GET_MAX):
@@ -270,7 +271,7 @@ class JobStore:
                 for item in out.get("Responses", {}).get(self.table, []):
                     found[(item["pk"]["S"], item["sk"]["S"])] = item
                 request = out.get("UnprocessedKeys") or {}
-        return [found[k] for k in ((w["pk"]["S"], w["sk"]["S"]) for w in wanted) if k in found]
+        return [(key, found[k]) for key in keys if (k := (key["pk"]["S"], key["sk"]["S"])) in found]
 
     # -- worker ----------------------------------------------------------------------------------
     def claim(self, job_id: str, tenant: str, now: datetime, lease: timedelta, owner: str) -> JobRecord | None:
