@@ -81,6 +81,8 @@ class Queue:
 class HttpRoute:
     method: str
     path: str
+    # Served without an API key (health, the API's own docs, the provider-signed ingest route).
+    public: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,14 @@ class HttpApi:
 
     def methods_at(self, path: str) -> list[str]:
         """The methods of the routes whose template matches `path` (empty: no such path)."""
-        return [r.method for r in self.routes
+        return [r.method for r in self._matching(path)]
+
+    def needs_key(self, method: str, path: str) -> bool:
+        """Whether `method path` is one of these routes and takes an API key (an unknown one is a 404/405)."""
+        return any(r.method == method and not r.public for r in self._matching(path))
+
+    def _matching(self, path: str) -> list[HttpRoute]:
+        return [r for r in self.routes
                 if re.fullmatch(re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(r.path)), path)]
 
 
@@ -265,9 +274,9 @@ QUEUES: tuple[Queue, ...] = (JOBS_QUEUE,)
 
 API_ROUTES = HttpApi(
     routes=(
-        HttpRoute("GET", "/v1/health"),
-        HttpRoute("GET", "/v1/openapi.json"),
-        HttpRoute("GET", "/v1/docs"),
+        HttpRoute("GET", "/v1/health", public=True),
+        HttpRoute("GET", "/v1/openapi.json", public=True),
+        HttpRoute("GET", "/v1/docs", public=True),
         HttpRoute("POST", "/v1/jobs"),
         HttpRoute("GET", "/v1/jobs"),
         HttpRoute("GET", "/v1/jobs/{id}"),
@@ -310,7 +319,7 @@ API_ROUTES = HttpApi(
 )
 # The public ingest route (no API key: the provider's signature is the credential). Served by a function of
 # its own on the same HTTP API: a small import for a fast cold start, and its own throttle and role.
-INGEST_ROUTES = HttpApi(routes=(HttpRoute("POST", "/v1/ingest/{id}"),), shares_api="submit")
+INGEST_ROUTES = HttpApi(routes=(HttpRoute("POST", "/v1/ingest/{id}", public=True),), shares_api="submit")
 
 # The sandbox vendor's own HTTP API (functions/sandbox/vendor.py), for stages without real inverters.
 SANDBOX_ROUTES = HttpApi(

@@ -108,22 +108,35 @@ def unexpected(_: Exception) -> Response[str]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     headers = event.get("headers") or {}
+    path = str(event.get("rawPath", ""))
+    method = str((event.get("requestContext") or {}).get("http", {}).get("method", ""))
     # Ingest bodies are the providers' bytes, whatever their type: that route reads them as they are.
-    ingest = str(event.get("rawPath", "")).startswith("/v1/ingest/")
+    ingest = path.startswith("/v1/ingest/")
+    auth.reset()
+    # The key before the body: a request without a valid key learns nothing about what the body should be.
+    if API_ROUTES.needs_key(method, path):
+        try:
+            auth.authenticate(headers)
+        except SteadfastError as err:
+            if err.status >= 500:
+                logger.exception("authentication failed", extra={"problem": err.slug})
+            return _early_problem(problems.from_error(err, instance=path), getattr(err, "headers", None))
     if not ingest and (refused := http_input.body_problem(headers, event.get("body"),
                                                           bool(event.get("isBase64Encoded")))):
         status, title, detail = refused
-        body = problems.problem(status, title, detail, slug=title.lower().replace(" ", "-"),
-                                instance=event.get("rawPath"))
-        extra = {"Accept-Post": "application/json"} if status == 415 else {}
-        return {"statusCode": status, "headers": {"Content-Type": problems.PROBLEM_CONTENT_TYPE, **extra},
-                "body": json.dumps(body)}
+        body = problems.problem(status, title, detail, slug=title.lower().replace(" ", "-"), instance=path)
+        return _early_problem(body, {"Accept-Post": "application/json"} if status == 415 else None)
     # `curl -d '{…}'` labels JSON as a form, others send `application/merge-patch+json` and the like; the API
     # speaks only JSON (body_problem refused anything else), so read each as what it is.
     if not ingest and event.get("body") and headers.get("content-type"):
         headers["content-type"] = "application/json"
-    auth.decision.set(None)
     result = app.resolve(event, context)
     if (limited := auth.decision.get()) is not None:
         result.setdefault("headers", {}).update(limited.headers())
     return result
+
+
+def _early_problem(body: dict[str, Any], headers: dict[str, str] | None) -> dict[str, Any]:
+    """A problem answered before the resolver runs, in the payload 2.0 response shape."""
+    return {"statusCode": body["status"],
+            "headers": {"Content-Type": problems.PROBLEM_CONTENT_TYPE, **(headers or {})}, "body": json.dumps(body)}
