@@ -2,7 +2,7 @@
 
     python -m local.moto_server -H 127.0.0.1 -p 4566     # the arguments of `python -m moto.server`
 
-Five fixes, all about moto's speed or DynamoDB's semantics rather than about Steadfast:
+Six fixes, all about moto's speed or DynamoDB's semantics rather than about Steadfast:
 
 - **Requests are serialised.** moto's server is threaded and its tables are plain dicts: a query or a
   transaction iterating a table while another thread inserts into it fails with "dictionary changed size
@@ -26,6 +26,11 @@ Five fixes, all about moto's speed or DynamoDB's semantics rather than about Ste
   already DynamoDB's wire form apart from moto's attribute objects, so it is written with moto's own
   `dynamo_json_dump`; tests/integration/test_local_moto.py checks that both give the same answer for every
   attribute type.
+- **Writes are parsed and measured without moto's generic machinery** (`local.moto_writes`): the write
+  operations' bodies go through converters compiled once from the shape model instead of moto's per-request
+  model walk, and an item's 400 KB check sums its attribute sizes once instead of once per attribute; moto's own
+  code answers anything the converters do not handle. tests/integration/test_local_moto_writes.py compares
+  both paths.
 - **A request does not list moto's package directory.** moto's server finds the service of every request by
   `os.listdir` and a `stat` per entry of its own package (181 per request, ≈ 3 ms); the list is read once.
 
@@ -52,6 +57,8 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import dynamo_json_dump
 from moto.dynamodb.responses import DynamoHandler
 from moto.sqs.models import Queue, SQSBackend
+
+from local import moto_writes
 
 _LOCK = threading.RLock()
 GENERIC_ENV = "STEADFAST_MOTO_GENERIC_READS"  # "1": moto's own serializer for reads too (the tests compare)
@@ -150,6 +157,8 @@ def install() -> None:
     _install_sqs()
     _install_reads()
     _install_module_list()
+    if os.environ.get(moto_writes.GENERIC_ENV) != "1":
+        moto_writes.install()
     original_call = DynamoHandler.call_action
     original_transact = DynamoDBBackend.transact_write_items
 
