@@ -17,7 +17,8 @@ moto's WSGI app, 24.4 ms each, ≈ 1 ms per item), two costs dominate, neither o
   object, a value of an unexpected JSON type, a shape type they do not know, any exception) is parsed by moto's
   generic parser instead, so that an invalid request fails exactly as it did.
 - **DynamoType construction** read a one-key dict's key and value by building two lists (`list(d)[0]`), for
-  every attribute and every nested value: the same two reads, without the lists.
+  every attribute and every nested value: the same two reads, without the lists. Its `cast_value` (every
+  comparison, hash and sort key of a query) answers strings, binaries and booleans first.
 
 `STEADFAST_MOTO_GENERIC_WRITES=1` keeps moto's own parser and size code; tests/integration/test_local_moto.py
 runs both side by side and compares stored items, answers and errors.
@@ -93,6 +94,14 @@ def dynamo_type_init(self: DynamoType, type_as_dict: Any) -> None:
 
 
 _DYNAMO_TYPE_INIT = DynamoType.__init__
+_CAST_VALUE = DynamoType.cast_value.fget  # type: ignore[attr-defined]
+_AS_IS = frozenset({"S", "B", "BOOL"})
+
+
+def cast_value(self: DynamoType) -> Any:
+    """`DynamoType.cast_value`: strings, binaries and booleans are their own value (moto reaches that answer
+    after five type tests, on every comparison, hash and sort key); other types are cast by moto."""
+    return self.value if self.type in _AS_IS else _CAST_VALUE(self)
 
 
 def item_init(self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]) -> None:
@@ -256,4 +265,5 @@ def install() -> None:
     DynamoHandler.parse_parameters = parse_parameters  # type: ignore[method-assign]
     DynamoType.__init__ = dynamo_type_init  # type: ignore[method-assign]
     DynamoType.size = size  # type: ignore[method-assign]
+    DynamoType.cast_value = property(cast_value)  # type: ignore[method-assign,assignment]
     Item.__init__ = item_init  # type: ignore[method-assign]
