@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -72,3 +73,27 @@ def test_what_a_finished_module_leaves_behind_is_stopped(tmp_path: Path) -> None
     assert runner.returncode == 0, err.decode()
     assert _survivors(started) == []
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["spawner_pids"] == 5
+
+
+def test_a_module_that_cannot_start_inside_the_budget_is_not_run(tmp_path: Path) -> None:
+    # Given a budget smaller than what a module needs to start
+    pids = tmp_path / "pids"
+    env = {**os.environ, "BENCH_TEST_PIDS": str(pids), "BENCH_TEST_MODE": "sleep"}
+    runner = subprocess.run([sys.executable, "-m", "bench", "--only", MODULE, "--out", str(tmp_path / "out"),
+                             "--budget", "1"], cwd=REPO, env=env, capture_output=True, timeout=60)
+    # Then the run ends at once, the module started nothing, and the report says why its figures are null
+    assert runner.returncode == 0, runner.stderr.decode()
+    assert not pids.exists()
+    errors = json.loads((tmp_path / "out" / "details.json").read_text())["bench_errors"]
+    assert errors[MODULE].startswith("not run: the bench's budget of 1 s was spent")
+
+
+def test_a_module_gets_no_more_than_what_is_left_of_the_budget(tmp_path: Path) -> None:
+    runner, pids = _start(tmp_path, "--budget", "25")
+    started = _started(pids)
+    _, err = runner.communicate(timeout=90)
+    assert runner.returncode == 0, err.decode()
+    assert _survivors(started) == []
+    errors = json.loads((tmp_path / "out" / "details.json").read_text())["bench_errors"]
+    limit = re.search(r"time limit of (\d+) s", errors[MODULE])
+    assert limit and 20 <= int(limit.group(1)) <= 25, errors[MODULE]
