@@ -1,9 +1,10 @@
 """The scheduler: every tick, the schedules whose fire time has come each become one job.
 
-Read what is due from the sparse due index, decide each fire (a job, or a skip under `overlap: skip`
-while the previous run is not terminal), write the fires (`ScheduleStore.fire`: the fire time's job,
-then the schedule's next fire time, each conditional), then enqueue the new jobs. A crash
-after the write and before the send leaves pending jobs that the sweeper enqueues, as after a submit.
+Read what is due from the sparse due index (its shards at once), decide each fire (a job, or a skip under
+`overlap: skip` while the previous run is not terminal), write the fires (`shared.schedules.fires`: the fire
+time's job and the schedule's move to its next fire time in one conditional transaction, 50 fires to one,
+the batches concurrently), then enqueue the new jobs, ten to a SendMessageBatch, the batches concurrently. A
+crash after the write and before the send leaves pending jobs that the sweeper enqueues, as after a submit.
 
 A schedule that missed several fire times (the scheduler was down) fires them one per round, oldest
 first, until it is caught up: every fire time creates its job, late rather than never.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,16 +24,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 from shared.errors import Unavailable
 from shared.jobs.events import JobEvents, NoEvents
 from shared.jobs.models import utcnow
-from shared.jobs.queue import MAX_DELAY_SECONDS, JobQueue
+from shared.jobs.queue import MAX_DELAY_SECONDS, JobQueue, Send
 from shared.jobs.record import JobRecord
 from shared.schedules import cron
+from shared.schedules.fires import Fire
 from shared.schedules.models import Overlap
 from shared.schedules.record import ScheduleRecord, fire_job_id, rfc3339
 from shared.schedules.service import fired_spec, job_spec_to_run
-from shared.schedules.store import Fire, ScheduleStore
+from shared.schedules.store import ScheduleStore
 
 logger = Logger(child=True)
 metrics = Metrics()
+SEND_GROUP = 50  # jobs per thread of the sends: five SendMessageBatch calls of ten
+_SENDS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fire-send")
 
 
 @dataclass
@@ -92,7 +97,7 @@ class Scheduler:
         return fires
 
     def _after(self, won: list[Fire], now: datetime, result: TickResult) -> None:
-        sends = []
+        sends: list[Send] = []
         for f in won:
             lag = (now - f.fire_time).total_seconds()
             log = {"schedule_id": f.schedule.id, "tenant": f.schedule.tenant,
@@ -113,14 +118,23 @@ class Scheduler:
             delay = (f.job.next_attempt_at - now).total_seconds() if f.job.next_attempt_at else 0.0
             if delay <= MAX_DELAY_SECONDS:
                 sends.append((f.job.id, f.job.tenant, delay, f.job.spec.priority))
-        try:
-            self.queue.send_many(sends)
-        except Unavailable:
+        groups = [sends[i:i + SEND_GROUP] for i in range(0, len(sends), SEND_GROUP)]
+        unsent = sum(_SENDS.map(self._send, groups))
+        if unsent:
             logger.warning("fired jobs written but not all enqueued; the sweeper will send them",
-                           extra={"count": len(sends)})
+                           extra={"count": unsent})
         for f in won:
             if f.job is not None:
                 self.events.publish(f.job.tenant, f.job.public())
+
+
+    def _send(self, sends: list[Send]) -> int:
+        """Enqueue these jobs; how many may not have been (a partial failure counts the whole group)."""
+        try:
+            self.queue.send_many(sends)
+        except Unavailable:
+            return len(sends)
+        return 0
 
 
 def run_ticks(scheduler: Scheduler, window_s: float, sleep: Callable[[float], None] = time.sleep) -> TickResult:

@@ -1,22 +1,10 @@
-"""The schedule store on DynamoDB: schedules, the due index the scheduler reads, and the fire writes.
-
-A fire is two conditional writes, in this order: the job the fire time owns (`record.fire_job_id`), put
-on condition that no item has its id; then the schedule's move to its next fire time, on condition that
-it still waits for this one (`due_at`) and nobody wrote it since it was read (`version`). Whatever
-repeats or races (a tick delivered twice, a retried invocation, two schedulers) computes the same job
-id, so the first write lets at most one job exist per fire time; the schedule only moves past a fire
-time after that job exists, so none is skipped. A crash between the two writes leaves the schedule due:
-the next tick finds the job there and moves the schedule on.
-
-Not one transaction: a transaction doubles the write units of both items on AWS, and moto deep-copies
-every table a transaction names, once per item, on every transaction (a 300-fire tick in 50-fire
-transactions already overran the SDK's timeout and its retry crashed moto's copy).
+"""The schedule store on DynamoDB: schedules, the due index the scheduler reads, and the fire writes
+(`shared.schedules.fires`: each fire's job and the schedule's move in one transaction, 50 fires to one).
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,17 +13,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from shared import aws
 from shared.errors import Conflict, NotFound, PayloadTooLarge, SteadfastError, Unavailable
 from shared.jobs.models import TERMINAL, iso
-from shared.jobs.record import JobRecord
-from shared.jobs.record import to_attributes as job_attributes
+from shared.schedules.fires import Fire, FireWriter
 from shared.schedules.record import DUE_SHARDS, ScheduleRecord, from_attributes, to_attributes
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BATCH_GET_MAX = 100
-# Fires written at once: each is two round trips, so a tick of thousands is bound by latency, not by
-# DynamoDB; the SDK's pool (shared.aws, 50 connections) is larger.
-_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="fire")
+# The due index's shards, read at once.
+_SHARDS = ThreadPoolExecutor(max_workers=DUE_SHARDS, thread_name_prefix="due")
+__all__ = ["Fire", "ScheduleStore"]
 
 
 def _store_error(exc: ClientError | BotoCoreError) -> SteadfastError:
@@ -48,23 +35,12 @@ def _store_error(exc: ClientError | BotoCoreError) -> SteadfastError:
     return Unavailable(f"the schedule store is unavailable: {type(exc).__name__}")
 
 
-@dataclass(frozen=True)
-class Fire:
-    """One fire time of a schedule: the job it creates (None when `overlap: skip` skipped it) and the
-    schedule's next fire time (None: it never fires again). `existed`: the job was there already."""
-
-    schedule: ScheduleRecord
-    fire_time: datetime
-    next_fire: datetime | None
-    job: JobRecord | None
-    existed: bool = False
-
-
 class ScheduleStore:
     def __init__(self, table: str, jobs_table: str, client: DynamoDBClient | None = None) -> None:
         self.table = table
         self.jobs_table = jobs_table
         self.db = client or aws.dynamodb()
+        self.fires = FireWriter(self.db, table, jobs_table)
 
     # -- API -------------------------------------------------------------------------------------
     def create(self, record: ScheduleRecord) -> ScheduleRecord:
@@ -134,23 +110,26 @@ class ScheduleStore:
 
     # -- scheduler -------------------------------------------------------------------------------
     def due(self, now: datetime, limit: int = 1000) -> list[ScheduleRecord]:
-        """Active schedules whose next fire time is at or before `now`, earliest first per shard."""
+        """Active schedules whose next fire time is at or before `now`, earliest first per shard (the shards
+        are read at once)."""
         out: list[ScheduleRecord] = []
-        for shard in range(DUE_SHARDS):
-            kwargs: dict[str, Any] = {
-                "TableName": self.table, "IndexName": "by_due",
-                "KeyConditionExpression": "due_pk = :p AND due_at <= :t",
-                "ExpressionAttributeValues": aws.values({":p": f"DUE#{shard}", ":t": iso(now)}),
-            }
-            taken = 0
-            while taken < limit:
-                page = self._call(self.db.query, **kwargs, Limit=limit - taken)
-                items = page.get("Items", [])
-                out += [from_attributes(aws.from_item(i)) for i in items]
-                taken += len(items)
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for records in _SHARDS.map(lambda shard: self._due_in(shard, now, limit), range(DUE_SHARDS)):
+            out += records
+        return out
+
+    def _due_in(self, shard: int, now: datetime, limit: int) -> list[ScheduleRecord]:
+        out: list[ScheduleRecord] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "IndexName": "by_due",
+            "KeyConditionExpression": "due_pk = :p AND due_at <= :t",
+            "ExpressionAttributeValues": aws.values({":p": f"DUE#{shard}", ":t": iso(now)}),
+        }
+        while len(out) < limit:
+            page = self._call(self.db.query, **kwargs, Limit=limit - len(out))
+            out += [from_attributes(aws.from_item(i)) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return out
 
     def job_statuses(self, job_ids: list[str]) -> dict[str, str]:
@@ -175,58 +154,9 @@ class ScheduleStore:
         return {j: statuses.get(j, "completed") in terminal for j in job_ids}
 
     def fire(self, fires: list[Fire]) -> list[Fire]:
-        """Write each fire (concurrently: each is two small conditional writes); the fires this call won,
-        with `job` set only where this call created the job (another writer's job is not enqueued twice)."""
-        return [f for f in _POOL.map(self._fire_one, fires) if f is not None]
-
-    def _fire_one(self, f: Fire) -> Fire | None:
-        job_id = None
-        created = f.job
-        if f.job is not None:
-            job_id = f.job.id
-            try:
-                self.db.put_item(**self._put_job(f.job))
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise Unavailable(f"firing a schedule failed: {exc.response['Error']['Code']}") from exc
-                created = None  # this fire time's job exists already: a retried tick, or a racing scheduler
-            except BotoCoreError as exc:
-                raise Unavailable(f"firing a schedule failed: {type(exc).__name__}") from exc
-        try:
-            self.db.update_item(**self._advance(f, job_id))
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise Unavailable(f"advancing a schedule failed: {exc.response['Error']['Code']}") from exc
-            if created is None:
-                return None  # another scheduler moved it on, or it was edited or deleted meanwhile
-            # This call wrote the fire time's job and a racer (that found it written) moved the schedule on
-            # first: the job is still this call's to enqueue and count, or it would wait for the sweeper.
-            return Fire(f.schedule, f.fire_time, f.next_fire, created)
-        except BotoCoreError as exc:
-            raise Unavailable(f"advancing a schedule failed: {type(exc).__name__}") from exc
-        return Fire(f.schedule, f.fire_time, f.next_fire, created, existed=f.job is not None and created is None)
-
-    def _put_job(self, job: JobRecord) -> dict[str, Any]:
-        return {"TableName": self.jobs_table, "Item": aws.to_item(job_attributes(job)),
-                "ConditionExpression": "attribute_not_exists(pk)"}
-
-    def _advance(self, f: Fire, job_id: str | None) -> dict[str, Any]:
-        sets = ["version = version + :one"]
-        values: dict[str, Any] = {":one": 1, ":fire": iso(f.fire_time), ":v": f.schedule.version}
-        if f.next_fire is not None:
-            sets.append("due_at = :next")
-            values[":next"] = iso(f.next_fire)
-            remove = ""
-        else:
-            remove = " REMOVE due_pk, due_at"
-        if job_id is not None:
-            sets += ["last_run_at = :fire", "last_job_id = :job"]
-            values[":job"] = job_id
-        return {
-            "TableName": self.table, "Key": aws.to_item({"pk": f"SCH#{f.schedule.id}", "sk": "SCH"}),
-            "UpdateExpression": "SET " + ", ".join(sets) + remove,
-            "ConditionExpression": "due_at = :fire AND version = :v AND attribute_exists(due_pk)",
-            "ExpressionAttributeValues": aws.values(values)}
+        """Write the fires (`shared.schedules.fires`); the fires this call won, with `job` set only where this
+        call created the job (another writer's job is not enqueued twice)."""
+        return self.fires.write(fires)
 
     @staticmethod
     def _call(fn: Any, **kwargs: Any) -> Any:

@@ -1,5 +1,6 @@
 """The scheduler's fire path with a clock the test sets, against moto over HTTP: one job per fire time
-(also when a tick is delivered twice, schedulers race, or a backlog is caught up), paused schedules fire
+(also when a tick is delivered twice, schedulers race, an edit comes between the read and the write, a
+crash left a fire half written, or a backlog is caught up), paused schedules fire
 nothing, `overlap: skip` waits for the previous run, every fired job is labelled and enqueued, and a
 schedule's credential headers are sealed at rest and opened only into the job a fire creates."""
 
@@ -13,9 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared import aws
 from shared.envelope import PREFIX, SealedValueInvalid
 from shared.jobs.credentials import open_headers, opened_schedule_spec
 from shared.jobs.models import Status
+from shared.jobs.record import to_attributes as job_attributes
 from shared.redaction import REDACTED
 from shared.schedules.models import SchedulePatch
 from shared.schedules.record import fire_job_id
@@ -60,20 +63,21 @@ def test_a_tick_delivered_twice_and_racing_schedulers_make_one_job(world: World)
         "2027-06-01T12:05:00Z", "2027-06-01T12:10:00Z"]
 
 
-def test_the_writer_of_a_fire_times_job_enqueues_it_when_a_racer_moved_the_schedule_first(world: World) -> None:
-    # Given a due schedule, planned by two schedulers; the racer finds the job not yet written and moves the
-    # schedule on first (here: its fire carries no job, as a racer that found the job written does)
+def test_a_racer_that_moved_the_schedule_first_wins_the_fire_time_outright(world: World) -> None:
+    # Given a due schedule, planned by two schedulers; the racer decided differently (here: a skip, as
+    # `overlap: skip` does when it read the previous run as not finished) and wrote first
     s = world.create("* * * * *", T0)
     sched = world.scheduler(minute(1))
-    due = world.store.due(minute(1))
-    [mine] = sched._plan(due, minute(1))
+    [mine] = sched._plan(world.store.due(minute(1)), minute(1))
     racer = dataclasses.replace(mine, job=None)
     assert len(world.store.fire([racer])) == 1
-    # When this scheduler's write of the job succeeds but its move of the schedule loses the race
-    won = world.store.fire([mine])
-    # Then the job is still this scheduler's to count and enqueue, not left for the sweeper
-    assert [f.job.id for f in won if f.job] == [fire_job_id(s.id, minute(1))]
-    assert [j.id for j in world.jobs_of(s.id)] == [fire_job_id(s.id, minute(1))]
+    # When this scheduler writes its fire: the job and the move are one transaction, and the move's
+    # condition fails
+    assert world.store.fire([mine]) == []
+    # Then the fire time has one outcome, the racer's: no job was written that nobody enqueues
+    assert world.jobs_of(s.id) == []
+    after = world.store.get(TENANT, s.id)
+    assert after.next_fire_at == minute(2) and after.last_job_id is None
 
 
 def test_the_fire_path_called_twice_for_the_same_time_writes_one_job(world: World) -> None:
@@ -125,24 +129,36 @@ def test_missed_fire_times_are_caught_up_once_each(world: World) -> None:
         "12:01", "12:02", "12:03", "12:04", "12:05"]
 
 
-def test_a_crash_between_the_job_and_the_schedules_move_is_healed_without_a_second_job(world: World) -> None:
-    # Given a fire whose job was written, but whose schedule did not move on (an edit came in between,
-    # which is what a crash right after the job write also leaves behind)
+def test_an_edit_between_the_read_and_the_write_makes_the_fire_write_nothing_until_read_again(world: World) -> None:
+    # Given a fire planned from the schedule as read, and an edit that comes in before the fire is written
     s = world.create("* * * * *", T0)
-    sched = world.scheduler(minute(1))
-    fires = sched._plan(world.store.due(minute(1)), minute(1))
+    fires = world.scheduler(minute(1))._plan(world.store.due(minute(1)), minute(1))
     world.service.patch(TENANT, s.id, SchedulePatch(name="renamed"), now=minute(1))
-    # the job exists and the move lost to the edit: the writer still counts and enqueues its job
-    assert [f.job.id for f in world.store.fire(fires) if f.job] == [fire_job_id(s.id, minute(1))]
-    assert [j.id for j in world.jobs_of(s.id)] == [fire_job_id(s.id, minute(1))]
+    # When the fire is written, its move fails on the version, and its job goes with it (one transaction)
+    assert world.store.fire(fires) == []
+    assert world.jobs_of(s.id) == []
     assert world.store.get(TENANT, s.id).next_fire_at == minute(1)
-    # When the next tick reads the schedule, it finds 12:01's job and only moves the schedule on
-    result = world.scheduler(minute(1) + timedelta(seconds=1)).tick()
-    assert (result.fired, result.lost) == (0, 1)
+    # Then the next tick reads the edited schedule and fires it once
+    assert world.scheduler(minute(1) + timedelta(seconds=1)).tick().fired == 1
     assert [j.id for j in world.jobs_of(s.id)] == [fire_job_id(s.id, minute(1))]
     after = world.store.get(TENANT, s.id)
     assert after.next_fire_at == minute(2) and after.name == "renamed"
-    assert after.last_job_id == fire_job_id(s.id, minute(1))
+
+
+def test_a_fire_half_written_by_a_crash_is_healed_without_a_second_job(world: World) -> None:
+    # Given a fire time whose job exists while its schedule still waits for it (what a scheduler that wrote
+    # the two separately left when it crashed between them)
+    s = world.create("* * * * *", T0)
+    [planned] = world.scheduler(minute(1))._plan(world.store.due(minute(1)), minute(1))
+    assert planned.job is not None
+    world.db.put_item(TableName=world.jobs.table, Item=aws.to_item(job_attributes(planned.job)))
+    # When the next tick fires it, the job's put fails alone and the fire is retried as the move alone
+    result = world.scheduler(minute(1) + timedelta(seconds=1)).tick()
+    assert (result.fired, result.lost) == (0, 1)
+    # Then there is still one job, and the schedule moved on with it as its last run
+    assert [j.id for j in world.jobs_of(s.id)] == [fire_job_id(s.id, minute(1))]
+    after = world.store.get(TENANT, s.id)
+    assert after.next_fire_at == minute(2) and after.last_job_id == fire_job_id(s.id, minute(1))
 
 
 def test_credential_headers_are_sealed_in_the_schedule_and_opened_only_into_the_fired_job(world: World) -> None:
