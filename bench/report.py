@@ -412,6 +412,13 @@ def readme_section(summary: dict[str, Any], details: dict[str, Any], images: dic
              "`report.md` with the plots and the caveats. Stopping it (Ctrl-C, SIGTERM, `make` killed, or a module "
              "overrunning its time limit) stops every process it started, local stacks and moto servers included "
              "(`bench/procs.py`; tested in tests/unit/bench/test_bench_stops.py).", "",
+             "The whole run has a budget of 870 s (`--budget`, 0 lifts it), so that `make bench` ends inside 15 "
+             "minutes however loaded the machine is: a module gets at most its own time limit and what is left of "
+             "the budget, and a module that cannot start inside it is not run (its figures are `null`, "
+             "`details.json` → `bench_errors` says why). The chaos run (200 payment jobs and 120 related ones, "
+             "`python -m bench.chaos [JOBS]` for another size) runs in the background beside the modules whose "
+             "figures do not depend on the machine's speed (jitter, herd, package, budget); every module that "
+             "times something runs alone after it.", "",
              f"Latest full run on the 2-core dev machine{f' ({total / 60:.1f} min wall)' if total else ''}:", "",
              *figures, "",
              "Contention simulation (AWS's \"Exponential Backoff And Jitter\" OCC model: base 5 ms, cap 2 s, "
@@ -432,6 +439,10 @@ def readme_section(summary: dict[str, Any], details: dict[str, Any], images: dic
              "same run: absolute times here move 2× between machines and with the load of other work, the "
              "ratio does not. The asset ships bytecode compiled for 3.12 (infra/packaging.py); the report adds "
              "the source-only import it replaced.",
+             "- SSE: the hub and the naive fan-out (sse-starlette, one Redis subscription per client) run side by "
+             "side with as many open streams each, and the latency rounds alternate hub, naive, naive, hub, so "
+             "that the machine's load weighs on both alike; measured one after the other, the ratio moved from "
+             "0.04 to 1.1 between two runs at load average 8–10.",
              "",
              "Targets missed, and why:",
              "- Cost: see \"What a job costs\" below for each step on the store, the write units that remain, line "

@@ -9,9 +9,10 @@ own on a real Redis, driven by raw asyncio sockets in this process.
   receiving a published reading (tried up to 10,000).
 - sse_kb_per_conn: the server's resident memory growth per open stream.
 - sse_broadcast_10k_p99_ms: one publish reaching every held stream (10,000), p99 of its arrivals.
-- sse_naive_p99_ms / sse_p99_ratio_vs_naive: the same 1,000 clients and publishes against the naive
-  fan-out DESIGN.md measured (`bench.sse_naive`: sse-starlette, one Redis subscription per client) in a
-  server process of its own, in the same run; the ratio is the hub's p99 ÷ the naive p99 (target ≤ 0.2).
+- sse_naive_p99_ms / sse_p99_ratio_vs_naive: as many clients and publishes against the naive fan-out
+  DESIGN.md measured (`bench.sse_naive`: sse-starlette, one Redis subscription per client) in a server
+  process of its own, running beside the hub's; the rounds alternate hub, naive, naive, hub, so that the
+  machine's load weighs on both alike. The ratio is the hub's p99 ÷ the naive p99 (target ≤ 0.2).
 The publisher and the clients share one clock (perf_counter is CLOCK_MONOTONIC, system-wide).
 """
 
@@ -161,18 +162,33 @@ def _close(clients: list[Client]) -> None:
             c.transport.close()
 
 
-async def _bench(redis_url: str, port: int, server_pid: int, inverter_id: str, latency_clients: int,
+async def _bench(redis_url: str, hub: tuple[int, int], naive_port: int, inverter_id: str, latency_clients: int,
                  max_streams: int) -> dict[str, Any]:
     from shared import stream_tokens
+    port, server_pid = hub
     token, _ = stream_tokens.issue(SECRET, "bench", inverter_id)
+    naive_id = f"{inverter_id}_naive"  # its own channel: a publish to one server costs the other nothing
     # Warm-up: imports, the hub's subscription, the replay pool; the memory baseline is taken after.
     warm: list[int] = []
     first = await _open(port, inverter_id, token, 10, warm)
+    naive_first = await _open(naive_port, naive_id, "-", 10, [])
     await _publish(redis_url, inverter_id, 2, 0.05)
+    await _publish(redis_url, naive_id, 2, 0.05)
     await asyncio.sleep(0.5)
     base_rss = _rss_kb(server_pid)
 
-    clients, samples = await _latency_round(redis_url, port, inverter_id, token, latency_clients - len(first))
+    # The same clients on both servers, measured in alternating rounds (hub, naive, naive, hub) so that a
+    # change of the machine's load during the run weighs on both alike: the ratio is what the run compares.
+    samples: list[int] = []
+    naive_samples: list[int] = []
+    clients = await _open(port, inverter_id, token, latency_clients - len(first), samples)
+    naive_held = await _open(naive_port, naive_id, "-", latency_clients - len(naive_first), naive_samples)
+    await asyncio.sleep(0.5)
+    hub_round = (inverter_id, samples, len(clients))
+    naive_round = (naive_id, naive_samples, len(naive_held))
+    for round_id, round_samples, n in (hub_round, naive_round, naive_round, hub_round):
+        await _latency_round(redis_url, round_id, round_samples, n)
+    _close(naive_held + naive_first)
     details: dict[str, Any] = {
         "latency_clients": len(clients) + len(first), "latency_samples": len(samples),
         "latency_expected": PUBLISHES * len(clients),
@@ -181,7 +197,12 @@ async def _bench(redis_url: str, port: int, server_pid: int, inverter_id: str, l
     }
     result: dict[str, Any] = {
         "sse_p50_ms": round(_pct(samples, 0.50), 2), "sse_p99_ms": round(_pct(samples, 0.99), 2),
+        "sse_naive_p50_ms": round(_pct(naive_samples, 0.50), 2),
+        "sse_naive_p99_ms": round(_pct(naive_samples, 0.99), 2),
         "sse_details": details,
+        "sse_naive_details": {"clients": len(naive_held) + len(naive_first), "samples": len(naive_samples),
+                              "expected": PUBLISHES * len(naive_held), "server": "bench.sse_naive (sse-starlette)",
+                              "rounds": "hub, naive, naive, hub; each PUBLISHES/2 readings to the same clients"},
     }
 
     more: list[int] = []
@@ -210,30 +231,14 @@ async def _bench(redis_url: str, port: int, server_pid: int, inverter_id: str, l
     return result
 
 
-async def _latency_round(redis_url: str, port: int, inverter_id: str, token: str,
-                         n: int) -> tuple[list[Client], list[int]]:
-    """`n` streams opened, then PUBLISHES readings PUBLISH_GAP_S apart: the streams and every arrival's latency."""
-    samples: list[int] = []
-    clients = await _open(port, inverter_id, token, n, samples)
-    await asyncio.sleep(0.5)
-    await _publish(redis_url, inverter_id, PUBLISHES, PUBLISH_GAP_S)
-    # Until every stream has every reading (the naive fan-out drains seconds late), 20 s at most.
+async def _latency_round(redis_url: str, inverter_id: str, samples: list[int], clients: int) -> None:
+    """PUBLISHES/2 readings PUBLISH_GAP_S apart to `clients` open streams, then until every stream has
+    every one of them (the naive fan-out drains seconds late), 20 s at most."""
+    expected = len(samples) + PUBLISHES // 2 * clients
+    await _publish(redis_url, inverter_id, PUBLISHES // 2, PUBLISH_GAP_S)
     deadline = time.monotonic() + 20
-    while len(samples) < PUBLISHES * len(clients) and time.monotonic() < deadline:  # noqa: ASYNC110 - samples is a list
+    while len(samples) < expected and time.monotonic() < deadline:  # noqa: ASYNC110 - samples is a list
         await asyncio.sleep(0.1)
-    return clients, samples
-
-
-async def _bench_naive(redis_url: str, port: int, inverter_id: str, clients: int) -> dict[str, Any]:
-    warm: list[int] = []
-    first = await _open(port, inverter_id, "-", 10, warm)
-    await _publish(redis_url, inverter_id, 2, 0.05)
-    await asyncio.sleep(0.5)
-    held, samples = await _latency_round(redis_url, port, inverter_id, "-", clients - len(first))
-    _close(held + first)
-    return {"sse_naive_p50_ms": round(_pct(samples, 0.50), 2), "sse_naive_p99_ms": round(_pct(samples, 0.99), 2),
-            "sse_naive_details": {"clients": len(held) + len(first), "samples": len(samples),
-                                  "expected": PUBLISHES * len(held), "server": "bench.sse_naive (sse-starlette)"}}
 
 
 def _server_stack() -> str:
@@ -256,10 +261,9 @@ def run(redis_url: str | None = None, latency_clients: int = LATENCY_CLIENTS,
             "sse_details": {"error": f"no Redis at {redis_url}: {exc}"}}
     _raise_nofile()
     inverter_id = f"inv_bench_{uuid.uuid4().hex[:10]}"
-    with _server(["bench.sse", "--serve", "--redis", redis_url, "--inverter", inverter_id]) as (port, pid):
-        result = asyncio.run(_bench(redis_url, port, pid, inverter_id, latency_clients, max_streams))
-    with _server(["bench.sse_naive", "--redis", redis_url]) as (port, _):
-        result |= asyncio.run(_bench_naive(redis_url, port, inverter_id, latency_clients))
+    with _server(["bench.sse", "--serve", "--redis", redis_url, "--inverter", inverter_id]) as hub_server, \
+            _server(["bench.sse_naive", "--redis", redis_url]) as (naive_port, _):
+        result = asyncio.run(_bench(redis_url, hub_server, naive_port, inverter_id, latency_clients, max_streams))
     hub, naive = result.get("sse_p99_ms"), result.get("sse_naive_p99_ms")
     result["sse_p99_ratio_vs_naive"] = round(hub / naive, 3) if hub and naive else None
     return result
