@@ -19,9 +19,10 @@ actions were sent:
 - anything else (a validation error of one item): that fire is dropped and logged; it stays due.
 The rest are sent again. Every round drops or changes at least one fire or counts a retry, so it ends.
 
-Batches are written concurrently. A crash after a transaction and before the SQS send leaves pending jobs
-that the sweeper enqueues. On AWS a transaction costs twice the write units of its items (`bench.cost`):
-that is the price of one request per 50 fires instead of two per fire.
+Batches are written concurrently; a batch that fails does not fail the others (their jobs are still
+enqueued), unless none was written (then the call raises). A crash after a transaction and before the SQS
+send leaves pending jobs that the sweeper enqueues. On AWS a transaction costs twice the write units of its
+items (`bench.cost`): that is the price of one request per 50 fires instead of two per fire.
 """
 
 from __future__ import annotations
@@ -86,9 +87,26 @@ class FireWriter:
         """Write the fires, in batches written concurrently; the fires this call won, each with `job` set
         only where this call created the job, and `existed` where it found the job written already."""
         won: list[Fire] = []
-        for batch in _POOL.map(self._write_batch, list(self._batches(fires))):
-            won += batch
+        failed: list[Unavailable] = []
+        for batch in _POOL.map(self._write_batch_or_error, list(self._batches(fires))):
+            if isinstance(batch, Unavailable):
+                failed.append(batch)
+            else:
+                won += batch
+        if failed and not won:
+            raise failed[0]  # nothing written: the invocation fails, and its alarm sees it
+        if failed:
+            # The batches written are still to be enqueued; the failed ones' schedules stay due, or (a
+            # transaction that committed before its answer was lost) their jobs wait for the sweeper.
+            logger.warning("some batches of schedule fires were not written; their schedules stay due",
+                           extra={"batches": len(failed), "error": str(failed[0])})
         return won
+
+    def _write_batch_or_error(self, batch: list[_Actions]) -> list[Fire] | Unavailable:
+        try:
+            return self._write_batch(batch)
+        except Unavailable as exc:
+            return exc
 
     def _batches(self, fires: list[Fire]) -> Iterator[list[_Actions]]:
         batch: list[_Actions] = []
