@@ -1,7 +1,5 @@
-"""The deployable functions. Importing any of them first makes the heavy optional packages lazy
-(`shared.lazyimport`): a handler that does not touch Redis or httpx in an invocation does not pay for
-importing them at its cold start, whatever its modules import at the top."""
+"""The deployable functions, one package each: `app.py` the handler, `deps.py` its composition root.
 
-from shared import lazyimport
-
-lazyimport.install()
+A handler's import is its cold start, so it imports what every invocation needs and no more: a heavy
+package that an invocation may not touch (redis-py, httpx, the vendor adapters) is imported by the
+factory or the call that uses it. tests/unit/test_cold_imports.py holds each function to it."""

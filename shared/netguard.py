@@ -14,16 +14,15 @@ Which addresses may be called is read from the IANA Special-Purpose Address Regi
 Two checks, because either alone is bypassable: `check_url` at submit refuses a literal address in any
 notation (`127.1`, `2130706433`, `0x7f000001`, `0177.0.0.1`, `[::ffff:127.0.0.1]`, trailing dots, IPv6
 zone ids) and internal names, reading the URL with the same parser the worker's client uses; at connect
-time (`GuardedBackend`, the worker's network backend) the host is resolved once, every resolved address
-is checked, and the connection goes to the checked address, so a DNS answer that changes between check
-and connect (rebinding) cannot slip through. Redirects are not followed, so every hop is a checked connect.
+time (`shared.guarded_backend`, the worker's network backend) the host is resolved once, every resolved
+address is checked, and the connection goes to the checked address, so a DNS answer that changes between
+check and connect (rebinding) cannot slip through. Redirects are not followed, so every hop is a checked connect.
 Every URL field (job targets, fallbacks, callbacks, source destinations, alert `notify_url`) calls
 `check_url` (or `check_urls`) at submit.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json
 import socket
@@ -33,9 +32,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-import httpcore
-import httpx
 
 from shared.errors import BlockedTarget
 
@@ -179,6 +175,8 @@ def check_host(host: str) -> None:
 def check_url(url: str) -> None:
     """The one SSRF check for a URL field at submit: the host as the worker's HTTP client reads it (and
     as urllib reads it: a URL two parsers read differently is refused), literal or internal name."""
+    import httpx
+
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError) as exc:
@@ -212,31 +210,3 @@ def check_resolved(host: str, addresses: Iterable[str]) -> str:
     if chosen is None:
         raise BlockedTarget(f"{host} does not resolve")
     return chosen
-
-
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore network backend that resolves, checks and then connects to the checked address.
-
-    TLS still verifies the original host name: httpcore passes it as server_hostname on start_tls."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
-        self._inner = inner or httpcore.AnyIOBackend()
-
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
-        check_host(host)
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
-        except (socket.gaierror, TimeoutError, UnicodeError) as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        addr = check_resolved(host, [str(info[4][0]) for info in infos])
-        return await self._inner.connect_tcp(addr, port, timeout, local_address, socket_options)
-
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
-        raise BlockedTarget("unix sockets are not a job target")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)

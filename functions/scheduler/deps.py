@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 from functools import cache
+from typing import TYPE_CHECKING
 
-import redis
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import redis_client
@@ -15,6 +15,9 @@ from shared.jobs.events import job_events
 from shared.jobs.queue import jobs_queue
 from shared.schedules.scheduler import Scheduler
 from shared.schedules.store import ScheduleStore
+
+if TYPE_CHECKING:
+    import redis
 
 
 class SchedulerEnv(BaseModel):

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cache
-
-import redis
+from typing import TYPE_CHECKING
 
 from shared import redis_client
 from shared.config import Env, env
@@ -15,6 +14,9 @@ from shared.jobs.queue import jobs_queue
 from shared.jobs.settings import jobs_env
 from shared.jobs.store import JobStore
 from shared.jobs.sweeper import Sweeper
+
+if TYPE_CHECKING:
+    import redis
 
 
 def settings() -> Env:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -14,6 +13,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.worker import deps
 from shared.jobs.delivery import make_client
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = Logger()
 metrics = Metrics()

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cache
-
-import redis
+from typing import TYPE_CHECKING
 
 from shared import redis_client
 from shared.config import Env, env
@@ -20,6 +19,9 @@ from shared.jobs.settings import JobsEnv, jobs_env
 from shared.jobs.store import JobStore
 from shared.tenants import TenantStore
 from shared.topology import JOBS_QUEUE
+
+if TYPE_CHECKING:
+    import redis
 
 
 def settings() -> Env:

@@ -41,10 +41,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import redis
+if TYPE_CHECKING:
+    import redis
+
 
 BUCKETS = 10
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import httpx
-
 from shared.errors import BlockedTarget
 from shared.jobs.models import Outcome, RetryOn
 
@@ -24,6 +22,8 @@ def classify_status(status_code: int, retry_on: Sequence[RetryOn]) -> Outcome:
 
 def classify_exception(exc: BaseException) -> tuple[Outcome, str]:
     """An exception raised by a call as (outcome, a short description safe to store and show)."""
+    import httpx
+
     if isinstance(exc, BlockedTarget):
         return Outcome.permanent, f"blocked target: {exc.detail}"
     if isinstance(exc, httpx.TimeoutException):

@@ -1,4 +1,8 @@
-"""One outbound call of a job: the request, the delivery headers, and what came back."""
+"""One outbound call of a job: the request, the delivery headers, and what came back.
+
+httpx (with httpcore, certifi and the guarded backend) is imported by `make_client`, when the worker's
+first batch builds its client, not when the engine is imported: the worker's first invocation pays it.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,9 @@ import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import certifi
-import httpcore
-import httpx
-
-from shared import netguard, signing
+from shared import signing
 from shared.envelope import SealedValueInvalid
 from shared.errors import Unavailable
 from shared.jobs import credentials
@@ -20,6 +21,9 @@ from shared.jobs.classify import RETRY_AFTER_STATUSES, classify_exception, class
 from shared.jobs.models import MAX_RESULT_BODY_BYTES, Outcome, Result
 from shared.jobs.record import JobRecord
 from shared.redaction import redact_headers
+
+if TYPE_CHECKING:
+    import httpx
 
 USER_AGENT = "Steadfast/0.1 (+https://steadfast.dev)"
 _KEPT_RESPONSE_HEADERS = 50
@@ -38,12 +42,18 @@ class CallOutcome:
 def make_client(allow_private_targets: bool) -> httpx.AsyncClient:
     """One client for a whole batch. Redirects are not followed: every hop would need the SSRF check,
     and a job's target is expected to be the final URL."""
+    import certifi
+    import httpcore
+    import httpx
+
+    from shared.guarded_backend import GuardedBackend
+
     transport = httpx.AsyncHTTPTransport(retries=0)
     if not allow_private_targets:
         # httpx exposes no hook for the network backend; the pool is rebuilt with the guarded one.
         transport._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl.create_default_context(cafile=certifi.where()), max_connections=100,
-            network_backend=netguard.GuardedBackend())
+            network_backend=GuardedBackend())
     return httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False,
                              limits=httpx.Limits(max_connections=100), headers={"user-agent": USER_AGENT})
 
@@ -61,6 +71,8 @@ def delivery_headers(record: JobRecord, attempt_n: int, body: str, signing_secre
 
 async def call(client: httpx.AsyncClient, record: JobRecord, attempt_n: int, signing_secret: str | None,
                now: datetime) -> CallOutcome:
+    import httpx
+
     spec = record.spec
     url, _ = spec.target(record.target_index)
     body = spec.request.body or ""

@@ -24,9 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-import httpx
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
@@ -45,6 +44,9 @@ from shared.jobs.queue import EARLY_CLAIM_S, MAX_DELAY_SECONDS, MAX_WAIT_ON_VISI
 from shared.jobs.record import JobRecord
 from shared.jobs.store import JobStore
 from shared.tenants import TenantStore
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = Logger(child=True)
 metrics = Metrics()

@@ -4,13 +4,14 @@ job store is the truth, so a Redis outage is logged and never fails the job."""
 from __future__ import annotations
 
 import logging
-from typing import Protocol
-
-import redis
+from typing import TYPE_CHECKING, Protocol
 
 from shared.channels import UNPREFIXED, Keys
 from shared.jobs.models import Job
 from shared.streaming import fanout
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger(__name__)
 JOB_LOG_MAXLEN = 100
@@ -32,6 +33,8 @@ class RedisJobEvents:
         self.keys = keys
 
     def publish(self, tenant: str, job: Job) -> None:
+        import redis
+
         post = fanout.Post(self.keys.job_log(job.id),
                            (self.keys.job_channel(job.id), self.keys.tenant_jobs_channel(tenant)),
                            job.model_dump_json())

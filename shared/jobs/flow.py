@@ -25,12 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import redis
+from typing import TYPE_CHECKING
 
 from shared.jobs.breaker import LUA_CLOCK, as_text
 from shared.jobs.models import FlowControl, Priority
 from shared.jobs.priority import DEFAULT_AGING_S, LEVELS
+
+if TYPE_CHECKING:
+    import redis
 
 DEFAULT_HOLD_S = 1.0
 

@@ -25,8 +25,8 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-import redis
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -36,6 +36,9 @@ from shared.jobs.models import Outcome
 from shared.jobs.priority import DEFAULT_AGING_S
 from shared.jobs.queue import MAX_DELAY_SECONDS
 from shared.jobs.record import JobRecord
+
+if TYPE_CHECKING:
+    import redis
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -85,6 +88,8 @@ class Protection:
                    rng or random.Random())
 
     def admit(self, record: JobRecord, owner: str, lease_s: float) -> Admission:
+        import redis
+
         dest = destination(record.spec.target(record.target_index)[0])
         if self.guard is None or self.flow is None:
             return Admission(go=True, destination=dest)
@@ -145,6 +150,8 @@ class Protection:
                lease_s: float) -> list[str]:
         """The call ended with `outcome` (None: it never happened). Frees the slot, feeds the breaker;
         returns the waiting jobs of the key that the freed slot now belongs to (the engine wakes them)."""
+        import redis
+
         if self.guard is None or self.flow is None or not (admission.guarded or admission.flow):
             return []
         log = {"job_id": record.id, "destination": admission.destination}

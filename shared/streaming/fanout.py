@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis
-import redis.asyncio as aioredis
+if TYPE_CHECKING:
+    import redis
+    import redis.asyncio as aioredis
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,11 +28,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import redis
-import redis.asyncio as aioredis
 from aws_lambda_powertools import Logger
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 logger = Logger(child=True)
 KEY_TTL_S = 2 * 86_400
@@ -141,6 +142,8 @@ class RedisLedger:
         self._down_until: datetime | None = None
 
     async def spend(self, credential: str, sites: Sequence[str], now: datetime, budget: DailyBudget) -> Grant:
+        import redis
+
         wall = datetime.now(UTC)
         if self._down_until is None or wall >= self._down_until:
             day = day_of(now)

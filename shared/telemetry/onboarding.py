@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-import httpx
 from aws_lambda_powertools import Logger
 
 from shared.errors import NotFound, Unavailable, Unprocessable
@@ -101,6 +100,8 @@ class Onboarding:
 
     def _discover(self, brand: Brand, credentials: Mapping[str, str], serial: str | None,
                   unreachable_ok: bool = False) -> list[Device]:
+        import httpx
+
         vendor, url = VENDORS[brand], base_url(brand, self.tenv)
 
         async def ask() -> list[Device]:

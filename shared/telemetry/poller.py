@@ -28,9 +28,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import httpx
 from aws_lambda_powertools import Logger
 
 from shared.telemetry import rollups
@@ -41,6 +40,9 @@ from shared.telemetry.policies import DUE_SLACK, LIMITS, DeviceBackoff, VendorLi
 from shared.telemetry.publish import ReadingPublisher
 from shared.telemetry.ratelimit import RateLimiter
 from shared.telemetry.rollup_store import ClosedBucket
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = Logger(child=True)
 

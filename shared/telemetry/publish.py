@@ -11,15 +11,16 @@ next poll publishes its own fresh readings once Redis is back.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import redis
-import redis.asyncio as aioredis
 from aws_lambda_powertools import Logger
 
 from shared.channels import REPLAY_MAXLEN, UNPREFIXED, Keys
 from shared.streaming import fanout
 from shared.telemetry.models import Reading
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 logger = Logger(child=True)
 CHUNK = 500
@@ -47,6 +48,8 @@ class RedisPublisher:
         self.maxlen = maxlen
 
     async def publish(self, readings: Sequence[Reading]) -> int:
+        import redis
+
         published = 0
         for start in range(0, len(readings), CHUNK):
             chunk = readings[start:start + CHUNK]

@@ -17,13 +17,14 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import redis
-import redis.asyncio as aioredis
 from aws_lambda_powertools import Logger
 
 from shared.telemetry.policies import VendorLimits
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 logger = Logger(child=True)
 FALLBACK_HOLD_S = 30.0
@@ -104,6 +105,8 @@ class RedisTokenBucket:
         self._redis_down_until = 0.0
 
     async def acquire(self, vendor: str, limits: VendorLimits) -> float:
+        import redis
+
         if time.monotonic() >= self._redis_down_until:
             try:
                 wait = await self._acquire(keys=[self.prefix + vendor], args=[limits.rate_per_s, limits.burst, 1])
@@ -113,6 +116,8 @@ class RedisTokenBucket:
         return await self.fallback.acquire(vendor, limits)
 
     async def block(self, vendor: str, seconds: float) -> None:
+        import redis
+
         await self.fallback.block(vendor, seconds)  # this process honours it even if Redis is down
         if time.monotonic() >= self._redis_down_until:
             try:

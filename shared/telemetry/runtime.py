@@ -14,10 +14,8 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
-import redis
-import redis.asyncio as aioredis
 from aws_lambda_powertools import Logger
 
 from shared import redis_client
@@ -43,6 +41,9 @@ from shared.telemetry.reading_store import ReadingStore
 from shared.telemetry.rollup_store import RollupStore
 from shared.telemetry.settings import TelemetryEnv
 from shared.telemetry.vendors import shared_adapters
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 logger = Logger(child=True)
 LEASE_TTL_S = 120
@@ -107,6 +108,8 @@ class CycleLease:
         well under a second: an on-demand poll waits for the scheduled one instead of skipping)."""
         if self.redis is None:
             return True
+        import redis
+
         give_up = time.monotonic() + wait_s
         try:
             while not await self.redis.set(self.key, self.token, nx=True, ex=LEASE_TTL_S):
@@ -120,12 +123,16 @@ class CycleLease:
 
     async def release(self) -> None:
         if self.redis is not None:
+            import redis
+
             with contextlib.suppress(redis.RedisError):  # the lease expires on its own
                 await self.redis.eval(_RELEASE, 1, self.key, self.token)
 
 
 @asynccontextmanager
 async def open_poller(settings: PollSettings) -> AsyncIterator[tuple[Poller, CycleLease]]:
+    import httpx
+
     client = redis_client.async_client(settings.redis_url) if settings.redis_url else None
     publisher: ReadingPublisher = RedisPublisher(client, settings.keys) if client else NoPublisher()
     limiter: RateLimiter = (RedisTokenBucket(client, prefix=settings.keys.vendor_buckets())

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from shared.telemetry.adapters import enphase, growatt, sandbox, solaredge
 from shared.telemetry.adapters.base import Adapter
@@ -15,10 +14,14 @@ from shared.telemetry.credentials import Credentials
 from shared.telemetry.models import Brand
 from shared.telemetry.settings import TelemetryEnv
 
-# (http, base url, credentials, serial wanted or None, timeout) -> devices; raises VendorRefused or
-# VendorUnreachable (shared.telemetry.adapters.base).
-Discover = Callable[[httpx.AsyncClient, str, Mapping[str, str], str | None, float], Awaitable[list[Device]]]
-MakeAdapter = Callable[[str, Mapping[str, str]], Adapter]
+if TYPE_CHECKING:
+    import httpx
+
+    # (http, base url, credentials, serial wanted or None, timeout) -> devices; raises VendorRefused or
+    # VendorUnreachable (shared.telemetry.adapters.base).
+    Discover = Callable[[httpx.AsyncClient, str, Mapping[str, str], str | None, float], Awaitable[list[Device]]]
+    MakeAdapter = Callable[[str, Mapping[str, str]], Adapter]
+
 
 
 @dataclass(frozen=True)
