@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from shared.jobs.models import Url, check_url
 from shared.telemetry.models import Reading
+from shared.timestamps import Timestamp, iso
 
 MAX_FOR_S = 86_400
 MAX_RULES_PER_TENANT = 200
@@ -52,7 +53,7 @@ class AlertRule(BaseModel):
     threshold: float | None
     for_s: int
     notify_url: str
-    created_at: datetime
+    created_at: Timestamp
 
     def applies_to(self, inverter_id: str) -> bool:
         return self.inverter_id is None or self.inverter_id == inverter_id
@@ -73,9 +74,9 @@ class Incident(BaseModel):
     inverter_id: str
     condition: Condition
     state: IncidentState
-    since: datetime  # when the condition began
-    opened_at: datetime
-    resolved_at: datetime | None = None
+    since: Timestamp  # when the condition began
+    opened_at: Timestamp
+    resolved_at: Timestamp | None = None
     # The reading that the opening (and the resolution) saw; null when there was none (never heard from).
     reading: Reading | None = None
     resolved_reading: Reading | None = None
@@ -85,7 +86,7 @@ class Incident(BaseModel):
         reading = self.reading if state == IncidentState.open else self.resolved_reading
         return {"rule_id": self.rule_id, "incident_id": self.id, "inverter_id": self.inverter_id,
                 "condition": self.condition.value, "state": state.value,
-                "since": self.since.isoformat().replace("+00:00", "Z"),
+                "since": iso(self.since),
                 "reading": reading.model_dump(mode="json") if reading else None}
 
 

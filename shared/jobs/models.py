@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from shared.envelope import PREFIX
 from shared.redaction import SECRET_HEADER
+from shared.timestamps import Timestamp
+from shared.timestamps import iso as iso  # the stored form, re-exported for the stores
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_RESULT_BODY_BYTES = 64 * 1024
@@ -300,7 +302,7 @@ class Result(BaseModel):
 class Attempt(BaseModel):
     n: int
     target_index: int
-    started_at: datetime
+    started_at: Timestamp
     duration_ms: int
     outcome: Outcome
     status_code: int | None = None
@@ -316,9 +318,9 @@ class Job(BaseModel):
     status: Status
     attempts: int
     max_attempts: int
-    created_at: datetime
-    updated_at: datetime
-    next_attempt_at: datetime | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    next_attempt_at: Timestamp | None
     request: RequestSpec
     retry: RetrySpec
     labels: dict[str, str]
@@ -360,7 +362,3 @@ class RedriveResult(BaseModel):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

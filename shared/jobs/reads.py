@@ -6,7 +6,6 @@ both; the write side (`shared.jobs.workflows`) is not imported here: the stream 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Protocol
 
 from pydantic import BaseModel, Field
@@ -16,6 +15,7 @@ from shared.jobs.links import Links
 from shared.jobs.models import Attempt, AttemptList, Job, JobPage, Status
 from shared.jobs.record import GROUPS, JobRecord
 from shared.pages import PageQuery
+from shared.timestamps import Timestamp
 
 
 class JobListQuery(PageQuery):
@@ -75,7 +75,7 @@ class WorkflowJob(BaseModel):
 class Workflow(BaseModel):
     id: str
     status: str  # running | completed | failed
-    created_at: datetime
+    created_at: Timestamp
     labels: dict[str, str]
     jobs: list[WorkflowJob]
 

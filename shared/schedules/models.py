@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from shared.jobs.models import JobSpec, Strict
 from shared.schedules import cron
+from shared.timestamps import Timestamp
 
 # Labels every fired job carries; a schedule's job spec may not set them itself.
 SCHEDULE_LABELS = ("schedule_id", "scheduled_for")
@@ -90,10 +91,10 @@ class Schedule(BaseModel):
     overlap: Overlap
     paused: bool
     next_runs: list[datetime]
-    last_run_at: datetime | None
+    last_run_at: Timestamp | None
     last_job_id: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class SchedulePage(BaseModel):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from shared.jobs.models import RetrySpec, Strict, Url, check_url
 from shared.sources.verify import Scheme, standard_webhooks_key
+from shared.timestamps import Timestamp
 
 MAX_EVENT_BYTES = 256 * 1024
 MAX_DESTINATIONS = 10
@@ -107,8 +108,8 @@ class Source(BaseModel):
     verify: VerifyView
     destinations: list[Destination]
     dedup_window_s: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class SourcePage(BaseModel):
@@ -119,7 +120,7 @@ class SourcePage(BaseModel):
 class EventSummary(BaseModel):
     id: str
     source_id: str
-    received_at: datetime
+    received_at: Timestamp
     provider_event_id: str | None
     event_type: str | None
     duplicates: int

@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from shared.telemetry.models import Brand
+from shared.timestamps import Timestamp
 
 SHARED = "shared"
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=2048, strip_whitespace=True)]
@@ -95,7 +96,7 @@ class Connection(BaseModel):
     name: str | None
     status: Literal["active"]
     devices: list[Device]
-    created_at: datetime
+    created_at: Timestamp
 
 
 class ConnectionPage(BaseModel):

@@ -16,6 +16,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.telemetry.rollups import OpenBuckets
+from shared.timestamps import Timestamp
+from shared.timestamps import iso as iso  # the stored form, re-exported for the stores
 
 MIN_POLL_INTERVAL_S = 5
 MAX_POLL_INTERVAL_S = 86_400
@@ -59,7 +61,7 @@ class Reading(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     inverter_id: str
-    ts: datetime
+    ts: Timestamp
     pv_power_w: Watts | None = None
     ac_power_w: Watts | None = None
     grid_power_w: Watts | None = None
@@ -138,7 +140,7 @@ class ReadingList(BaseModel):
 
 class StreamToken(BaseModel):
     token: str
-    expires_at: datetime
+    expires_at: Timestamp
 
 
 class InverterRecord(BaseModel):
@@ -173,8 +175,3 @@ class InverterRecord(BaseModel):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def iso(dt: datetime) -> str:
-    """Millisecond RFC 3339 in UTC: sortable as a string, which the poll index relies on."""
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

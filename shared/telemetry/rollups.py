@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.timestamps import Timestamp
+
 if TYPE_CHECKING:  # models imports this module (the inverter item carries the open buckets)
     from shared.telemetry.models import Reading
 
@@ -88,7 +90,7 @@ class OpenBuckets(BaseModel):
 
 
 class SeriesPoint(BaseModel):
-    ts: datetime
+    ts: Timestamp
     pv_power_w: float | None = None
     ac_power_w: float | None = None
     grid_power_w: float | None = None
