@@ -76,7 +76,9 @@ def retry_job(job_id: str) -> Job:
 
 
 @router.post("/v1/dlq/redrive")
-def redrive(request: Annotated[RedriveRequest, Body()]) -> RedriveResult:
+def redrive(request: Annotated[RedriveRequest | None, Body()] = None) -> RedriveResult:
+    # Every field has a default, so no body (`curl -X POST …/redrive`) is the defaults, as `{}` is.
+    request = request or RedriveRequest()
     return RedriveResult(redriven=jobs().redrive(tenant_of(router), request.window_s, request.limit))
 
 

@@ -3,15 +3,30 @@ empty bodies where every field has a default, batch item shapes and field pointe
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import uuid
 
 import httpx
 import pytest
 
+from local.launch import ROOT
 from local.stack import StackState
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 PROBLEM = "application/problem+json"
+
+
+def _key(stack: StackState, prefix: str) -> str:
+    """A new tenant's API key (`steadfast keys create`): a test that counts a tenant's jobs has its own."""
+    env = {**os.environ, "STEADFAST_HOME": stack.home}
+    out = subprocess.run([sys.executable, "-m", "local.cli", "keys", "create", "--tenant",
+                          f"{prefix}-{uuid.uuid4().hex[:6]}"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         check=True)
+    return out.stdout.strip()
 
 
 @pytest.mark.parametrize(("method", "path", "body"), [
@@ -61,3 +76,19 @@ def test_timestamps_are_utc_milliseconds_the_same_in_every_read(api: httpx.Clien
     assert MILLIS.match(token["expires_at"]), token
     api.delete(f"/v1/schedules/{schedule['id']}")
     api.post(f"/v1/jobs/{job['id']}/cancel")
+
+
+def test_redrive_without_a_body_uses_the_defaults(stack: StackState) -> None:
+    # Given a tenant with one dead job
+    key = _key(stack, "redrive")
+    with httpx.Client(base_url=stack.api_url, headers={"authorization": f"Bearer {key}"}, timeout=30) as api:
+        job = api.post("/v1/jobs", json={"request": {"url": f"{stack.demo_target_url}/status/500"},
+                                         "retry": {"max_attempts": 1}}).json()
+        wait_for(lambda: api.get(f"/v1/jobs/{job['id']}").json(), lambda j: j["status"] == "dead", 60)
+        # When it is redriven as `curl -X POST …/v1/dlq/redrive` sends it: no body at all
+        r = api.post("/v1/dlq/redrive")
+        # Then the defaults apply (a window of 60 s, up to 1000 jobs)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"redriven": 1}
+        assert api.get(f"/v1/jobs/{job['id']}").json()["status"] in ("pending", "running", "retrying", "dead")
+        assert api.post("/v1/dlq/redrive", json={}).json() == {"redriven": 0}
