@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, ValidationError, model_serializer
 
 from shared import problems
 from shared.errors import SteadfastError, Unavailable
@@ -41,9 +41,17 @@ class BatchRequest(Strict):
 
 
 class BatchItem(BaseModel):
+    """One item's outcome: `{"status", "job"}` when accepted, `{"status", "problem"}` when refused (never both,
+    never a null one of them)."""
+
     status: int
     job: Job | None = None
     problem: dict[str, Any] | None = None
+
+    @model_serializer(mode="wrap")
+    def _either(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if k == "status" or v is not None}
 
 
 class BatchResult(BaseModel):

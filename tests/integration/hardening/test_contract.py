@@ -92,3 +92,16 @@ def test_redrive_without_a_body_uses_the_defaults(stack: StackState) -> None:
         assert r.json() == {"redriven": 1}
         assert api.get(f"/v1/jobs/{job['id']}").json()["status"] in ("pending", "running", "retrying", "dead")
         assert api.post("/v1/dlq/redrive", json={}).json() == {"redriven": 0}
+
+
+def test_batch_items_are_a_job_or_a_problem(api: httpx.Client, stack: StackState) -> None:
+    r = api.post("/v1/jobs/batch", json={"jobs": [
+        {"request": {"url": f"{stack.demo_target_url}/ok"}, "delay_s": 600},
+        {"request": {"url": 3}}]})
+    assert r.status_code == 202, r.text
+    accepted, refused = r.json()["items"]
+    assert set(accepted) == {"status", "job"} and accepted["status"] == 202 and accepted["job"]["id"].startswith("job_")
+    assert set(refused) == {"status", "problem"} and refused["status"] == 422
+    assert refused["problem"]["status"] == 422
+    assert refused["problem"]["errors"][0]["pointer"] == "/request/url"
+    api.post(f"/v1/jobs/{accepted['job']['id']}/cancel")
