@@ -16,8 +16,11 @@ class ApiError(Exception):
         self.status = status
         self.problem = problem
         detail = problem.get("detail") or problem.get("message") or ""
-        lines = [f"{status} {problem.get('title', 'error')}: {detail}".rstrip(": ")]
-        lines += [f"  {e.get('pointer', '')}: {e.get('detail', '')}" for e in problem.get("errors", [])]
+        # Status 0: no HTTP answer at all (the stack is not running, a timeout).
+        head = f"{status} {problem.get('title', 'error')}" if status else str(problem.get("title", "error"))
+        lines = [f"{head}: {detail}".rstrip(": ")]
+        lines += [f"  {e.get('pointer') or e.get('parameter') or '(the body)'}: {e.get('detail', '')}"
+                  for e in problem.get("errors", [])]
         super().__init__("\n".join(lines))
 
 

@@ -62,12 +62,21 @@ def domain_error(err: SteadfastError) -> Response[str]:
 
 @app.exception_handler(RequestValidationError)
 def invalid_request(err: RequestValidationError) -> Response[str]:
-    errors = problems.field_errors(list(err.errors()))
+    errors = problems.field_errors(list(err.errors()), *_body())
     if any(e["type"] == "json_invalid" for e in errors):
         return _problem(problems.problem(400, "Bad request", "the request body is not valid JSON",
                                          slug="bad-request", instance=app.current_event.path))
     return _problem(problems.problem(422, "Validation failed", "the request has invalid fields", slug="validation",
                                      errors=errors, instance=app.current_event.path))
+
+
+def _body() -> tuple[Any, ...]:
+    """The request's JSON body, for the field pointers to follow (none when there is none to read)."""
+    raw = app.current_event.decoded_body
+    try:
+        return (json.loads(raw),) if raw else ()
+    except (ValueError, RecursionError):
+        return ()
 
 
 @app.exception_handler(UnicodeDecodeError)

@@ -79,7 +79,7 @@ class BatchService:
                 plain.append((i, JobRecord.submitted(new_job_id(), tenant, spec, now)))
             except ValidationError as exc:
                 results[i] = _problem(422, "Validation failed", "the job has invalid fields", "validation",
-                                      problems.field_errors(list(exc.errors())), i)
+                                      problems.field_errors(list(exc.errors()), raw), i)
             except SteadfastError as exc:
                 if exc.status >= 500:
                     raise

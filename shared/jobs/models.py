@@ -259,20 +259,23 @@ class JobSpec(Strict):
                 raise ValueError("label keys are 1 to 64 characters")
         return v
 
-    @model_validator(mode="after")
-    def _when(self) -> JobSpec:
-        if self.delay_s is not None and self.not_before is not None:
+    # A field validator, not a model one: its problems point at /not_before, not at the whole body.
+    @field_validator("not_before")
+    @classmethod
+    def _when(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
+        if v is None:
+            return v
+        if info.data.get("delay_s") is not None:
             raise ValueError("give delay_s or not_before, not both")
-        if self.not_before is not None:
-            if self.not_before.tzinfo is None:
-                raise ValueError("not_before needs a time zone (RFC 3339)")
-            try:
-                self.not_before.astimezone(UTC)
-            except OverflowError:
-                raise ValueError("not_before is outside the years 1 to 9999 in UTC") from None
-            if self.not_before > datetime.now(UTC) + timedelta(seconds=MAX_DELAY_S):
-                raise ValueError("not_before is more than 30 days ahead")
-        return self
+        if v.tzinfo is None:
+            raise ValueError("not_before needs a time zone (RFC 3339)")
+        try:
+            v.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("not_before is outside the years 1 to 9999 in UTC") from None
+        if v > datetime.now(UTC) + timedelta(seconds=MAX_DELAY_S):
+            raise ValueError("not_before is more than 30 days ahead")
+        return v
 
     def first_attempt_at(self, now: datetime) -> datetime:
         if self.not_before is not None:

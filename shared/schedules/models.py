@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator
 
 from shared.jobs.models import JobSpec, Strict
 from shared.schedules import cron
@@ -36,6 +36,23 @@ def _check_job(spec: JobSpec) -> JobSpec:
     return spec
 
 
+# Field validators, each on its own field, so that a problem points at /cron or at /timezone.
+def _check_cron(v: str) -> str:
+    try:
+        cron.check(v, "UTC")  # whether an expression fires at all does not depend on the zone
+    except cron.CronError as exc:
+        raise ValueError(str(exc)) from exc
+    return v
+
+
+def _check_zone(v: str) -> str:
+    try:
+        cron.zone(v)
+    except cron.CronError as exc:
+        raise ValueError(str(exc)) from exc
+    return v
+
+
 class ScheduleSpec(Strict):
     """`POST /v1/schedules`."""
 
@@ -47,14 +64,8 @@ class ScheduleSpec(Strict):
     paused: bool = False
 
     _job = field_validator("job")(_check_job)
-
-    @model_validator(mode="after")
-    def _cron(self) -> ScheduleSpec:
-        try:
-            cron.check(self.cron, self.timezone)
-        except cron.CronError as exc:
-            raise ValueError(str(exc)) from exc
-        return self
+    _cron = field_validator("cron")(_check_cron)
+    _zone = field_validator("timezone")(_check_zone)
 
 
 class SchedulePatch(Strict):
@@ -71,6 +82,16 @@ class SchedulePatch(Strict):
     @classmethod
     def _job(cls, v: JobSpec | None) -> JobSpec | None:
         return None if v is None else _check_job(v)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        return None if v is None else _check_cron(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        return None if v is None else _check_zone(v)
 
     @field_validator("cron", "timezone", "job", "overlap", "paused", mode="before")
     @classmethod

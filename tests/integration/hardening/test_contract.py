@@ -105,3 +105,26 @@ def test_batch_items_are_a_job_or_a_problem(api: httpx.Client, stack: StackState
     assert refused["problem"]["status"] == 422
     assert refused["problem"]["errors"][0]["pointer"] == "/request/url"
     api.post(f"/v1/jobs/{accepted['job']['id']}/cancel")
+
+
+@pytest.mark.parametrize(("path", "body", "pointer"), [
+    ("/v1/jobs", {"request": {"url": "https://example.com/"}, "retry": {"retry_on": ["abc"]}}, "/retry/retry_on/0"),
+    ("/v1/jobs", {"request": {"url": "https://example.com/"}, "labels": {"a/b~c": 5}}, "/labels/a~1b~0c"),
+    ("/v1/jobs", {"request": {"url": "https://example.com/"}, "delay_s": 1,
+                  "not_before": "2026-12-01T00:00:00Z"}, "/not_before"),
+    ("/v1/jobs", {"request": {}}, "/request/url"),
+    ("/v1/jobs", [1], ""),
+    ("/v1/schedules", {"cron": "* * * * *", "timezone": "Mars/Olympus",
+                       "job": {"request": {"url": "https://example.com/"}}}, "/timezone"),
+    ("/v1/schedules", {"cron": "61 * * * *", "job": {"request": {"url": "https://example.com/"}}}, "/cron"),
+])
+def test_field_problems_point_into_the_body(api: httpx.Client, path: str, body: object, pointer: str) -> None:
+    r = api.post(path, json=body)
+    assert r.status_code == 422, r.text
+    assert {e["pointer"] for e in r.json()["errors"]} == {pointer}, r.json()
+
+
+def test_query_problems_name_the_parameter(api: httpx.Client) -> None:
+    r = api.get("/v1/jobs", params={"limit": "abc"})
+    assert r.status_code == 422
+    assert [(e["parameter"], e["in"]) for e in r.json()["errors"]] == [("limit", "query")]
