@@ -1,9 +1,10 @@
 """Which header values are credentials, and how every read shows them: one pattern for the whole platform.
 
 A header whose name looks like a credential (Authorization, Cookie, Set-Cookie, API keys, tokens, secrets,
-passwords, signatures, sessions) is shown as `"[redacted]"` in every read of a job (API, lists, the
-dashboard JSON, both job streams and the Redis replay log they read, callback bodies, logs). Its value is
-stored sealed (`shared.jobs.credentials`) and opened only to build the call to the target.
+passwords, signatures and HMACs such as `X-Shopify-Hmac-Sha256`, sessions) is shown as `"[redacted]"` in
+every read of a job (API, lists, the dashboard JSON, both job streams and the Redis replay log they read,
+callback bodies, logs) and of an inbound event's stored headers (`GET /v1/sources/{id}/events/{event_id}`).
+Its value is stored sealed (`shared.jobs.credentials`) and opened only to build the call to the target.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 REDACTED = "[redacted]"
 SECRET_HEADER = re.compile(
-    r"authorization|cookie|api[-_]?key|apikey|token|secret|password|passwd|signature|session|credential"
+    r"authorization|cookie|api[-_]?key|apikey|token|secret|password|passwd|signature|hmac|session|credential"
     r"|private[-_]?key|access[-_]?key|^x-amz-security|^x-csrf|^x-xsrf",
     re.IGNORECASE)
 

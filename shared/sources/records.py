@@ -11,6 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from shared.jobs.models import RetrySpec
+from shared.redaction import redact_headers
 from shared.sources.models import Destination, EventDetail, EventSummary, Source, VerifyView
 from shared.sources.verify import Scheme
 
@@ -90,5 +91,6 @@ class EventRecord(BaseModel):
                             size=len(self.body))
 
     def detail(self) -> EventDetail:
-        return EventDetail(**self.summary().model_dump(), headers=self.headers,
+        # The provider's signature is a credential of the event: anyone who reads it could replay the body.
+        return EventDetail(**self.summary().model_dump(), headers=redact_headers(self.headers),
                            body=self.body.decode("utf-8", errors="replace"))

@@ -241,3 +241,29 @@ def test_github_source_dedups_by_delivery_id(api: httpx.Client, public: httpx.Cl
     [delivery] = receiver.to("/gh")
     assert delivery.headers["x-github-event"] == "push"
     assert [e["event_type"] for e in events(api, source["id"])] == ["ping", "push"]
+
+
+@pytest.mark.parametrize("provider", ["github", "shopify"])
+def test_the_providers_signature_is_redacted_in_every_read(api: httpx.Client, public: httpx.Client,
+                                                           receiver: Receiver, provider: str) -> None:
+    # Given an event signed the provider's way
+    source = create_source(api, {"scheme": provider, "secret": "sig-secret"},
+                           [{"url": f"{receiver.url}/sig-{provider}", "retry": FAST_RETRY}])
+    body = b'{"id": 1}'
+    digest = hmac.new(b"sig-secret", body, hashlib.sha256)
+    signature = ("x-hub-signature-256", "sha256=" + digest.hexdigest()) if provider == "github" else \
+        ("x-shopify-hmac-sha256", base64.b64encode(digest.digest()).decode())
+    headers = {signature[0]: signature[1], "content-type": "application/json",
+               "x-github-event": "push", "x-github-delivery": os.urandom(8).hex(),
+               "x-shopify-topic": "orders/create", "x-shopify-webhook-id": os.urandom(8).hex()}
+    event_id = public.post(f"/v1/ingest/{source['id']}", content=body, headers=headers).json()["event_id"]
+    # When the event and its delivery job are read
+    detail = api.get(f"/v1/sources/{source['id']}/events/{event_id}").json()
+    [job_id] = detail["job_ids"]
+    job = api.get(f"/v1/jobs/{job_id}").json()
+    # Then the signature shows as [redacted] in both, and the delivery itself still carries it
+    assert detail["headers"][signature[0]] == "[redacted]", detail["headers"]
+    assert job["request"]["headers"][signature[0]] == "[redacted]", job["request"]["headers"]
+    assert signature[1] not in json.dumps(detail) + json.dumps(job)
+    wait_for(lambda: len(receiver.to(f"/sig-{provider}")), lambda n: n == 1, 60)
+    assert receiver.to(f"/sig-{provider}")[0].headers[signature[0]] == signature[1]
