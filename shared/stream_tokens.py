@@ -67,10 +67,18 @@ def _claims(secret: str, token: str, now: datetime | None) -> dict[str, object]:
 def verify(secret: str, token: str, inverter_id: str, now: datetime | None = None) -> str:
     """The tenant the token was issued to. Unauthorized when forged or expired; Forbidden when it was
     issued for another inverter, or for the job streams."""
-    claims = _claims(secret, token, now)
-    if claims.get("i") != inverter_id:
+    tenant, scope = holder(secret, token, now)
+    if scope != inverter_id:
         raise Forbidden("this stream token is for another stream")
-    return str(claims["t"])
+    return tenant
+
+
+def holder(secret: str, token: str, now: datetime | None = None) -> tuple[str, str | None]:
+    """The tenant the token was issued to and the inverter it opens (None: a jobs token). Unauthorized when
+    forged or expired. For a stream route that must tell an unknown inverter (404) from another one (403)."""
+    claims = _claims(secret, token, now)
+    inverter = claims.get("i")
+    return str(claims["t"]), inverter if isinstance(inverter, str) else None
 
 
 def verify_jobs(secret: str, token: str, now: datetime | None = None) -> str:

@@ -27,6 +27,11 @@ def new_api_key() -> str:
     return "sk_live_" + secrets.token_urlsafe(32)
 
 
+def looks_like_api_key(credential: str) -> bool:
+    """Whether a credential has the form of an API key (`sk_…`): what must never be put into a URL."""
+    return credential.startswith("sk_")
+
+
 def bearer(authorization: str | None) -> str:
     """The credential of an `Authorization: Bearer …` header, or Unauthorized."""
     if not authorization:

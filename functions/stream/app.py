@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from functions.stream import deps
 from functions.stream.deps import Services
 from shared import problems, stream_tokens
-from shared.errors import BadRequest, NotFound, SteadfastError, Unauthorized, Unprocessable
+from shared.errors import BadRequest, Forbidden, NotFound, SteadfastError, Unauthorized, Unprocessable
 from shared.jobs import reads
 from shared.jobs.links import Links
 from shared.jobs.models import utcnow
@@ -42,7 +42,7 @@ from shared.pages import PageQuery
 from shared.streaming import sessions
 from shared.streaming.asgi import EventStream
 from shared.telemetry.rollups import Step
-from shared.tenants import bearer
+from shared.tenants import bearer, looks_like_api_key
 
 Q = TypeVar("Q", bound=PageQuery)
 STATIC = Path(__file__).parent / "static"
@@ -73,6 +73,8 @@ def credential(request: Request) -> str:
             continue
         if name == "access_token" and stream_tokens.looks_like_stream_token(value.strip()):
             return value.strip()
+        if name == "access_token" and not looks_like_api_key(value.strip()):
+            raise Unauthorized("invalid stream token")  # neither a stream token nor an API key: garbage
         raise BadRequest("an API key does not belong in a URL: send it as 'Authorization: Bearer <key>', or "
                          "exchange it for a short-lived stream token at POST /v1/stream-token")
     return bearer(request.headers.get("authorization"))
@@ -129,12 +131,15 @@ async def inverter_events(request: Request) -> Response:
     inverter_id = request.path_params["id"]
     cred = credential(request)
     if stream_tokens.looks_like_stream_token(cred):
-        tenant = stream_tokens.verify(await signing_key(s), cred, inverter_id)
+        tenant, opens = stream_tokens.holder(await signing_key(s), cred)
     else:
-        tenant = await asyncio.to_thread(s.tenants.tenant_for, cred)
+        tenant, opens = await asyncio.to_thread(s.tenants.tenant_for, cred), inverter_id
     found = await asyncio.to_thread(s.inverters.owner_and_latest, inverter_id)
+    # A valid token: unknown to its tenant is 404 (as for an API key), known but not the token's is 403.
     if found is None or found[0] != tenant:
         raise NotFound(f"no inverter {inverter_id!r}")
+    if opens != inverter_id:
+        raise Forbidden("this stream token is for another stream")
     last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
     return await _stream(request, tenant, sessions.InverterFeed(s.replay, inverter_id, found[1], last_id, s.keys))
 

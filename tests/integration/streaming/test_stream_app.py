@@ -60,7 +60,7 @@ async def wait_until(check: Callable[[], Any], timeout_s: float = 5) -> None:
 async def test_access_control_answers_with_problem_details(serve: Callable[..., Served]) -> None:
     served = serve()
     served.tenants.keys.update({"sk_acme": "acme", "sk_other": "other"})
-    inverter_id, _ = inverter(served)
+    inverter_id, token = inverter(served)
     _, other_token = inverter(served)
     async with httpx.AsyncClient(base_url=served.url) as client:
         cases: dict[int, list[tuple[str, dict[str, str]]]] = {
@@ -72,10 +72,15 @@ async def test_access_control_answers_with_problem_details(serve: Callable[..., 
                   ("/v1/dashboard/jobs?access_token=sk_acme", {})],
             401: [(f"/v1/inverters/{inverter_id}/events", {}),
                   (f"/v1/inverters/{inverter_id}/events?access_token=st_bad.sig", {}),
+                  # Neither a stream token nor an API key: no valid token, not a key in the URL
+                  (f"/v1/inverters/{inverter_id}/events?access_token=garbage", {}),
+                  ("/v1/inverters/inv_nope/events?access_token=garbage", {}),
                   (f"/v1/inverters/{inverter_id}/events", {"authorization": "Bearer sk_unknown"})],
             403: [(f"/v1/inverters/{inverter_id}/events?access_token={other_token}", {})],
             404: [(f"/v1/inverters/{inverter_id}/events", {"authorization": "Bearer sk_other"}),
                   ("/v1/inverters/inv_nope/events", {"authorization": "Bearer sk_acme"}),
+                  # A valid token for an inverter that does not exist: unknown, not forbidden
+                  (f"/v1/inverters/inv_nope/events?access_token={token}", {}),
                   ("/v1/jobs/job_nope/events", {"authorization": "Bearer sk_acme"})],
         }
         for status, requests in cases.items():
