@@ -87,7 +87,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     if fn.handler is None:
         raise SystemExit(f"steadfast: {fn.name} is served over HTTP by the running stack, not invoked")
     if args.event:
-        event = json.loads(Path(args.event).read_text())
+        event = _event_file(args.event)
     elif isinstance(fn.trigger, Schedule):
         event = scheduled_event(fn)
     elif fn.name == "worker":
@@ -401,6 +401,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _event_file(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise SystemExit(f"steadfast: cannot read {path}: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"steadfast: {path} is not JSON: {exc}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -410,6 +419,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # a file named on the command line, a port, a process
+        print(f"steadfast: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # JSON or a value that does not parse
+        print(f"steadfast: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        # A user never sees a traceback; STEADFAST_DEBUG=1 shows it for a bug report.
+        if os.environ.get("STEADFAST_DEBUG"):
+            raise
+        print(f"steadfast: unexpected error ({type(exc).__name__}: {exc}); rerun with STEADFAST_DEBUG=1 "
+              "for the traceback", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -31,11 +31,14 @@ class Client:
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self.http.request(method, path, **kwargs)
-        except httpx.ConnectError as exc:
-            raise ApiError(0, {"title": "cannot connect", "detail": f"{self.api_url} ({exc}); is `make dev` running?"}
-                           ) from exc
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise unreachable(self.api_url, exc) from exc
         if response.status_code >= 400:
             raise ApiError(response.status_code, _problem(response))
+        if response.content and "json" not in response.headers.get("content-type", ""):
+            raise ApiError(0, {"title": "not the Steadfast API",
+                               "detail": f"{self.api_url}{path} answered {response.headers.get('content-type')!r}, "
+                                         "not JSON; check STEADFAST_API_URL"})
         return response
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -123,11 +126,19 @@ class Client:
                             yield job
                             if job["status"] in TERMINAL:
                                 return
-                except (httpx.ReadError, httpx.RemoteProtocolError):
+                except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
                     if last_id is None:
-                        raise
+                        raise unreachable(self.stream_url, exc) from exc
+                except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                    raise unreachable(self.stream_url, exc) from exc
                 time.sleep(0.5)  # ended or dropped mid-job: resume after the last event we had
             raise httpx.ReadTimeout(f"job {job_id} did not end within {timeout_s:.0f} s")
+
+
+def unreachable(url: str, exc: Exception) -> ApiError:
+    """A transport failure (refused, timed out, a bad URL) as the CLI shows it."""
+    what = "timed out" if isinstance(exc, httpx.TimeoutException) else "cannot connect"
+    return ApiError(0, {"title": what, "detail": f"{url} ({exc or type(exc).__name__}); is `make dev` running?"})
 
 
 def _problem(response: httpx.Response) -> dict[str, Any]:

@@ -39,3 +39,13 @@ def test_invoke_poller_polls_now_beside_the_running_stack_and_keeps_logs_out(sta
 def test_invoke_refuses_a_streaming_app_in_one_line(stack: StackState) -> None:
     out = steadfast(stack, "invoke", "stream")
     assert out.returncode != 0 and out.stderr.strip().count("\n") == 0 and "served over HTTP" in out.stderr
+
+
+def test_invoke_with_an_event_file_that_is_missing_or_not_json_says_so_in_one_line(stack: StackState,
+                                                                                   tmp_path: Path) -> None:
+    bad = tmp_path / "event.json"
+    bad.write_text("{not json")
+    for path, says in ((str(tmp_path / "absent.json"), "cannot read"), (str(bad), "is not JSON")):
+        out = steadfast(stack, "invoke", "worker", "--event", path)
+        assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+        assert out.stderr.startswith("steadfast: ") and says in out.stderr, out.stderr
