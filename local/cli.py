@@ -275,7 +275,7 @@ def cmd_jobs_watch(args: argparse.Namespace) -> int:
                 seen = _show(job, client, seen, out)
                 if job["status"] in TERMINAL:
                     return 0 if job["status"] == "completed" else 2
-        except httpx.HTTPError:
+        except (httpx.HTTPError, httpx.InvalidURL):
             out.line("(stream app unreachable; polling)")
         last = job["status"] if job else None
         while True:

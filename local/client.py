@@ -126,11 +126,9 @@ class Client:
                             yield job
                             if job["status"] in TERMINAL:
                                 return
-                except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
+                except (httpx.ReadError, httpx.RemoteProtocolError):
                     if last_id is None:
-                        raise unreachable(self.stream_url, exc) from exc
-                except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                    raise unreachable(self.stream_url, exc) from exc
+                        raise  # the CLI falls back to polling the API on any httpx error
                 time.sleep(0.5)  # ended or dropped mid-job: resume after the last event we had
             raise httpx.ReadTimeout(f"job {job_id} did not end within {timeout_s:.0f} s")
 

@@ -35,7 +35,11 @@ def bad_json(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(("args", "env", "says"), [
     (["jobs", "list"], {"STEADFAST_API_URL": "http://127.0.0.1:{port}"}, "cannot connect"),
     (["jobs", "get", "job_x"], {"STEADFAST_API_URL": "not-a-url"}, "cannot connect"),
-    (["jobs", "watch", "job_x"], {"STEADFAST_STREAM_URL": "http://127.0.0.1:{port}"}, "cannot connect"),
+    # The stream app unreachable, the CLI polls the API instead: here that is not running either
+    (["jobs", "watch", "job_x"], {"STEADFAST_STREAM_URL": "http://127.0.0.1:{port}",
+                                  "STEADFAST_API_URL": "http://127.0.0.1:{port}"}, "cannot connect"),
+    (["jobs", "watch", "job_x"], {"STEADFAST_STREAM_URL": "not-a-url",
+                                  "STEADFAST_API_URL": "http://127.0.0.1:{port}"}, "cannot connect"),
     (["workflows", "submit", "{bad_json}"], {}, "is not JSON"),
 ])
 def test_errors_are_one_readable_line(args: list[str], env: dict[str, str], says: str, bad_json: Path) -> None:
