@@ -88,11 +88,11 @@ class Protection:
                    rng or random.Random())
 
     def admit(self, record: JobRecord, owner: str, lease_s: float) -> Admission:
-        import redis
-
         dest = destination(record.spec.target(record.target_index)[0])
         if self.guard is None or self.flow is None:
             return Admission(go=True, destination=dest)
+        import redis  # loaded already: the guard holds a client
+
         log = {"job_id": record.id, "destination": dest}
         if time.monotonic() < self._down_until:
             metrics.add_metric(name="ProtectionFailOpen", unit=MetricUnit.Count, value=1)
@@ -150,10 +150,10 @@ class Protection:
                lease_s: float) -> list[str]:
         """The call ended with `outcome` (None: it never happened). Frees the slot, feeds the breaker;
         returns the waiting jobs of the key that the freed slot now belongs to (the engine wakes them)."""
-        import redis
-
         if self.guard is None or self.flow is None or not (admission.guarded or admission.flow):
             return []
+        import redis  # loaded already: the guard holds a client
+
         log = {"job_id": record.id, "destination": admission.destination}
         spec = record.spec.flow_control
         woken: list[str] = []
