@@ -31,3 +31,20 @@ def test_unknown_routes_and_wrong_methods_are_problems(api: httpx.Client, method
     assert response.json()["status"] == status
     if status == 405:
         assert response.headers["allow"]
+
+
+def test_the_document_has_the_api_key_scheme_problem_schemas_and_the_ingest_route(stack: StackState) -> None:
+    doc = httpx.get(f"{stack.api_url}/v1/openapi.json", timeout=30).json()
+    # The API key is a bearer scheme, required everywhere but on the public routes (Swagger UI: Authorize)
+    [(name, scheme)] = doc["components"]["securitySchemes"].items()
+    assert scheme == {**scheme, "type": "http", "scheme": "bearer"} and doc["security"] == [{name: []}]
+    assert doc["paths"]["/v1/health"]["get"]["security"] == []
+    assert doc["paths"]["/v1/ingest/{source_id}"]["post"]["security"] == []
+    # Errors are described as the problem JSON they are
+    create = doc["paths"]["/v1/jobs"]["post"]["responses"]
+    for status in ("401", "422", "429"):
+        assert create[status]["content"] == {"application/problem+json": {
+            "schema": {"$ref": "#/components/schemas/Problem"}}}, status
+    assert "HTTPValidationError" not in str(doc)
+    page = httpx.get(f"{stack.api_url}/v1/docs", timeout=30).text
+    assert "persistAuthorization: true" in page and '"securitySchemes"' in page
