@@ -72,6 +72,9 @@ class Fire:
     next_fire: datetime | None
     job: JobRecord | None
     existed: bool = False
+    # The job was accepted through the job service already (a spec with `depends_on` or an `ordering_key`
+    # needs its registration written with it); the fire is the schedule's move alone, naming the job.
+    submitted: bool = False
 
 
 
@@ -149,7 +152,7 @@ class FireWriter:
 
     def _actions(self, f: Fire) -> _Actions:
         move = {"Update": self._advance(f)}
-        if f.job is None:
+        if f.job is None or f.submitted:
             return _Actions(f, (move,), 1024)
         put = {"Put": {"TableName": self.jobs_table, "Item": aws.to_item(job_attributes(f.job)),
                        "ConditionExpression": "attribute_not_exists(pk)"}}

@@ -21,11 +21,13 @@ from datetime import datetime
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from shared.errors import Unavailable
+from shared.errors import SteadfastError, Unavailable
 from shared.jobs.events import JobEvents, NoEvents
-from shared.jobs.models import utcnow
+from shared.jobs.models import JobSpec, utcnow
 from shared.jobs.queue import MAX_DELAY_SECONDS, JobQueue, Send
 from shared.jobs.record import JobRecord
+from shared.jobs.service import JobService
+from shared.jobs.store import JobStore
 from shared.schedules import cron
 from shared.schedules.fires import Fire
 from shared.schedules.models import Overlap
@@ -57,6 +59,8 @@ class Scheduler:
     batch: int = 1000
     round_budget_s: float = 20.0
     clock: Callable[[], datetime] = utcnow
+    # Accepts the fires whose job spec relates to other jobs (None: one on the scheduler's own store and queue).
+    jobs: JobService | None = None
 
     def tick(self, now: datetime | None = None) -> TickResult:
         now = now or self.clock()
@@ -92,9 +96,29 @@ class Scheduler:
                 fires.append(Fire(s, fire_time, nxt, None))
                 continue
             spec = fired_spec(job_spec_to_run(s), s.id, fire_time)
+            if spec.depends_on or spec.ordering_key:
+                fires.append(self._submitted(s, fire_time, nxt, spec, now))
+                continue
             job = JobRecord.submitted(fire_job_id(s.id, fire_time), s.tenant, spec, now)
             fires.append(Fire(s, fire_time, nxt, job))
         return fires
+
+    def _submitted(self, s: ScheduleRecord, fire_time: datetime, nxt: datetime | None, spec: JobSpec,
+                   now: datetime) -> Fire:
+        """The fire of a job related to others, accepted through the job service (which registers it with its
+        parents or its ordering key, enqueues and publishes it) under the fire time's id: a second try gets
+        that job back as replayed."""
+        jobs = self.jobs or JobService(JobStore(self.store.jobs_table, self.store.db), self.queue, self.events,
+                                       allow_private_targets=True)  # targets were checked when it was saved
+        try:
+            created = jobs.submit(s.tenant, spec, now=now, job_id=fire_job_id(s.id, fire_time))
+        except Unavailable:
+            raise  # the schedule stays due; the next tick tries this fire time again
+        except SteadfastError as exc:
+            logger.error("schedule fire refused by the job service", extra={
+                "schedule_id": s.id, "tenant": s.tenant, "scheduled_for": rfc3339(fire_time), "error": exc.detail})
+            return Fire(s, fire_time, nxt, None)
+        return Fire(s, fire_time, nxt, created.job, existed=created.replayed, submitted=True)
 
     def _after(self, won: list[Fire], now: datetime, result: TickResult) -> None:
         sends: list[Send] = []
@@ -115,6 +139,8 @@ class Scheduler:
             result.max_lag_s = max(result.max_lag_s, lag)
             result.job_ids.append(f.job.id)
             logger.info("schedule fired", extra=log | {"job_id": f.job.id})
+            if f.submitted:
+                continue  # the job service enqueued it
             delay = (f.job.next_attempt_at - now).total_seconds() if f.job.next_attempt_at else 0.0
             if delay <= MAX_DELAY_SECONDS:
                 sends.append((f.job.id, f.job.tenant, delay, f.job.spec.priority))
@@ -124,7 +150,7 @@ class Scheduler:
             logger.warning("fired jobs written but not all enqueued; the sweeper will send them",
                            extra={"count": unsent})
         for f in won:
-            if f.job is not None:
+            if f.job is not None and not f.submitted:
                 self.events.publish(f.job.tenant, f.job.public())
 
 

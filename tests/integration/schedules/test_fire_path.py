@@ -17,8 +17,9 @@ import pytest
 from shared import aws
 from shared.envelope import PREFIX, SealedValueInvalid
 from shared.jobs.credentials import open_headers, opened_schedule_spec
-from shared.jobs.models import Status
+from shared.jobs.models import JobSpec, Status
 from shared.jobs.record import to_attributes as job_attributes
+from shared.jobs.service import JobService
 from shared.redaction import REDACTED
 from shared.schedules.models import SchedulePatch
 from shared.schedules.record import fire_job_id
@@ -192,3 +193,26 @@ def test_credential_headers_are_sealed_in_the_schedule_and_opened_only_into_the_
     world.service.patch(TENANT, s.id, SchedulePatch(name="renamed"), now=minute(1))
     again = world.store.get(TENANT, s.id)
     assert again.job == read.job
+
+
+def test_fired_jobs_with_an_ordering_key_or_parents_wait_as_submitted_ones_do(world: World) -> None:
+    # Given a parent job that has not run yet, and two schedules whose job spec relates to other jobs
+    parent = JobService(world.jobs, world.queue).submit(TENANT, JobSpec.model_validate(
+        {"request": {"url": "https://example.com/parent"}, "delay_s": 600}), now=T0).job
+    hook = {"url": "https://example.com/hook"}
+    keyed = world.create("* * * * *", T0, job={"request": hook, "ordering_key": "nightly"})
+    child = world.create("* * * * *", T0, job={"request": hook, "depends_on": [parent.id]})
+    # When both fire at 12:01 and at 12:02 (the 12:01 tick delivered twice)
+    for now in (minute(1), minute(1), minute(2)):
+        world.scheduler(now).tick()
+    # Then the keyed runs go one at a time: the second waits for the first
+    by_time = {j.spec.labels["scheduled_for"]: j for j in world.jobs_of(keyed.id)}
+    assert [(t, j.status) for t, j in sorted(by_time.items())] == [
+        ("2027-06-01T12:01:00Z", Status.pending), ("2027-06-01T12:02:00Z", Status.waiting)]
+    # And the children wait for their parent, one job per fire time
+    children = world.jobs_of(child.id)
+    assert len(children) == 2 and {j.status for j in children} == {Status.waiting}
+    assert {j.id for j in children} == {fire_job_id(child.id, minute(1)), fire_job_id(child.id, minute(2))}
+    # Only the runnable one was enqueued
+    assert world.enqueued() == [fire_job_id(keyed.id, minute(1))]
+    assert world.store.get(TENANT, keyed.id).last_job_id == fire_job_id(keyed.id, minute(2))
