@@ -4,6 +4,7 @@ fast hash is safe here (no dictionary to attack), and a stolen table reveals no 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from typing import TYPE_CHECKING
@@ -17,6 +18,17 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 KEY_CACHE_TTL_S = 60.0
+# A tenant's name is part of DynamoDB keys (`TENANT#…`), Redis channels and log fields: nothing that could
+# read as a separator there, no spaces.
+TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def tenant_name(name: str) -> str:
+    """`name` if it may name a tenant, else a ValueError that says what may."""
+    if not TENANT_NAME.fullmatch(name):
+        raise ValueError(f"invalid tenant name {name!r}: 1-64 letters, digits, '.', '_' or '-', "
+                         "starting with a letter or digit")
+    return name
 
 
 def digest(api_key: str) -> str:
@@ -52,7 +64,7 @@ class TenantStore:
 
     def add_key(self, tenant: str, api_key: str) -> None:
         self.db.put_item(TableName=self.table, Item=aws.to_item({
-            "pk": f"KEY#{digest(api_key)}", "sk": "KEY", "tenant": tenant, "prefix": api_key[:10],
+            "pk": f"KEY#{digest(api_key)}", "sk": "KEY", "tenant": tenant_name(tenant), "prefix": api_key[:10],
             "created_at": int(time.time())}))
 
     def tenant_for(self, api_key: str) -> str:
@@ -83,4 +95,4 @@ class TenantStore:
 
     def set_signing_secret(self, tenant: str, secret: str) -> None:
         self.db.put_item(TableName=self.table, Item=aws.to_item(
-            {"pk": f"TENANT#{tenant}", "sk": "TENANT", "signing_secret": secret}))
+            {"pk": f"TENANT#{tenant_name(tenant)}", "sk": "TENANT", "signing_secret": secret}))
