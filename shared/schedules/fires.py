@@ -77,7 +77,6 @@ class Fire:
     submitted: bool = False
 
 
-
 class FireWriter:
     def __init__(self, db: DynamoDBClient, schedules_table: str, jobs_table: str,
                  sleep: Callable[[float], None] = time.sleep) -> None:

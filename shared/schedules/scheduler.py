@@ -62,6 +62,11 @@ class Scheduler:
     # Accepts the fires whose job spec relates to other jobs (None: one on the scheduler's own store and queue).
     jobs: JobService | None = None
 
+    def __post_init__(self) -> None:
+        self.job_service = self.jobs or JobService(
+            JobStore(self.store.jobs_table, self.store.db), self.queue, self.events,
+            allow_private_targets=True)  # targets were checked when the schedule was saved
+
     def tick(self, now: datetime | None = None) -> TickResult:
         now = now or self.clock()
         result = TickResult()
@@ -108,10 +113,8 @@ class Scheduler:
         """The fire of a job related to others, accepted through the job service (which registers it with its
         parents or its ordering key, enqueues and publishes it) under the fire time's id: a second try gets
         that job back as replayed."""
-        jobs = self.jobs or JobService(JobStore(self.store.jobs_table, self.store.db), self.queue, self.events,
-                                       allow_private_targets=True)  # targets were checked when it was saved
         try:
-            created = jobs.submit(s.tenant, spec, now=now, job_id=fire_job_id(s.id, fire_time))
+            created = self.job_service.submit(s.tenant, spec, now=now, job_id=fire_job_id(s.id, fire_time))
         except Unavailable:
             raise  # the schedule stays due; the next tick tries this fire time again
         except SteadfastError as exc:
@@ -152,7 +155,6 @@ class Scheduler:
         for f in won:
             if f.job is not None and not f.submitted:
                 self.events.publish(f.job.tenant, f.job.public())
-
 
     def _send(self, sends: list[Send]) -> int:
         """Enqueue these jobs; how many may not have been (a partial failure counts the whole group)."""
