@@ -20,7 +20,7 @@ moto's WSGI app, 24.4 ms each, ≈ 1 ms per item), two costs dominate, neither o
   every attribute and every nested value: the same two reads, without the lists. Its `cast_value` (every
   comparison, hash and sort key of a query) answers strings, binaries and booleans first.
 
-`STEADFAST_MOTO_GENERIC_WRITES=1` keeps moto's own parser and size code; tests/integration/test_local_moto.py
+`STEADFAST_MOTO_GENERIC_WRITES=1` keeps moto's own parser and size code; tests/integration/test_local_moto_writes.py
 runs both side by side and compares stored items, answers and errors.
 """
 
