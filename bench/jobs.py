@@ -16,7 +16,8 @@ charge for the polling). They are not in `aws_calls_per_job` (calls our code mak
 in `cost_usd_per_million_jobs`. An idle ESM also long-polls an empty queue (a few pollers, one
 request per 20 s wait each): a fixed monthly cost, not a per-job one, left out here.
 
-The headline is the realistic mix (issue 15): a 1 KiB request body, a 2 KiB response, 10 % of jobs
+The headline is the realistic mix (issue 15): a 1 KiB request body (a payment provider's event), a 2 KiB
+response (an order API's JSON answer; both from `bench.payloads`, compressible as JSON is), 10 % of jobs
 failing once (503) and retried — the retried job's second delivery is a batch of its own, as SQS hands
 it back after its visibility delay. `dynamodb_wru_per_job` is that mix's write units per job; the old
 few-byte job stays as the `tiny_job` variant.
@@ -46,6 +47,7 @@ from starlette.routing import Route
 from bench.capacity import Capacity, CapacityRecorder
 from bench.cost import QSTASH_USD_PER_MILLION, JobUsage, LambdaUse, billed_ms, cost_per_million
 from bench.harness import AwsCallCounter, moto_stack, serve
+from bench.payloads import api_answer, event_body
 from local.demo_target import app as target_app
 from local.lambda_context import LocalContext
 from local.sources import sqs_event
@@ -79,8 +81,7 @@ def mix_target() -> Starlette:
         if calls[key] <= int(q.get("fail", "0")):
             return Response('{"error": "temporarily unavailable"}', 503, media_type="application/json")
         await asyncio.sleep(int(q.get("ms", "0")) / 1000)
-        pad = max(0, int(q.get("bytes", "2")) - 12)
-        return Response('{"data": "' + "x" * pad + '"}', 200, media_type="application/json")
+        return Response(api_answer(key, int(q.get("bytes", "256"))), 200, media_type="application/json")
 
     return Starlette(routes=[Route("/mix", mix, methods=["GET", "POST"])])
 
@@ -88,8 +89,7 @@ def mix_target() -> Starlette:
 def mix_job(target: str, i: int, jobs: int, target_ms: int) -> dict[str, Any]:
     """Job `i` of `jobs` of the realistic mix: the first MIX_RETRIED of them fail once."""
     fail = 1 if i < round(jobs * MIX_RETRIED) else 0
-    payload = json.dumps({"n": i, "pad": ""})
-    body = payload.replace('"pad": ""', '"pad": "' + "p" * (MIX_BODY_BYTES - len(payload)) + '"')
+    body = event_body(i, MIX_BODY_BYTES)
     return {"request": {"url": f"{target}/mix?ms={target_ms}&bytes={MIX_RESPONSE_BYTES}&fail={fail}",
                         "method": "POST", "headers": {"content-type": "application/json"}, "body": body},
             "retry": {"base_delay_s": 0.5, "max_delay_s": 1}}

@@ -37,16 +37,22 @@ in the table raises `IllegalTransition` (a Conflict: the API answers 409).
 
 from __future__ import annotations
 
-import json
+import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from shared.errors import Conflict
 from shared.jobs.credentials import stored_spec
-from shared.jobs.models import STORED, TERMINAL, Job, JobSpec, Result, Status, iso
+from shared.jobs.models import STORED, TERMINAL, Attempt, Job, JobSpec, Result, Status, iso
 from shared.redaction import redact_job
+
+# The job's spec (its request body in it) and its result are stored zlib-compressed, as a binary attribute,
+# when they are at least this long and compression saves a tenth: DynamoDB bills every write per started KB
+# of the whole item, and the claim and the finish rewrite the job item (AWS's guide, "Best practices for
+# storing large items and attributes": compress large attribute values). Below it a KB is not at stake.
+PACK_MIN_BYTES = 256
 
 # Jobs are spread over a few due-index partitions so that the sweeper's queries stay under a hot key's
 # throughput limit at scale; the sweeper reads every shard.
@@ -116,6 +122,9 @@ class JobRecord(BaseModel):
     workflow_id: str | None = None
     # Its place in its ordering key (1, 2, …), set once at submit (shared.jobs.ordering).
     ordering_seq: int | None = None
+    # The attempts recorded in the job item itself, oldest first (the store's finish writes the attempt and
+    # the state it led to in one conditional write; `JobStore.attempts` adds those recorded as items apart).
+    history: tuple[Attempt, ...] = ()
 
     @property
     def terminal(self) -> bool:
@@ -269,16 +278,16 @@ def to_attributes(r: JobRecord) -> dict[str, Any]:
     due = r.lease_until if r.status == Status.running else r.next_attempt_at
     return {
         "pk": f"JOB#{r.id}", "sk": "JOB", "id": r.id, "tenant": r.tenant,
-        "spec": stored_spec(r.tenant, r.id, r.spec).model_dump_json(exclude_none=True), "status": r.status.value,
+        "spec": pack(stored_spec(r.tenant, r.id, r.spec).model_dump_json(exclude_none=True)), "status": r.status.value,
         "created_at": iso(r.created_at), "updated_at": iso(r.updated_at),
         "next_attempt_at": iso(r.next_attempt_at) if r.next_attempt_at else None,
         "attempts": r.attempts, "target_index": r.target_index, "target_attempts": r.target_attempts,
         "claims": r.claims, "lease_until": iso(r.lease_until) if r.lease_until else None,
         "lease_owner": r.lease_owner, "last_error": r.last_error, "last_delay_ms": r.last_delay_ms,
-        "result": r.result.model_dump_json() if r.result else None, "run": r.run,
+        "result": pack(r.result.model_dump_json()) if r.result else None, "run": r.run,
         "run_base": r.run_base or None,
         "waiting_on": set(r.waiting_on) or None, "dependents": r.dependents or None, "workflow_id": r.workflow_id,
-        "ordering_seq": r.ordering_seq,
+        "ordering_seq": r.ordering_seq, "history": pack(_HISTORY.dump_json(r.history).decode()) if r.history else None,
         **index_keys(r.tenant, r.id, r.status, r.created_at, r.updated_at, due),
         **group_keys(r),
     }
@@ -304,13 +313,32 @@ def group_keys(r: JobRecord) -> dict[str, Any]:
     return {} if group is None else {"group_pk": group_pk(r.tenant, *group)}  # sorted by created_sk
 
 
+_HISTORY = TypeAdapter(tuple[Attempt, ...])
+
+
+def pack(text: str) -> str | bytes:
+    """`text` as stored: zlib-compressed bytes when that pays (PACK_MIN_BYTES), else as it is."""
+    raw = text.encode()
+    if len(raw) < PACK_MIN_BYTES:
+        return text
+    packed = zlib.compress(raw, 6)
+    return packed if len(packed) * 10 < len(raw) * 9 else text
+
+
+def unpack(value: Any) -> str:
+    """A stored text attribute back: a string as it is; binary (boto3's `Binary`, or bytes) decompressed."""
+    if isinstance(value, str):
+        return value
+    return zlib.decompress(bytes(value.value if hasattr(value, "value") else value)).decode()
+
+
 def _dt(v: Any) -> datetime | None:
     return datetime.fromisoformat(v).astimezone(UTC) if v else None
 
 
 def from_attributes(a: dict[str, Any]) -> JobRecord:
     return JobRecord(
-        id=a["id"], tenant=a["tenant"], spec=JobSpec.model_validate_json(a["spec"], context=STORED),
+        id=a["id"], tenant=a["tenant"], spec=JobSpec.model_validate_json(unpack(a["spec"]), context=STORED),
         status=Status(a["status"]),
         created_at=_dt(a["created_at"]), updated_at=_dt(a["updated_at"]),
         next_attempt_at=_dt(a.get("next_attempt_at")), attempts=int(a.get("attempts", 0)),
@@ -318,8 +346,9 @@ def from_attributes(a: dict[str, Any]) -> JobRecord:
         claims=int(a.get("claims", 0)), lease_until=_dt(a.get("lease_until")), lease_owner=a.get("lease_owner"),
         last_error=a.get("last_error"),
         last_delay_ms=int(a["last_delay_ms"]) if a.get("last_delay_ms") is not None else None,
-        result=Result.model_validate(json.loads(a["result"])) if a.get("result") else None,
+        result=Result.model_validate_json(unpack(a["result"])) if a.get("result") else None,
         run=int(a.get("run", 0)), run_base=int(a.get("run_base") or 0), waiting_on=frozenset(a.get("waiting_on") or ()),
         dependents=int(a.get("dependents") or 0), workflow_id=a.get("workflow_id"),
         ordering_seq=int(a["ordering_seq"]) if a.get("ordering_seq") is not None else None,
+        history=_HISTORY.validate_json(unpack(a["history"])) if a.get("history") else (),
     )

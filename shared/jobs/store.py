@@ -47,6 +47,9 @@ Owes = Callable[[JobRecord], Sequence[Effect]]
 TERMINAL_RETENTION = timedelta(days=30)
 BATCH_GET_MAX = 100  # keys per BatchGetItem call (DynamoDB's limit)
 STATUS_QUERIES = 5  # index queries a page of one live status reads at most
+# Attempts a job item's history holds (`JobRecord.history`); later ones are items of their own, so that a job
+# redriven again and again keeps its item small. A run has at most 50 attempts (RetryPolicy.max_attempts).
+HISTORY_IN_ITEM = 50
 
 
 @dataclass(frozen=True)
@@ -166,8 +169,9 @@ class JobStore:
         return record
 
     def attempts(self, tenant: str, job_id: str) -> list[Attempt]:
-        self.get(tenant, job_id)
-        items: list[Attempt] = []
+        """Every attempt of a tenant's job, by number: those in the job item's history and those recorded as
+        items of their own (a call whose worker died, an attempt whose lease was lost, a long history)."""
+        items = list(self.get(tenant, job_id).history)
         kwargs: dict[str, Any] = {
             "TableName": self.table, "KeyConditionExpression": "pk = :pk AND begins_with(sk, :a)",
             "ExpressionAttributeValues": aws.values({":pk": f"JOB#{job_id}", ":a": "ATTEMPT#"}),
@@ -176,7 +180,7 @@ class JobStore:
             page = self._call(self.db.query, **kwargs)
             items += [Attempt.model_validate_json(aws.from_item(i)["attempt"]) for i in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
-                return items
+                return sorted(items, key=lambda a: (a.n, a.started_at))
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def page(self, tenant: str, status: Status | None, limit: int, cursor: str | None,
@@ -380,22 +384,32 @@ class JobStore:
         """Record an attempt and the job's new state, provided this worker still holds the lease; a
         terminal state brings what it owes along (`owes(record)`); returns what was owed.
 
+        The attempt goes into the job item's history, so that the attempt and the state it led to are one
+        conditional write of one item: no transaction (half the write units), and no crash can leave one
+        without the other. A terminal state that owes something adds those items in a transaction; a job
+        whose history holds HISTORY_IN_ITEM attempts already records later ones as items of their own.
+
         Returns None when the lease was lost (cancelled, or expired and taken over): the attempt is
-        then kept in the history, but the job's state is left to whoever holds it now."""
+        then kept in the history (an item of its own), but the job's state is left to whoever holds it now."""
         attempt_item = {"Put": {"TableName": self.table, "Item": aws.to_item({
             "pk": f"JOB#{record.id}", "sk": f"ATTEMPT#{attempt.n:05d}", "attempt": attempt.model_dump_json(),
             "expires_at": _epoch(attempt.started_at + TERMINAL_RETENTION * 2)})}}
+        in_item = len(record.history) < HISTORY_IN_ITEM
         while True:
             owed = owes(record)
-            put_job = {"Put": self._job_put(record, "lease_owner = :o AND #s = :running",
+            written = record.model_copy(update={"history": (*record.history, attempt)}) if in_item else record
+            put_job = {"Put": self._job_put(written, "lease_owner = :o AND #s = :running",
                                             {":o": owner, ":running": "running"})}
             try:
-                self._write_with_effects([attempt_item, put_job], owed)
+                if in_item and not owed:
+                    self.db.put_item(**put_job["Put"])
+                else:
+                    self._write_with_effects([put_job] if in_item else [attempt_item, put_job], owed)
                 return owed
             except ClientError as exc:
-                reasons = _reasons(exc)
-                if "ConditionalCheckFailed" not in reasons:
-                    raise Unavailable(f"recording attempt failed: {exc.response['Error']['Code']}") from exc
+                code = exc.response["Error"]["Code"]
+                if code != "ConditionalCheckFailedException" and "ConditionalCheckFailed" not in _reasons(exc):
+                    raise Unavailable(f"recording attempt failed: {code}") from exc
             refreshed = self._refreshed(record, lambda c: c.lease_owner == owner and c.status is Status.running)
             if refreshed is None:
                 break
