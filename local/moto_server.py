@@ -2,7 +2,7 @@
 
     python -m local.moto_server -H 127.0.0.1 -p 4566     # the arguments of `python -m moto.server`
 
-Six fixes, all about moto's speed or DynamoDB's semantics rather than about Steadfast:
+Eight fixes, all about moto's speed or DynamoDB's semantics rather than about Steadfast:
 
 - **Requests are serialised.** moto's server is threaded and its tables are plain dicts: a query or a
   transaction iterating a table while another thread inserts into it fails with "dictionary changed size
@@ -22,13 +22,20 @@ Six fixes, all about moto's speed or DynamoDB's semantics rather than about Stea
   computed as moto computes it; GetQueueAttributes still counts. A ReceiveMessage did the same for every
   message it considered (the retention check reads one attribute through get_queue_attributes): a receive of
   10 from a queue of 500 took 237 ms of CPU, now 4.3 ms (in-process); that one attribute is read directly.
+  Every receive (and every wake of a long poll, one per send) also lists the queue's visible messages by
+  reading the clock twice per message (`Message.visible`, `Message.delayed`: two datetimes built per read):
+  13.3 ms of server CPU per receive of 10 from a queue of 900 (2026-12-03, over HTTP); the clock is read once
+  per listing here, the same comparisons with it.
 - **Reads are answered as moto answered them before its generic serializer.** moto 5.2 writes every response
   through a botocore-model-driven serializer that walks each attribute of each item (py-spy: a Query of 2,500
   poller-sized items spent 30 of its 36 s there, in-process). For the data-plane reads (`READS`) the result is
   already DynamoDB's wire form apart from moto's attribute objects, so it is written with moto's own
   `dynamo_json_dump`; tests/integration/test_local_moto.py checks that both give the same answer for every
   attribute type. Every query and scan also sorts the whole table (`Table.all_items`, DynamoType comparisons
-  recomputing both values each time): it sorts by the keys' values instead, in the same order.
+  recomputing both values each time): it sorts by the keys' values instead, in the same order. A query lists
+  only what its own first filter keeps (a table query its partition, an index query the items whose index key
+  equals the condition's) before that sort, not the whole table: the sweeper's `by_due` query every 2 s sorted
+  the whole jobs table while holding the lock every other DynamoDB request waits on.
 - **Writes are parsed and measured without moto's generic machinery** (`local.moto_writes`): the write
   operations' bodies go through converters compiled once from the shape model instead of moto's per-request
   model walk, and an item's 400 KB check sums its attribute sizes once instead of once per attribute; moto's own
@@ -36,6 +43,13 @@ Six fixes, all about moto's speed or DynamoDB's semantics rather than about Stea
   both paths.
 - **A request does not list moto's package directory.** moto's server finds the service of every request by
   `os.listdir` and a `stat` per entry of its own package (181 per request, ≈ 3 ms); the list is read once.
+- **Connections are kept alive** (`KeepAliveHandler`). Werkzeug's development server answers every request
+  with `Connection: close`, so each SDK call opened a new TCP connection and the server started a new thread
+  for it (the accepting thread waits for that thread to start, a GIL hand-off behind whatever request holds
+  it), then waited up to 10 ms for more request bytes before closing. Here a request with a `Content-Length`
+  (every SDK call) is answered on the same connection, status line, headers and body in one write with
+  `TCP_NODELAY`, its body read to the end so that the next request starts where it should; anything else
+  (a chunked body, `Expect: 100-continue`) is answered by Werkzeug's own code, which closes the connection.
 
 Measured in one process (2026-12-02, moto's WSGI app called 100 times in a row): a SendMessage on a queue of
 ~100 messages took 15.3 ms before the last two fixes and 5.7 ms after.
@@ -46,20 +60,25 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import socket
 import sys
 import threading
+import traceback
 from typing import Any
 
 from moto import backends as moto_backends
 from moto.core.responses import ActionResult
-from moto.core.utils import camelcase_to_underscores, unix_time
+from moto.core.utils import camelcase_to_underscores, unix_time, unix_time_millis
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import dynamo_json_dump
 from moto.dynamodb.responses import DynamoHandler
+from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.sqs.models import Message, Queue, SQSBackend
+from werkzeug.exceptions import InternalServerError
+from werkzeug.wsgi import LimitedStream
 
 from local import moto_writes
 
@@ -110,25 +129,70 @@ READS = frozenset({"Query", "Scan", "GetItem", "BatchGetItem", "TransactGetItems
 JSON_10 = "application/x-amz-json-1.0"
 
 
+_QUERY = threading.local()  # the query running in this thread: (table, its partition or the index's conditions)
+
+
 def _all_items(table: Table) -> list[Item]:
     """`Table.all_items`, in the same order: sorted by the keys' values (str, Decimal, bytes) instead of by
     DynamoType comparisons, which recompute both values for every comparison. The same order as long as
-    every item's keys have one type, as the table's schema makes them; otherwise moto sorts."""
+    every item's keys have one type, as the table's schema makes them; otherwise moto sorts.
+
+    Inside a query (`_query`) only the items the query's own first filter keeps are listed, in the same order:
+    a table query's partition, an index query's items whose index key attributes equal the condition's."""
+    scope = getattr(_QUERY, "scope", None)
+    if scope is not None and scope[0] is not table:
+        scope = None
     items: list[Item] = []
-    for hash_set in table.items.values():
-        if table.range_key_attr:
-            items.extend(hash_set.values())
-        else:
-            items.append(hash_set)  # type: ignore[arg-type]
+    if scope is not None and isinstance(scope[1], DynamoType):
+        partition = table.items.get(scope[1])  # keyed by DynamoType: the items whose hash key equals it
+        if partition is not None:
+            items.extend(partition.values() if table.range_key_attr else [partition])  # type: ignore[list-item]
+    else:
+        for hash_set in table.items.values():
+            if table.range_key_attr:
+                items.extend(hash_set.values())
+            else:
+                items.append(hash_set)  # type: ignore[arg-type]
+        if scope is not None:
+            items = [i for i in items if _matches(i, scope[1])]
     if len({(i.hash_key.type, i.range_key.type if i.range_key else None) for i in items}) > 1:
-        return _MOTO_ALL_ITEMS(table)
+        listed, kept = _MOTO_ALL_ITEMS(table), {id(i) for i in items}
+        return listed if scope is None else [i for i in listed if id(i) in kept]
     if table.range_key_attr:
         return sorted(items, key=lambda i: (i.hash_key.cast_value, i.range_key.cast_value)
                       if i.range_key else (i.hash_key.cast_value,))
     return sorted(items, key=lambda i: i.hash_key.cast_value)
 
 
+def _matches(item: Item, conditions: list[tuple[str, DynamoType]]) -> bool:
+    """moto's own test of an index query's hash key conditions, item by item (Table.query)."""
+    for name, expected in conditions:
+        value = item.attrs.get(name)
+        if not value or value != expected:
+            return False
+    return True
+
+
+def _query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs: Any) -> Any:
+    """`Table.query`, listing only what its first filter can keep (see `_all_items`): moto lists and sorts the
+    whole table for every query, the sweeper's `by_due` query of a jobs table of a few thousand items held
+    the DynamoDB lock ~0.3 s."""
+    index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+    if index_name:
+        scope: Any = kwargs.get("hash_key_conditions") or None
+    else:
+        scope = hash_key if isinstance(hash_key, DynamoType) else None
+    if scope is None:
+        return _MOTO_QUERY(self, hash_key, *args, **kwargs)
+    _QUERY.scope = (self, scope)
+    try:
+        return _MOTO_QUERY(self, hash_key, *args, **kwargs)
+    finally:
+        _QUERY.scope = None
+
+
 _MOTO_ALL_ITEMS = Table.all_items
+_MOTO_QUERY = Table.query
 
 
 def _install_reads() -> None:
@@ -136,6 +200,7 @@ def _install_reads() -> None:
         return
     generic = DynamoHandler.serialized
     Table.all_items = _all_items  # type: ignore[method-assign,assignment]
+    Table.query = _query  # type: ignore[method-assign]
 
     def serialized(self: DynamoHandler, action_result: ActionResult) -> Any:
         result = action_result.result
@@ -169,10 +234,17 @@ def _retained(backend: SQSBackend, queue_name: str, message: Message) -> bool:
 _MOTO_RETAINED = SQSBackend.is_message_valid_based_on_retention_period
 
 
+def _listed(queue: Queue) -> list[Message]:
+    """`Queue.messages` (visible and not delayed: `Message.visible`, `Message.delayed`) at one clock reading."""
+    now = unix_time_millis()
+    return [m for m in queue._messages if now > m.visible_at and not now < m.delayed_until]
+
+
 def _install_sqs() -> None:
     all_attributes = Queue.__dict__["attributes"].fget
     original_send = SQSBackend.send_message
     SQSBackend.is_message_valid_based_on_retention_period = _retained  # type: ignore[method-assign,assignment]
+    Queue.messages = property(_listed)  # type: ignore[assignment,method-assign]
 
     def attributes(self: Queue) -> dict[str, Any]:
         return _send_attributes(self) if getattr(_SENDING, "active", False) else all_attributes(self)
@@ -191,6 +263,63 @@ def _install_sqs() -> None:
 def _install_module_list() -> None:
     modules = tuple(moto_backends.list_of_moto_modules())
     moto_backends.list_of_moto_modules = lambda: iter(modules)
+
+
+_NO_BODY = frozenset({204, 304})
+_LOG = logging.getLogger("werkzeug")
+
+
+class KeepAliveHandler(MotoRequestHandler):
+    """moto's request handler on persistent HTTP/1.1 connections (Werkzeug's closes every one)."""
+
+    def setup(self) -> None:
+        super().setup()
+        # The answer is one write, but the client's next request should not wait on an ACK either.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def run_wsgi(self) -> None:
+        length = self.headers.get("Content-Length")
+        if (self.headers.get("Transfer-Encoding") or self.headers.get("Expect")
+                or (length is not None and not length.isdigit())):
+            super().run_wsgi()  # Werkzeug's own handling; it closes the connection
+            return
+        self.environ = environ = self.make_environ()
+        body_in = LimitedStream(self.rfile, int(length or 0))  # type: ignore[arg-type]
+        environ["wsgi.input"] = body_in
+        try:
+            status, headers, body = self._call(environ)
+        except Exception:  # as Werkzeug answers an application's exception: 500, logged, connection closed
+            self.server.log("error", f"Error on request:\n{traceback.format_exc()}")
+            status, headers, body = self._call(environ, InternalServerError())
+            self.close_connection = True
+        code = int(status.split(None, 1)[0])
+        if self.command == "HEAD" or code in _NO_BODY or code < 200:
+            body = b""
+        elif not any(k.lower() == "content-length" for k, _ in headers):
+            headers.append(("Content-Length", str(len(body))))
+        body_in.exhaust()  # whatever the application left unread of this request's body
+        if self.close_connection:
+            headers.append(("Connection", "close"))
+        head = "".join([f"{self.protocol_version} {status}\r\n", *(f"{k}: {v}\r\n" for k, v in headers), "\r\n"])
+        self.wfile.write(head.encode("latin-1") + body)
+        if _LOG.isEnabledFor(logging.INFO):
+            self.log_request(code, len(body))
+
+    def _call(self, environ: dict[str, Any], app: Any = None) -> tuple[str, list[tuple[str, str]], bytes]:
+        started: list[Any] = []
+        chunks: list[bytes] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            started[:] = [status, list(headers)]
+            return chunks.append
+
+        result = (app or self.server.app)(environ, start_response)
+        try:
+            chunks.extend(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        return started[0], started[1], b"".join(chunks)
 
 
 def install() -> None:
@@ -226,9 +355,10 @@ def main(argv: list[str] | None = None) -> None:
     # errors and tracebacks are still logged. STEADFAST_MOTO_REQUEST_LOG=1 brings the request lines back.
     if os.environ.get("STEADFAST_MOTO_REQUEST_LOG") != "1":
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    from moto.server import main as moto_main
+    from moto import server as moto_server
 
-    moto_main(argv if argv is not None else sys.argv[1:])
+    setattr(moto_server, "MotoRequestHandler", KeepAliveHandler)  # noqa: B010 (the handler its run_simple gets)
+    moto_server.main(argv if argv is not None else sys.argv[1:])
 
 
 if __name__ == "__main__":

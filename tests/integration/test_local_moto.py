@@ -5,6 +5,7 @@ cost the same whatever the table holds, and concurrent requests never fail with 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -111,6 +112,15 @@ EVERY_TYPE = {"pk": {"S": "p#1"}, "sk": {"S": "2026-12-02T12:00:00Z"}, "n": {"N"
               "map": {"M": {"inner": {"M": {"deep": {"B": b"\x04"}, "s": {"S": "ü"}}}, "empty": {"M": {}}}}}
 
 
+def _pages(db: Any, **kwargs: Any) -> list[Any]:
+    pages = [db.query(**kwargs)]
+    while "LastEvaluatedKey" in pages[-1]:
+        pages.append(db.query(**kwargs, ExclusiveStartKey=pages[-1]["LastEvaluatedKey"]))
+    for page in pages:
+        page.pop("ResponseMetadata", None)
+    return pages
+
+
 def test_reads_answer_exactly_as_motos_generic_serializer_does() -> None:
     # Given the same table and items on a server with the fast reads and one with moto's generic serializer
     servers = [_server({}), _server({"STEADFAST_MOTO_GENERIC_READS": "1"})]
@@ -130,6 +140,9 @@ def test_reads_answer_exactly_as_motos_generic_serializer_does() -> None:
                 db.put_item(TableName="r", Item={**EVERY_TYPE, "sk": {"S": f"s{i}"}, "g": {"S": "G"}})
             for i in (7, 2, 9, 0, 11, 4):  # other partitions, written out of order: a scan sorts them
                 db.put_item(TableName="r", Item={"pk": {"S": f"p#{i}"}, "sk": {"S": f"s{i % 3}"}, "n": {"N": str(i)}})
+            for i in (5, 3, 8):  # in the index under other keys and under G, in other partitions
+                db.put_item(TableName="r", Item={"pk": {"S": f"p#{i}"}, "sk": {"S": f"s{i}"}, "g": {"S": f"G{i % 2}"}})
+                db.put_item(TableName="r", Item={"pk": {"S": f"q#{i}"}, "sk": {"S": "s2"}, "g": {"S": "G"}})
             key = {"pk": {"S": "p#1"}, "sk": {"S": "s1"}}
             # When each is read every way the engine reads
             answers.append([
@@ -145,6 +158,18 @@ def test_reads_answer_exactly_as_motos_generic_serializer_does() -> None:
                 db.scan(TableName="r", ProjectionExpression="pk, sk"),
                 db.batch_get_item(RequestItems={"r": {"Keys": [key, {"pk": {"S": "p#1"}, "sk": {"S": "s4"}}]}}),
                 db.transact_get_items(TransactItems=[{"Get": {"TableName": "r", "Key": key}}])["Responses"],
+                # every query the engine makes lists one partition or one index key (local.moto_server._query)
+                _pages(db, TableName="r", IndexName="by_g", KeyConditionExpression="g = :g", Limit=3,
+                        ExpressionAttributeValues={":g": {"S": "G"}}),
+                db.query(TableName="r", IndexName="by_g", KeyConditionExpression="g = :g",
+                         ExpressionAttributeValues={":g": {"S": "G1"}}),
+                db.query(TableName="r", IndexName="by_g", KeyConditionExpression="g = :g",
+                         ExpressionAttributeValues={":g": {"S": "nowhere"}}),
+                _pages(db, TableName="r", KeyConditionExpression="pk = :p AND begins_with(sk, :s)", Limit=2,
+                        ScanIndexForward=False, ExpressionAttributeValues={":p": {"S": "p#1"}, ":s": {"S": "s"}}),
+                db.query(TableName="r", KeyConditionExpression="pk = :p", FilterExpression="attribute_exists(g)",
+                         ExpressionAttributeValues={":p": {"S": "p#3"}}),
+                db.query(TableName="r", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "x"}}),
             ])
         for answer in answers:
             for a in answer:
@@ -155,7 +180,44 @@ def test_reads_answer_exactly_as_motos_generic_serializer_does() -> None:
         assert fast == generic
         assert fast[0]["b"] == {"B": b"\x00\xffraw"} and fast[0]["map"]["M"]["inner"]["M"]["deep"] == {"B": b"\x04"}
         assert fast[2]["Count"] == 2 and "LastEvaluatedKey" in fast[2]
+        by_g = [(i["sk"]["S"], i["pk"]["S"]) for page in fast[8] for i in page["Items"]]
+        assert by_g == [("s0", "p#1"), ("s1", "p#1"), ("s2", "p#1"), ("s2", "q#3"), ("s2", "q#5"), ("s2", "q#8"),
+                        ("s3", "p#1"), ("s4", "p#1")], by_g
+        assert [i["sk"]["S"] for page in fast[11] for i in page["Items"]] == ["s4", "s3", "s2", "s1", "s0"]
     finally:
         for proc, _ in servers:
             proc.terminate()
             proc.wait(10)
+
+
+def _exchange(sock: socket.socket, request: bytes) -> bytes:
+    sock.sendall(request)
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(65536)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_connections_are_kept_alive_and_a_body_left_unread_does_not_desync_them(db: Any) -> None:
+    # Given one connection to the server
+    port = int(db.meta.endpoint_url.rsplit(":", 1)[1])
+    list_tables = (b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                   b"X-Amz-Target: DynamoDB_20120810.ListTables\r\nAuthorization: AWS4-HMAC-SHA256 "
+                   b"Credential=testing/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x\r\n"
+                   b"Content-Length: 2\r\n\r\n{}")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        # When it carries a request, then one whose body the application never reads, then another
+        first = _exchange(sock, list_tables)
+        ignored = _exchange(sock, b"GET /moto-api/data.json HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                  b"Content-Length: 11\r\n\r\nnot read 11")
+        last = _exchange(sock, list_tables)
+    # Then each is answered on it, in order, and none closes it
+    for answer in (first, ignored, last):
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+        assert b"connection: close" not in answer.lower()
+    assert b'"TableNames": ["t"' in first and last.endswith(first.partition(b"\r\n\r\n")[2])
