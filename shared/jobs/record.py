@@ -332,6 +332,12 @@ def unpack(value: Any) -> str:
     return zlib.decompress(bytes(value.value if hasattr(value, "value") else value)).decode()
 
 
+def as_text(item: dict[str, Any]) -> dict[str, Any]:
+    """A raw job item (DynamoDB JSON) with its compressed values as the text they hold: what the item says,
+    for an inspection (a check that no credential is stored in plaintext must not be fooled by zlib)."""
+    return {k: {"S": unpack(v["B"])} if "B" in v else v for k, v in item.items()}
+
+
 def _dt(v: Any) -> datetime | None:
     return datetime.fromisoformat(v).astimezone(UTC) if v else None
 
