@@ -133,9 +133,11 @@ def test_reads_answer_exactly_as_motos_generic_serializer_does() -> None:
                             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
                                                   {"AttributeName": "sk", "AttributeType": "S"},
                                                   {"AttributeName": "g", "AttributeType": "S"}],
-                            GlobalSecondaryIndexes=[{"IndexName": "by_g", "Projection": {"ProjectionType": "ALL"},
+                            GlobalSecondaryIndexes=[{"IndexName": name, "Projection": {"ProjectionType": projection},
                                                      "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"},
-                                                                   {"AttributeName": "sk", "KeyType": "RANGE"}]}])
+                                                                   {"AttributeName": "sk", "KeyType": "RANGE"}]}
+                                                    for name, projection in (("by_g", "ALL"),
+                                                                             ("by_g_keys", "KEYS_ONLY"))])
             for i in range(5):
                 db.put_item(TableName="r", Item={**EVERY_TYPE, "sk": {"S": f"s{i}"}, "g": {"S": "G"}})
             for i in (7, 2, 9, 0, 11, 4):  # other partitions, written out of order: a scan sorts them
@@ -170,6 +172,11 @@ def test_reads_answer_exactly_as_motos_generic_serializer_does() -> None:
                 db.query(TableName="r", KeyConditionExpression="pk = :p", FilterExpression="attribute_exists(g)",
                          ExpressionAttributeValues={":p": {"S": "p#3"}}),
                 db.query(TableName="r", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "x"}}),
+                _pages(db, TableName="r", IndexName="by_g_keys", KeyConditionExpression="g = :g", Limit=3,
+                       ExpressionAttributeValues={":g": {"S": "G"}}),
+                db.query(TableName="r", IndexName="by_g_keys", KeyConditionExpression="g = :g AND sk > :s",
+                         FilterExpression="begins_with(pk, :q)", ProjectionExpression="pk",
+                         ExpressionAttributeValues={":g": {"S": "G"}, ":s": {"S": "s1"}, ":q": {"S": "q"}}),
             ])
         for answer in answers:
             for a in answer:
@@ -184,6 +191,9 @@ def test_reads_answer_exactly_as_motos_generic_serializer_does() -> None:
         assert by_g == [("s0", "p#1"), ("s1", "p#1"), ("s2", "p#1"), ("s2", "q#3"), ("s2", "q#5"), ("s2", "q#8"),
                         ("s3", "p#1"), ("s4", "p#1")], by_g
         assert [i["sk"]["S"] for page in fast[11] for i in page["Items"]] == ["s4", "s3", "s2", "s1", "s0"]
+        keys = [i for page in fast[14] for i in page["Items"]]
+        assert [(i["sk"]["S"], i["pk"]["S"]) for i in keys] == by_g and all(set(i) == {"pk", "sk", "g"} for i in keys)
+        assert [i["pk"]["S"] for i in fast[15]["Items"]] == ["q#3", "q#5", "q#8"]
     finally:
         for proc, _ in servers:
             proc.terminate()
