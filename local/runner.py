@@ -14,6 +14,7 @@ import uvicorn
 
 from local.apigw import build_app
 from local.sources import lane_sources, run_queue_source, run_schedule
+from shared.http_server import ProblemH11Protocol
 from shared.topology import FUNCTIONS, HttpApi, QueueSource, Schedule, StreamingUrl, function, queue
 
 
@@ -24,7 +25,8 @@ def load_handler(dotted: str) -> Callable[[dict[str, Any], Any], Any]:
 
 
 def serve(app: Any, port: int) -> None:
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1,
+                http=ProblemH11Protocol)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -85,3 +85,15 @@ class Env(BaseModel):
 @cache
 def env() -> Env:
     return Env.model_validate(dict(os.environ))
+
+
+DEFAULT_METRICS_NAMESPACE = "Steadfast"
+
+
+def metrics_namespace() -> str:
+    """The EMF namespace of a handler's metrics: POWERTOOLS_METRICS_NAMESPACE, or "Steadfast".
+
+    Powertools reads it once, when the module's `Metrics()` is built, and `log_metrics` raises
+    "Must contain a metric namespace" after the handler has done its work when it is missing and any
+    metric was added: a worker would have performed the call and then failed the invocation."""
+    return os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE

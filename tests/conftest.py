@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from aws_lambda_powertools import Metrics
 
 from local import launch
 from local.launch import start_stack, stop_stack
@@ -32,6 +33,14 @@ def _no_leaked_running_loop(request: pytest.FixtureRequest) -> None:
         return
     pytest.fail(f"an earlier test or fixture left {loop!r} marked as this thread's running event loop",
                 pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_metric_set() -> None:
+    """Powertools' `Metrics` share one metric set per process. In Lambda each handler's `log_metrics` empties it
+    at the end of the invocation; a test that drives the domain without a handler would leave its metrics to
+    the next test's flush, so every test starts with the set empty."""
+    Metrics().clear_metrics()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -18,10 +17,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.ingest.deps import ingestor
 from shared import problems
+from shared.config import metrics_namespace
 from shared.errors import BadRequest, SteadfastError
 
 logger = Logger()
-NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Steadfast")
+NAMESPACE = metrics_namespace()
 
 
 def _count(name: str) -> None:

@@ -22,11 +22,12 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.poller import deps
+from shared.config import metrics_namespace
 from shared.telemetry.poller import CycleReport, VendorReport
 from shared.telemetry.runtime import run_polls
 
 logger = Logger()
-metrics = Metrics()
+metrics = Metrics(namespace=metrics_namespace())
 # httpx logs every request URL at INFO, and Enphase's carries the API key (`?key=`): credentials are
 # never logged, so its request log stays off.
 logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -10,10 +10,11 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.scheduler.deps import scheduler, settings
+from shared.config import metrics_namespace
 from shared.schedules.scheduler import run_ticks
 
 logger = Logger()
-metrics = Metrics()
+metrics = Metrics(namespace=metrics_namespace())
 # Most ticks fire nothing, so most invocations have no metrics; Powertools would warn on each.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 

@@ -7,5 +7,5 @@ set -eu
 cd "${LAMBDA_TASK_ROOT:-$(dirname "$0")/../..}"
 export PYTHONPATH="${LAMBDA_TASK_ROOT:-.}${PYTHONPATH:+:$PYTHONPATH}"
 exec python -m uvicorn functions.stream.app:app \
-  --host 127.0.0.1 --port "${PORT:-8080}" \
+  --host 127.0.0.1 --port "${PORT:-8080}" --http shared.http_server:ProblemH11Protocol \
   --no-access-log --timeout-graceful-shutdown 2

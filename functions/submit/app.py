@@ -15,12 +15,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.submit import alerts, auth, connections, inverters, jobs, openapi, schedules, sources, tokens
 from shared import http_input, problems
+from shared.config import metrics_namespace
 from shared.errors import SteadfastError
 from shared.tenant_limits import RateLimited
 from shared.topology import API_ROUTES, INGEST_ROUTES
 
 logger = Logger()
-metrics = Metrics()
+metrics = Metrics(namespace=metrics_namespace())
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(jobs.router)
 app.include_router(inverters.router)

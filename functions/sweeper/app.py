@@ -8,9 +8,10 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.sweeper import deps
+from shared.config import metrics_namespace
 
 logger = Logger()
-metrics = Metrics()
+metrics = Metrics(namespace=metrics_namespace())
 
 
 @logger.inject_lambda_context

@@ -12,13 +12,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.worker import deps
+from shared.config import metrics_namespace
 from shared.jobs.delivery import make_client
 
 if TYPE_CHECKING:
     import httpx
 
 logger = Logger()
-metrics = Metrics()
+metrics = Metrics(namespace=metrics_namespace())
 # A batch whose every job is waiting for a retry is normal here, not an invocation error.
 processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 _client: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
