@@ -74,6 +74,12 @@ def _reasons(exc: ClientError) -> list[str]:
     return [r.get("Code", "") for r in exc.response.get("CancellationReasons", [])]
 
 
+def _condition_failed(exc: ClientError) -> bool:
+    """A conditional write's condition did not hold: a PutItem's, or one item's in a transaction."""
+    return (exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+            or "ConditionalCheckFailed" in _reasons(exc))
+
+
 class JobStore:
     def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
         self.table = table
@@ -304,7 +310,7 @@ class JobStore:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if _condition_failed(exc):
                 return None
             raise Unavailable(f"claim failed: {exc.response['Error']['Code']}") from exc
         return from_attributes(aws.from_item(out["Attributes"]))
@@ -325,7 +331,7 @@ class JobStore:
                     ":n": attempt, ":st": iso(started)}))
             return True
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if _condition_failed(exc):
                 return False
             raise Unavailable(f"renewing a lease failed: {exc.response['Error']['Code']}") from exc
 
@@ -358,7 +364,7 @@ class JobStore:
                                                 " REMOVE call_attempt, call_started_at, heartbeat_at",
                             "ExpressionAttributeValues": aws.values({":o": owner, ":n": n, ":one": 1})}}])
         except ClientError as exc:
-            if "ConditionalCheckFailed" in _reasons(exc):
+            if _condition_failed(exc):
                 return record  # noted already, or the lease moved on again
             raise Unavailable(f"recording an abandoned call failed: {exc.response['Error']['Code']}") from exc
         return record.abandoned(now)
@@ -372,7 +378,7 @@ class JobStore:
                                                  {":o": owner, ":running": "running"}))
                 return True
             except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                if not _condition_failed(exc):
                     raise Unavailable(f"deferring job failed: {exc.response['Error']['Code']}") from exc
             refreshed = self._refreshed(record, lambda c: c.lease_owner == owner and c.status is Status.running)
             if refreshed is None:
@@ -401,15 +407,11 @@ class JobStore:
             put_job = {"Put": self._job_put(written, "lease_owner = :o AND #s = :running",
                                             {":o": owner, ":running": "running"})}
             try:
-                if in_item and not owed:
-                    self.db.put_item(**put_job["Put"])
-                else:
-                    self._write_with_effects([put_job] if in_item else [attempt_item, put_job], owed)
+                self._write_with_effects([put_job] if in_item else [attempt_item, put_job], owed)
                 return owed
             except ClientError as exc:
-                code = exc.response["Error"]["Code"]
-                if code != "ConditionalCheckFailedException" and "ConditionalCheckFailed" not in _reasons(exc):
-                    raise Unavailable(f"recording attempt failed: {code}") from exc
+                if not _condition_failed(exc):
+                    raise Unavailable(f"recording attempt failed: {exc.response['Error']['Code']}") from exc
             refreshed = self._refreshed(record, lambda c: c.lease_owner == owner and c.status is Status.running)
             if refreshed is None:
                 break
@@ -451,9 +453,13 @@ class JobStore:
                         "ConditionExpression": "attribute_not_exists(pk)"}}
 
     def _write_with_effects(self, items: list[dict[str, Any]], owed: Sequence[Effect]) -> None:
-        """One transaction of `items` plus what the state owes. Owed items that exist already (this run's
-        end was recorded before) are left out, so the state is still written. ClientError propagates."""
+        """One transaction of `items` plus what the state owes; a lone Put that owes nothing is a plain
+        conditional PutItem (half the write units of a transaction). Owed items that exist already (this
+        run's end was recorded before) are left out, so the state is still written. ClientError propagates."""
         owed_items = [self._effect_item(e) for e in owed]
+        if len(items) == 1 and "Put" in items[0] and not owed_items:
+            self.db.put_item(**items[0]["Put"])
+            return
         while True:
             try:
                 self.db.transact_write_items(TransactItems=[*items, *owed_items])  # type: ignore[list-item]
@@ -497,15 +503,11 @@ class JobStore:
             owed = owes(record)
             put = self._job_put(record, f"#s IN ({', '.join(names)})", names)
             try:
-                if not owed:
-                    self.db.put_item(**put)
-                else:
-                    self._write_with_effects([{"Put": put}], owed)
+                self._write_with_effects([{"Put": put}], owed)
                 return owed
             except ClientError as exc:
-                code = exc.response["Error"]["Code"]
-                if code != "ConditionalCheckFailedException" and "ConditionalCheckFailed" not in _reasons(exc):
-                    raise Unavailable(f"{what} failed: {code}") from exc
+                if not _condition_failed(exc):
+                    raise Unavailable(f"{what} failed: {exc.response['Error']['Code']}") from exc
             refreshed = self._refreshed(record, lambda c: c.status in expected)
             if refreshed is None:
                 raise Conflict(f"cannot {what} job {record.id}: its status changed")
