@@ -106,7 +106,7 @@ class AlertStore:
             kwargs.update(FilterExpression="#s = :s", ExpressionAttributeNames={"#s": "state"})
             kwargs["ExpressionAttributeValues"] |= aws.values({":s": state.value})
         if cursor:
-            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "pk", pk)
+            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "pk", pk, sk_prefix="INC#")
         out: list[Incident] = []
         while len(out) < limit:
             page = self._call(self.db.query, Limit=limit - len(out), **kwargs)

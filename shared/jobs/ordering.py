@@ -150,7 +150,7 @@ class Sequences:
             "ExpressionAttributeValues": aws.values({":pk": pk, ":m": "SEQ#"}),
         }
         if cursor:
-            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "pk", pk)
+            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "pk", pk, sk_prefix="SEQ#")
         page = self.store._call(self.db.query, **kwargs)
         keys = [{"pk": {"S": f"JOB#{aws.from_item(i)['job_id']}"}, "sk": {"S": "JOB"}} for i in page.get("Items", [])]
         records = [r for r in self.store._items(keys) if r.tenant == tenant and (status is None or r.status is status)]

@@ -130,7 +130,7 @@ class SourceStore:
             "KeyConditionExpression": "tenant_pk = :pk",
             "ExpressionAttributeValues": aws.values({":pk": f"T#{tenant}"})}
         if cursor:
-            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "tenant_pk", f"T#{tenant}")
+            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "tenant_pk", f"T#{tenant}", "created_sk")
         page = self._call(self.db.query, **kwargs)
         last = page.get("LastEvaluatedKey")
         return [_source(aws.from_item(i)) for i in page.get("Items", [])], aws.encode_cursor(last) if last else None
@@ -205,7 +205,7 @@ class SourceStore:
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :e)",
             "ExpressionAttributeValues": aws.values({":pk": pk, ":e": "EVT#"})}
         if cursor:
-            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "pk", pk)
+            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "pk", pk, sk_prefix="EVT#")
         page = self._call(self.db.query, **kwargs)
         last = page.get("LastEvaluatedKey")
         return [_event(aws.from_item(i)) for i in page.get("Items", [])], aws.encode_cursor(last) if last else None
