@@ -13,7 +13,6 @@ from functions.submit.auth import tenant_of
 from functions.submit.deps import inverter_store, onboarding, reading_store, rollup_store
 from shared import stage_secret, stream_tokens
 from shared.config import env
-from shared.errors import BadRequest
 from shared.pages import CURSOR_MAX, LIMIT_MAX, PageQuery
 from shared.telemetry import history
 from shared.telemetry.models import Inverter, InverterCreate, InverterPage, ReadingList, StreamToken
@@ -48,8 +47,7 @@ def get_readings(
     since: Annotated[datetime | None, Query(description="RFC 3339; oldest first from then on")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ReadingList:
-    if since is not None and since.tzinfo is None:
-        raise BadRequest("since needs a time zone (RFC 3339, e.g. 2026-11-22T10:00:00Z)")
+    history.require_zone("since", since)
     inverter = inverter_store().get(tenant_of(router), inverter_id)
     return ReadingList(items=reading_store().history(inverter.id, since, limit))
 

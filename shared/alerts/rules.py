@@ -10,6 +10,7 @@ from shared import netguard
 from shared.alerts.models import MAX_RULES_PER_TENANT, AlertRule, AlertRuleCreate, Condition
 from shared.alerts.store import AlertStore
 from shared.errors import NotFound, Unprocessable
+from shared.problems import field_errors
 from shared.telemetry.inverter_store import InverterStore
 from shared.telemetry.models import utcnow
 
@@ -19,7 +20,8 @@ def new_rule_id() -> str:
 
 
 def _field(name: str, message: str) -> Unprocessable:
-    return Unprocessable(message, errors=[{"loc": ["body", name], "msg": message, "type": "value_error"}])
+    # A body field's problem, in the shape every other one has (`{pointer, detail, type}`).
+    return Unprocessable(message, errors=field_errors([{"loc": ("body", name), "msg": message, "type": "value_error"}]))
 
 
 def create_rule(store: AlertStore, inverters: InverterStore, tenant: str, spec: AlertRuleCreate, *,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from shared.errors import Unprocessable
+from shared.problems import field_errors
 from shared.telemetry.inverter_store import InverterStore
 from shared.telemetry.models import InverterRecord, utcnow
 from shared.telemetry.rollup_store import RollupStore
@@ -19,14 +20,21 @@ DEFAULT_WINDOW: dict[Step, timedelta] = {Step.five_minutes: timedelta(hours=24),
 
 
 def _field(name: str, message: str) -> Unprocessable:
-    return Unprocessable(message, errors=[{"loc": ["query", name], "msg": message, "type": "value_error"}])
+    # A query parameter's problem, in the shape every other one has (`{parameter, in, detail, type}`).
+    return Unprocessable(message, errors=field_errors([{"loc": ("query", name), "msg": message,
+                                                        "type": "value_error"}]))
+
+
+def require_zone(name: str, value: datetime | None) -> None:
+    """422 for a time query parameter without a zone (`since`, `from`, `to`): RFC 3339 times carry one."""
+    if value is not None and value.tzinfo is None:
+        raise _field(name, f"{name} needs a time zone (RFC 3339, e.g. 2026-11-22T10:00:00Z)")
 
 
 def window(step: Step, start: datetime | None, end: datetime | None, now: datetime | None = None) -> tuple[int, int]:
     """[first bucket start, end) in epoch seconds; 422 for a window that is not one."""
-    for name, value in (("from", start), ("to", end)):
-        if value is not None and value.tzinfo is None:
-            raise _field(name, f"{name} needs a time zone (RFC 3339, e.g. 2026-11-22T10:00:00Z)")
+    require_zone("from", start)
+    require_zone("to", end)
     end = end or now or utcnow()
     start = start or end - DEFAULT_WINDOW[step]
     if start >= end:
