@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from local import cli_schedules, cli_sources, cli_workflows
-from local.cli_common import ApiError, connect
+from local.cli_common import ApiError, connect, job_spec
 
 if TYPE_CHECKING:
     from local.client import Client
@@ -147,20 +147,7 @@ def _invoke_log(name: str, verbose: bool) -> TextIO | None:
 
 
 def cmd_jobs_submit(args: argparse.Namespace) -> int:
-    headers = {}
-    for h in args.header or []:
-        name, sep, value = h.partition(":")
-        if not sep:
-            raise SystemExit(f"steadfast: --header takes K:V, got {h!r}")
-        headers[name.strip()] = value.strip()
-    request: dict[str, Any] = {"url": args.url, "method": args.method.upper(), "headers": headers}
-    if args.data is not None:
-        request["body"] = Path(args.data[1:]).read_text() if args.data.startswith("@") else args.data
-    spec: dict[str, Any] = {"request": request}
-    if args.max_attempts:
-        spec["retry"] = {"max_attempts": args.max_attempts}
-    if args.delay:
-        spec["delay_s"] = args.delay
+    spec = job_spec(args)
     if args.depends_on:
         spec["depends_on"] = args.depends_on
     if args.ordering_key:

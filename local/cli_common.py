@@ -3,6 +3,8 @@ command pays for httpx and pydantic (≈1 s together on this machine) only when 
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,3 +31,25 @@ def connect() -> Client:
     from local.client import Client
 
     return Client()
+
+
+def job_spec(args: argparse.Namespace) -> dict[str, Any]:
+    """The job options that `jobs submit` and `schedules create` share, as a job spec. An option given is
+    sent as given, also 0 (`--max-attempts 0` is the API's to refuse, not the CLI's to drop for the default)."""
+    headers = {}
+    for h in args.header or []:
+        name, sep, value = h.partition(":")
+        if not sep:
+            raise SystemExit(f"steadfast: --header takes K:V, got {h!r}")
+        headers[name.strip()] = value.strip()
+    request: dict[str, Any] = {"url": args.url, "method": args.method.upper(), "headers": headers}
+    if args.data is not None:
+        request["body"] = Path(args.data[1:]).read_text() if args.data.startswith("@") else args.data
+    if getattr(args, "timeout", None) is not None:
+        request["timeout_s"] = args.timeout
+    spec: dict[str, Any] = {"request": request}
+    if args.max_attempts is not None:
+        spec["retry"] = {"max_attempts": args.max_attempts}
+    if args.delay is not None:
+        spec["delay_s"] = args.delay
+    return spec

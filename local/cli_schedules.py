@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from local.cli_common import connect
+from local.cli_common import connect, job_spec
 
 
 def _line(s: dict[str, Any]) -> str:
@@ -17,29 +16,8 @@ def _line(s: dict[str, Any]) -> str:
     return f"{s['id']}  {s['cron']!r} {s['timezone']}  {state}  → {s['job']['request']['url']}{name}"
 
 
-def _job(args: argparse.Namespace) -> dict[str, Any]:
-    """The job options of `jobs submit`, as a job spec."""
-    headers = {}
-    for h in args.header or []:
-        name, sep, value = h.partition(":")
-        if not sep:
-            raise SystemExit(f"steadfast: --header takes K:V, got {h!r}")
-        headers[name.strip()] = value.strip()
-    request: dict[str, Any] = {"url": args.url, "method": args.method.upper(), "headers": headers}
-    if args.data is not None:
-        request["body"] = Path(args.data[1:]).read_text() if args.data.startswith("@") else args.data
-    if args.timeout is not None:
-        request["timeout_s"] = args.timeout
-    spec: dict[str, Any] = {"request": request}
-    if args.max_attempts:
-        spec["retry"] = {"max_attempts": args.max_attempts}
-    if args.delay:
-        spec["delay_s"] = args.delay
-    return spec
-
-
 def cmd_create(args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {"cron": args.cron, "timezone": args.tz, "job": _job(args), "overlap": args.overlap}
+    body: dict[str, Any] = {"cron": args.cron, "timezone": args.tz, "job": job_spec(args), "overlap": args.overlap}
     if args.name:
         body["name"] = args.name
     if args.paused:
