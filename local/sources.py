@@ -113,6 +113,27 @@ def run_queue_source(fn: Function, handler: Handler, lanes: list[LaneSource],
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])])
 
 
+def invoke_once(fn: Function, handler: Handler, lanes: list[LaneSource]) -> Any | None:
+    """One invocation as the event-source mapping makes it (`steadfast invoke worker`): the first lane holding
+    messages, highest priority first, gives a batch; what did not fail is deleted. None: nothing was waiting."""
+    assert isinstance(fn.trigger, QueueSource)
+    sqs = boto3.client("sqs")
+    for lane in sorted(lanes, key=lambda lane: -lane.weight):
+        messages = sqs.receive_message(QueueUrl=lane.url, MaxNumberOfMessages=fn.trigger.batch_size,
+                                       WaitTimeSeconds=0, AttributeNames=["All"]).get("Messages", [])
+        if not messages:
+            continue
+        arn = sqs.get_queue_attributes(QueueUrl=lane.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        result = handler(sqs_event(messages, arn), LocalContext(fn.name, fn.timeout_s, fn.memory_mb))
+        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            sqs.delete_message_batch(QueueUrl=lane.url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])])
+        return result
+    return None
+
+
 def lane_sources(q: Queue, env: Mapping[str, str]) -> list[LaneSource]:
     """The lanes of queue `q` with their URLs from `env` (a queue without lanes is its one lane)."""
     if not q.lanes:

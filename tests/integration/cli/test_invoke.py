@@ -49,3 +49,41 @@ def test_invoke_with_an_event_file_that_is_missing_or_not_json_says_so_in_one_li
         out = steadfast(stack, "invoke", "worker", "--event", path)
         assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
         assert out.stderr.startswith("steadfast: ") and says in out.stderr, out.stderr
+
+
+def test_invoke_worker_without_an_event_runs_it_once(stack: StackState) -> None:
+    # The worker's synthetic event was `{"Records": []}`, which Powertools' batch processor refuses
+    # (UnexpectedBatchTypeError): `steadfast invoke worker` always failed.
+    out = steadfast(stack, "invoke", "worker")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"batchItemFailures": []}
+    assert "Traceback" not in out.stderr and "failed" not in out.stderr, out.stderr
+
+
+def test_invoke_once_takes_one_batch_and_deletes_what_did_not_fail(stack: StackState,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from local.sources import LaneSource, invoke_once
+    from shared.topology import function
+
+    for name, value in stack.function_env.items():
+        monkeypatch.setenv(name, value)
+    sqs = stack.aws_client("sqs")
+    url = sqs.create_queue(QueueName=f"invoke-once-{os.urandom(4).hex()}")["QueueUrl"]
+    lanes = [LaneSource("normal", url, 2)]
+    seen: list[list[str]] = []
+
+    def handler(event: dict[str, object], _context: object) -> dict[str, object]:
+        records = event["Records"]
+        assert isinstance(records, list)
+        seen.append([r["body"] for r in records])
+        return {"batchItemFailures": [{"itemIdentifier": records[0]["messageId"]}]}
+
+    assert invoke_once(function("worker"), handler, lanes) is None  # nothing waits: nothing is invoked
+    for n in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
+    assert invoke_once(function("worker"), handler, lanes) is not None
+    assert len(seen) == 1 and sorted(seen[0]) == ["m0", "m1", "m2"]
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    # the failed one is back in the queue (in flight until its visibility ends), the two others deleted
+    assert int(counts["ApproximateNumberOfMessages"]) + int(counts["ApproximateNumberOfMessagesNotVisible"]) == 1
+    sqs.delete_queue(QueueUrl=url)
