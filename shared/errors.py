@@ -23,11 +23,14 @@ class SteadfastError(Exception):
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal error"
     slug: ClassVar[str] = "internal"
+    # Response headers the status itself calls for (a 401's challenge, RFC 9110 §15.5.2).
+    response_headers: ClassVar[dict[str, str]] = {}
 
     def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        self.headers: dict[str, str] = dict(self.response_headers)
 
 
 class BadRequest(SteadfastError):
@@ -36,6 +39,7 @@ class BadRequest(SteadfastError):
 
 class Unauthorized(SteadfastError):
     status, title, slug = 401, "Unauthorized", "unauthorized"
+    response_headers = {"WWW-Authenticate": "Bearer"}
 
 
 class Forbidden(SteadfastError):

@@ -339,9 +339,7 @@ async def dashboard(request: Request) -> Response:
 # -- errors as RFC 9457 problems -------------------------------------------------------------------
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SteadfastError)
-    headers = response_headers(request)
-    if isinstance(exc, Unauthorized):
-        headers["WWW-Authenticate"] = "Bearer"
+    headers = response_headers(request) | exc.headers
     return JSONResponse(problems.from_error(exc, instance=request.url.path), status_code=exc.status,
                         media_type=problems.PROBLEM_CONTENT_TYPE, headers=headers)
 

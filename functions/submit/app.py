@@ -60,8 +60,7 @@ def domain_error(err: SteadfastError) -> Response[str]:
         logger.exception("request failed", extra={"problem": err.slug})
     if isinstance(err, RateLimited):
         metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
-        return _problem(problems.from_error(err, instance=app.current_event.path), err.headers)
-    return _problem(problems.from_error(err, instance=app.current_event.path))
+    return _problem(problems.from_error(err, instance=app.current_event.path), err.headers)
 
 
 @app.exception_handler(RequestValidationError)
@@ -133,7 +132,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         except SteadfastError as err:
             if err.status >= 500:
                 logger.exception("authentication failed", extra={"problem": err.slug})
-            return _early_problem(problems.from_error(err, instance=path), getattr(err, "headers", None))
+            return _early_problem(problems.from_error(err, instance=path), err.headers)
     if not ingest and (refused := http_input.body_problem(headers, event.get("body"),
                                                           bool(event.get("isBase64Encoded")))):
         status, title, detail = refused

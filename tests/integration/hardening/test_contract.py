@@ -47,6 +47,7 @@ def test_the_api_key_is_checked_before_the_body(stack: StackState, method: str, 
     assert r.status_code == 401, r.text
     assert r.headers["content-type"] == PROBLEM
     assert r.json()["status"] == 401 and "errors" not in r.json()
+    assert r.headers["www-authenticate"] == "Bearer"  # RFC 9110 §15.5.2: a 401 carries its challenge
 
 
 def test_public_routes_take_no_key(stack: StackState) -> None:
