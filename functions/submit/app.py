@@ -133,8 +133,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             if err.status >= 500:
                 logger.exception("authentication failed", extra={"problem": err.slug})
             return _early_problem(problems.from_error(err, instance=path), err.headers)
-    if not ingest and (refused := http_input.body_problem(headers, event.get("body"),
-                                                          bool(event.get("isBase64Encoded")))):
+    # The route before the body too: an unknown route is a 404 and a wrong method a 405 whatever the body
+    # holds; the resolver answers both (its not_found handler reads no body).
+    routed = method in API_ROUTES.methods_at(path)
+    if routed and not ingest and (refused := http_input.body_problem(headers, event.get("body"),
+                                                                     bool(event.get("isBase64Encoded")))):
         status, title, detail = refused
         body = problems.problem(status, title, detail, slug=title.lower().replace(" ", "-"), instance=path)
         return _early_problem(body, {"Accept-Post": "application/json"} if status == 415 else None)

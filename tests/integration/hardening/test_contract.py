@@ -57,6 +57,23 @@ def test_public_routes_take_no_key(stack: StackState) -> None:
     assert httpx.get(f"{stack.api_url}/v1/no-such-route").status_code == 404
 
 
+@pytest.mark.parametrize(("method", "path", "content_type", "status"), [
+    ("POST", "/v1/no-such-route", "application/json", 404),
+    ("POST", "/v1/no-such-route", "text/plain", 404),
+    ("POST", "/v1/ingest", "application/json", 404),
+    ("PUT", "/v1/jobs", "application/json", 405),
+    ("DELETE", "/v1/health", "text/plain", 405),
+    ("PATCH", "/v1/jobs/job_x", "application/json", 405),
+])
+def test_the_route_is_checked_before_the_body(api: httpx.Client, method: str, path: str, content_type: str,
+                                              status: int) -> None:
+    # A body that is not JSON, or not of a JSON type, was answered 400/415 before the route was looked up
+    r = api.request(method, path, content=b"plain text", headers={"content-type": content_type})
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == PROBLEM and r.json()["status"] == status
+    assert status != 405 or r.headers["allow"], r.headers
+
+
 MILLIS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
