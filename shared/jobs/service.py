@@ -140,11 +140,7 @@ class JobService:
             return JobRecord.submitted(job_id, tenant, spec, now), []
         links = Links(self.store)
         parents = links.parents(tenant, spec.depends_on)
-        unknown = [p for p in spec.depends_on if p not in parents]
-        if unknown:
-            raise Unprocessable(f"depends_on names jobs that do not exist: {', '.join(unknown)}",
-                                errors=[{"pointer": f"/depends_on/{spec.depends_on.index(u)}",
-                                         "detail": f"no job {u}"} for u in unknown])
+        _refuse_unknown(spec.depends_on, parents, "")
         failed = [p for p in parents.values() if p.terminal and p.status is not Status.completed]
         live = [p for p in spec.depends_on if not parents[p].terminal]
         if failed and spec.on_dependency_failure is OnDependencyFailure.cancel:
@@ -153,6 +149,13 @@ class JobService:
                 now, f"dependency {first.id} ended {first.status.value}"), []
         record = JobRecord.submitted(job_id, tenant, spec, now, waiting_on=frozenset(live))
         return record, links.registration(tenant, job_id, live, idempotent=idempotent, others=others)
+
+    def check_parents(self, tenant: str, depends_on: Sequence[str], pointer: str = "") -> None:
+        """422 for ids in `depends_on` that are none of this tenant's jobs, as `submit` refuses them (a
+        schedule checks its job's parents so when it is written, not first at a fire); `pointer` is where the
+        job spec sits in the request body."""
+        if depends_on:
+            _refuse_unknown(depends_on, Links(self.store).parents(tenant, depends_on), pointer)
 
     def cancel(self, tenant: str, job_id: str) -> JobRecord:
         record = self.store.get(tenant, job_id)
@@ -209,3 +212,11 @@ class JobService:
             # The jobs are restarted (the store is the truth); only their stale DLQ messages stay behind.
             logger.warning("DLQ messages of redriven jobs not deleted", extra={"tenant": tenant, "count": len(job_ids)})
             return 0
+
+
+def _refuse_unknown(depends_on: Sequence[str], parents: Mapping[str, Any], pointer: str) -> None:
+    unknown = [p for p in depends_on if p not in parents]
+    if unknown:
+        raise Unprocessable(f"depends_on names jobs that do not exist: {', '.join(unknown)}",
+                            errors=[{"pointer": f"{pointer}/depends_on/{depends_on.index(u)}",
+                                     "detail": f"no job {u}"} for u in unknown])

@@ -50,19 +50,20 @@ class ScheduleService:
     # None where only pause and resume are offered (the dashboard, in the stream app).
     jobs: JobService | None
 
-    def _check_job(self, spec: JobSpec) -> None:
+    def _check_job(self, tenant: str, spec: JobSpec) -> None:
         """Refuse a job spec that `POST /v1/jobs` would refuse (the model checked the fields already)."""
         if self.jobs is None:
             raise Unprocessable("this endpoint cannot change a schedule's job")
         if not self.jobs.allow_private_targets:
             check_targets(spec)
+        self.jobs.check_parents(tenant, spec.depends_on, "/job")
 
     def set_paused(self, tenant: str, schedule_id: str, paused: bool) -> ScheduleRecord:
         return self.patch(tenant, schedule_id, SchedulePatch(paused=paused))
 
     def create(self, tenant: str, spec: ScheduleSpec, now: datetime | None = None) -> ScheduleRecord:
         now = now or utcnow()
-        self._check_job(spec.job)
+        self._check_job(tenant, spec.job)
         record = ScheduleRecord(id=new_schedule_id(), tenant=tenant, name=spec.name, cron=" ".join(spec.cron.split()),
                                 timezone=spec.timezone, job=spec.job, overlap=spec.overlap, paused=spec.paused,
                                 created_at=now, updated_at=now).rescheduled(now)
@@ -87,7 +88,7 @@ class ScheduleService:
                 raise Unprocessable(str(exc), errors=[{"pointer": "/cron" if "cron" in fields else "/timezone",
                                                       "detail": str(exc)}]) from exc
             if "job" in fields:
-                self._check_job(edited.job)
+                self._check_job(tenant, edited.job)
             if {"cron", "timezone"} & fields.keys() or edited.paused != current.paused:
                 edited = edited.rescheduled(now)
             try:

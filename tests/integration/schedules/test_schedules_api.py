@@ -85,6 +85,25 @@ def test_a_bad_cron_zone_or_job_spec_is_a_422_problem(stack: StackState, tenant_
     assert tenant_api.patch("/v1/schedules/sch_missing", json={"cron": "61 * * * *"}).status_code in (404, 422)
 
 
+def test_a_job_spec_with_parents_that_do_not_exist_is_refused_when_written(
+        stack: StackState, tenant_api: httpx.Client, api: httpx.Client) -> None:
+    # A parent that is none of this tenant's jobs (an unknown id, another tenant's job) is a 422 naming it, as
+    # POST /v1/jobs answers; it was accepted, and then every fire was refused by the job service, in the log only.
+    theirs = api.post("/v1/jobs", json={"request": {"url": f"{stack.demo_target_url}/status/200"}}).json()["id"]
+    for parent in ("job_nope", theirs):
+        spec = {**job(stack), "depends_on": [parent]}
+        r = tenant_api.post("/v1/schedules", json={"cron": "0 0 1 1 *", "job": spec})
+        assert r.status_code == 422, r.text
+        assert [e["pointer"] for e in r.json()["errors"]] == ["/job/depends_on/0"] and parent in r.json()["detail"]
+    s = tenant_api.post("/v1/schedules", json={"cron": "0 0 1 1 *", "job": job(stack)}).json()
+    r = tenant_api.patch(f"/v1/schedules/{s['id']}", json={"job": {**job(stack), "depends_on": ["job_nope"]}})
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/job/depends_on/0", r.text
+    # a parent of its own is taken
+    mine = tenant_api.post("/v1/jobs", json=job(stack)).json()["id"]
+    r = tenant_api.patch(f"/v1/schedules/{s['id']}", json={"job": {**job(stack), "depends_on": [mine]}})
+    assert r.status_code == 200 and r.json()["job"]["depends_on"] == [mine], r.text
+
+
 def test_another_tenants_schedule_is_a_404(stack: StackState, tenant_api: httpx.Client, api: httpx.Client) -> None:
     s = tenant_api.post("/v1/schedules", json={"cron": "0 0 1 1 *", "job": job(stack)}).json()
     for method, path in (("GET", ""), ("PATCH", ""), ("DELETE", ""), ("POST", "/trigger")):
