@@ -12,8 +12,9 @@ from functions.submit.auth import tenant_of
 from functions.submit.deps import batch, job_store, jobs, sequences, workflows
 from shared.jobs import reads
 from shared.jobs.batch import BatchRequest, BatchResult
-from shared.jobs.models import AttemptList, Job, JobPage, JobSpec, RedriveRequest, RedriveResult, Status
+from shared.jobs.models import Job, JobSpec, Status
 from shared.jobs.reads import JobListQuery, Workflow
+from shared.jobs.views import AttemptList, JobPage, RedriveRequest, RedriveResult
 from shared.jobs.workflows import WorkflowSpec
 from shared.pages import CURSOR_MAX, LIMIT_MAX
 

@@ -345,23 +345,5 @@ class Job(BaseModel):
     priority: Priority = Priority.normal
 
 
-class JobPage(BaseModel):
-    items: list[Job]
-    next_cursor: str | None
-
-
-class AttemptList(BaseModel):
-    items: list[Attempt]
-
-
-class RedriveRequest(Strict):
-    window_s: int = Field(default=60, ge=0, le=MAX_DELAY_S)
-    limit: int = Field(default=1000, ge=1, le=10_000)
-
-
-class RedriveResult(BaseModel):
-    redriven: int
-
-
 def utcnow() -> datetime:
     return datetime.now(UTC)

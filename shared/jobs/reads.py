@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field
 
 from shared.errors import BadRequest
 from shared.jobs.links import Links
-from shared.jobs.models import Attempt, AttemptList, Job, JobPage, Status
+from shared.jobs.models import Attempt, Job, Status
 from shared.jobs.record import GROUPS, JobRecord
+from shared.jobs.views import AttemptList, JobPage
 from shared.pages import PageQuery
 from shared.timestamps import Timestamp
 
