@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -26,14 +27,15 @@ from shared.jobs.events import JobEvents, NoEvents
 from shared.jobs.models import JobSpec, utcnow
 from shared.jobs.queue import MAX_DELAY_SECONDS, JobQueue, Send
 from shared.jobs.record import JobRecord
-from shared.jobs.service import JobService
-from shared.jobs.store import JobStore
 from shared.schedules import cron
 from shared.schedules.fires import Fire
 from shared.schedules.models import Overlap
 from shared.schedules.record import ScheduleRecord, fire_job_id, rfc3339
 from shared.schedules.service import fired_spec, job_spec_to_run
 from shared.schedules.store import ScheduleStore
+
+if TYPE_CHECKING:
+    from shared.jobs.service import JobService
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -62,10 +64,17 @@ class Scheduler:
     # Accepts the fires whose job spec relates to other jobs (None: one on the scheduler's own store and queue).
     jobs: JobService | None = None
 
-    def __post_init__(self) -> None:
-        self.job_service = self.jobs or JobService(
-            JobStore(self.store.jobs_table, self.store.db), self.queue, self.events,
-            allow_private_targets=True)  # targets were checked when the schedule was saved
+    @property
+    def job_service(self) -> JobService:
+        """The job service, built at the first fire that needs it: a tick whose fires relate to no other job
+        (most) does not import it, nor its continuations, links and target checks."""
+        if self.jobs is None:
+            from shared.jobs.service import JobService
+            from shared.jobs.store import JobStore
+
+            self.jobs = JobService(JobStore(self.store.jobs_table, self.store.db), self.queue, self.events,
+                                   allow_private_targets=True)  # targets were checked when the schedule was saved
+        return self.jobs
 
     def tick(self, now: datetime | None = None) -> TickResult:
         now = now or self.clock()

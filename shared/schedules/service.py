@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
@@ -11,12 +12,16 @@ from shared.envelope import SealedValueInvalid
 from shared.errors import Conflict, Unprocessable
 from shared.jobs.credentials import opened_schedule_spec
 from shared.jobs.models import JobSpec, utcnow
-from shared.jobs.service import JobService, check_targets
-from shared.jobs.store import Created
 from shared.schedules import cron
 from shared.schedules.models import SchedulePatch, ScheduleSpec
 from shared.schedules.record import ScheduleRecord, new_schedule_id, rfc3339
 from shared.schedules.store import ScheduleStore
+
+if TYPE_CHECKING:
+    # The scheduler's fires import this module; only those related to other jobs need the job service
+    # (shared.schedules.scheduler), so a tick that fires none does not import it.
+    from shared.jobs.service import JobService
+    from shared.jobs.store import Created
 
 logger = Logger(child=True)
 EDIT_TRIES = 5
@@ -55,6 +60,8 @@ class ScheduleService:
         if self.jobs is None:
             raise Unprocessable("this endpoint cannot change a schedule's job")
         if not self.jobs.allow_private_targets:
+            from shared.jobs.service import check_targets
+
             check_targets(spec)
         self.jobs.check_parents(tenant, spec.depends_on, "/job")
 

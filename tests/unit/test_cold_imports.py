@@ -25,7 +25,8 @@ NOT_AT_IMPORT = {
     "submit": ("redis", "httpx", "httpcore", "shared.telemetry.adapters"),
     "ingest": ("redis", "httpx", "httpcore"),
     "sweeper": ("redis", "httpx", "httpcore"),
-    "scheduler": ("redis", "httpx", "httpcore"),
+    # The job service (continuations, links, target checks) only at a fire related to other jobs.
+    "scheduler": ("redis", "httpx", "httpcore", "shared.jobs.service"),
     # Redis when the worker is first built, httpx with the first batch's client.
     "worker": ("redis", "httpx", "httpcore"),
     # Redis with the first cycle's clients.
