@@ -16,8 +16,8 @@ from shared.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable
 from shared.jobs.models import utcnow
 from shared.jobs.queue import JobQueue
 from shared.jobs.record import JobRecord
+from shared.sources.destinations import MAX_EVENT_BYTES, IngestResult
 from shared.sources.fanout import forwarded_headers, job_spec, plan
-from shared.sources.models import MAX_EVENT_BYTES, IngestResult
 from shared.sources.records import EventRecord, SourceRecord, new_event_id
 from shared.sources.store import SourceStore
 from shared.sources.verify import SignatureRejected, body_hash, verify

@@ -1,4 +1,5 @@
-"""Pydantic models of the sources API (SPEC §3 "Inbound webhooks"): what a caller sends and reads back."""
+"""Pydantic models of the sources API (SPEC §3 "Inbound webhooks"): what a caller sends and reads back. What the
+ingest path needs of them (a destination, the ingest answer) is `shared.sources.destinations`, re-exported here."""
 
 from __future__ import annotations
 
@@ -6,21 +7,17 @@ import re
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from shared.jobs.models import RetrySpec, Strict, Url, check_url
+from shared.jobs.models import Strict
+from shared.sources.destinations import MAX_EVENT_BYTES as MAX_EVENT_BYTES  # re-exported for the API's callers
+from shared.sources.destinations import Destination as Destination
+from shared.sources.destinations import IngestResult as IngestResult
 from shared.sources.verify import Scheme, standard_webhooks_key
 from shared.timestamps import Timestamp
 
-MAX_EVENT_BYTES = 256 * 1024
 MAX_DESTINATIONS = 10
-_EVENT_TYPE = re.compile(r"^[A-Za-z0-9_.:/*-]{1,128}$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
-
-
-def default_retry() -> RetrySpec:
-    """A provider's event is worth retrying for longer than a job's default: ~1 day at a 1 h cap."""
-    return RetrySpec(max_attempts=30, base_delay_s=1, max_delay_s=3600)
 
 
 class VerifySpec(Strict):
@@ -52,31 +49,6 @@ class VerifyView(BaseModel):
     scheme: Scheme
     tolerance_s: int
     header: str | None = None
-
-
-class Destination(Strict):
-    url: Url
-    event_types: list[Annotated[str, Field(pattern=_EVENT_TYPE.pattern)]] = Field(default_factory=list,
-                                                                                  max_length=50)
-    retry: RetrySpec = Field(default_factory=default_retry)
-
-    _url = field_validator("url")(check_url)
-
-    @field_validator("event_types")
-    @classmethod
-    def _wildcards(cls, v: list[str]) -> list[str]:
-        for pattern in v:
-            if "*" in pattern[:-1]:
-                raise ValueError(f"{pattern!r}: '*' is allowed only at the end (a suffix wildcard)")
-        return v
-
-    def accepts(self, event_type: str | None) -> bool:
-        """No filter: every event. Otherwise an exact type, or a prefix ending in `*`."""
-        if not self.event_types:
-            return True
-        if event_type is None:
-            return False
-        return any(event_type.startswith(p[:-1]) if p.endswith("*") else event_type == p for p in self.event_types)
 
 
 Name = Annotated[str, Field(min_length=1, max_length=128)]
@@ -137,11 +109,6 @@ class EventDetail(EventSummary):
 class EventPage(BaseModel):
     items: list[EventSummary]
     next_cursor: str | None = None
-
-
-class IngestResult(BaseModel):
-    event_id: str
-    duplicate: bool
 
 
 class ReplayedEvent(BaseModel):

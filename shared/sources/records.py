@@ -7,13 +7,18 @@ import hashlib
 import secrets
 import time
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from shared.jobs.models import RetrySpec
 from shared.redaction import redact_headers
-from shared.sources.models import Destination, EventDetail, EventSummary, Source, VerifyView
+from shared.sources.destinations import Destination
 from shared.sources.verify import Scheme
+
+if TYPE_CHECKING:
+    # The API's views of a source and its events: built by the API's reads only (shared.sources.models).
+    from shared.sources.models import EventDetail, EventSummary, Source
 
 
 def new_source_id() -> str:
@@ -56,6 +61,8 @@ class SourceRecord(BaseModel):
     updated_at: datetime
 
     def public(self, api_url: str) -> Source:
+        from shared.sources.models import Source, VerifyView
+
         return Source(id=self.id, name=self.name, ingest_url=f"{api_url.rstrip('/')}/v1/ingest/{self.id}",
                       verify=VerifyView(scheme=self.scheme, tolerance_s=self.tolerance_s, header=self.header),
                       destinations=self.destinations, dedup_window_s=self.dedup_window_s,
@@ -85,12 +92,16 @@ class EventRecord(BaseModel):
     job_ids: list[str]
 
     def summary(self) -> EventSummary:
+        from shared.sources.models import EventSummary
+
         return EventSummary(id=self.id, source_id=self.source_id, received_at=self.received_at,
                             provider_event_id=self.provider_event_id, event_type=self.event_type,
                             duplicates=self.duplicates, job_ids=self.job_ids, content_type=self.content_type,
                             size=len(self.body))
 
     def detail(self) -> EventDetail:
+        from shared.sources.models import EventDetail
+
         # The provider's signature is a credential of the event: anyone who reads it could replay the body.
         return EventDetail(**self.summary().model_dump(), headers=redact_headers(self.headers),
                            body=self.body.decode("utf-8", errors="replace"))

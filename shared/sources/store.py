@@ -25,7 +25,7 @@ from shared import aws
 from shared.errors import NotFound, Unavailable
 from shared.jobs.models import iso
 from shared.jobs.record import JobRecord, to_attributes
-from shared.sources.models import Destination
+from shared.sources.destinations import Destination
 from shared.sources.records import EventRecord, SourceRecord, event_id_floor
 from shared.sources.verify import Scheme
 

@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 NOT_AT_IMPORT = {
     # No Redis in AWS (no VPC); httpx only once a URL field is checked; adapters only for onboarding.
     "submit": ("redis", "httpx", "httpcore", "shared.telemetry.adapters"),
-    "ingest": ("redis", "httpx", "httpcore"),
+    # The sources API's bodies (shared.sources.models) only in the API.
+    "ingest": ("redis", "httpx", "httpcore", "shared.sources.models"),
     "sweeper": ("redis", "httpx", "httpcore"),
     # The job service (continuations, links, target checks) only at a fire related to other jobs.
     "scheduler": ("redis", "httpx", "httpcore", "shared.jobs.service"),
