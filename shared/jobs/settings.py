@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 from functools import cache
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.jobs.breaker import BreakerPolicy, RetryBudgetPolicy
+if TYPE_CHECKING:
+    # Built by the worker's protection only: the sweeper reads its priority aging here and never a policy.
+    from shared.jobs.breaker import BreakerPolicy, RetryBudgetPolicy
 
 
 class JobsEnv(BaseModel):
@@ -31,10 +34,14 @@ class JobsEnv(BaseModel):
     priority_aging_s: float = Field(300, alias="STEADFAST_PRIORITY_AGING_S", gt=0, le=7 * 86_400)
 
     def breaker(self) -> BreakerPolicy:
+        from shared.jobs.breaker import BreakerPolicy
+
         return BreakerPolicy(window_s=self.breaker_window_s, min_calls=self.breaker_min_calls,
                              failure_rate=self.breaker_failure_rate, cooldown_s=self.breaker_cooldown_s)
 
     def budget(self) -> RetryBudgetPolicy:
+        from shared.jobs.breaker import RetryBudgetPolicy
+
         return RetryBudgetPolicy(capacity=self.retry_budget, retry_cost=self.retry_cost,
                                  timeout_cost=self.retry_timeout_cost, refill_per_s=self.retry_budget_refill_per_s)
 

@@ -25,7 +25,8 @@ NOT_AT_IMPORT = {
     "submit": ("redis", "httpx", "httpcore", "shared.telemetry.adapters"),
     # The sources API's bodies (shared.sources.models) only in the API.
     "ingest": ("redis", "httpx", "httpcore", "shared.sources.models"),
-    "sweeper": ("redis", "httpx", "httpcore"),
+    # The circuit breaker's policies are the worker's (the sweeper reads only its priority aging).
+    "sweeper": ("redis", "httpx", "httpcore", "shared.jobs.breaker"),
     # The job service (continuations, links, target checks) only at a fire related to other jobs.
     "scheduler": ("redis", "httpx", "httpcore", "shared.jobs.service"),
     # Redis when the worker is first built, httpx with the first batch's client.
