@@ -71,6 +71,7 @@ def child_env(fn: Function, asset: Path) -> dict[str, str]:
         if q.name in fn.queues:
             env[q.env_var] = f"https://sqs.us-east-1.amazonaws.com/000000000000/steadfast-{q.name}"
             env[q.dlq_env_var] = f"https://sqs.us-east-1.amazonaws.com/000000000000/steadfast-{q.name}-dlq"
+            env[q.max_receive_env_var] = str(q.max_receive_count)
     if fn.needs_redis:
         env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
     if fn.needs_secrets:

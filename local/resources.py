@@ -71,6 +71,7 @@ def create_resources(visibility_s: int | None = None) -> dict[str, str]:
                                                  Attributes=attributes)["QueueUrl"]
         out[q.env_var] = url
         out[q.dlq_env_var] = dlq_url
+        out[q.max_receive_env_var] = str(q.max_receive_count)
     return out
 
 

@@ -29,6 +29,10 @@ class Env(BaseModel):
     # The jobs queue's priority lanes (shared.topology.JOBS_QUEUE.lanes); unset, a lane is the jobs queue.
     jobs_high_queue_url: str = Field("", alias="JOBS_HIGH_QUEUE_URL")
     jobs_low_queue_url: str = Field("", alias="JOBS_LOW_QUEUE_URL")
+    # The jobs queue's receives before SQS moves a message to its DLQ (shared.topology.JOBS_QUEUE, set by the
+    # CDK app and the local cloud from it): read here so that the worker's cold start need not import the
+    # topology for one number.
+    jobs_max_receive_count: int = Field(5, alias="JOBS_MAX_RECEIVE_COUNT", ge=1, le=1000)
     redis_url: str | None = Field(None, alias="REDIS_URL")
     # Every Redis key and channel of this stack starts with it (see shared.channels); unset, it is
     # derived from the stage. The local stack sets `local:<api port>:`.

@@ -67,6 +67,12 @@ class Queue:
     retention_s: int = 14 * 24 * 3600
     lanes: tuple[Lane, ...] = ()
 
+    @property
+    def max_receive_env_var(self) -> str:
+        """Where a consumer of the queue reads `max_receive_count` (the worker acts on the last receive before
+        the dead-letter queue), set from this declaration by the CDK app and the local cloud alike."""
+        return f"{self.name.upper()}_MAX_RECEIVE_COUNT"
+
     def lane_name(self, lane: Lane) -> str:
         """The lane's queue name: the queue's own for its own lane, else `<name>-<priority>`."""
         return self.name if lane.env_var == self.env_var else f"{self.name}-{lane.priority}"

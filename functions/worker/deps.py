@@ -18,7 +18,6 @@ from shared.jobs.queue import jobs_queue
 from shared.jobs.settings import JobsEnv, jobs_env
 from shared.jobs.store import JobStore
 from shared.tenants import TenantStore
-from shared.topology import JOBS_QUEUE
 
 if TYPE_CHECKING:
     import redis
@@ -53,7 +52,7 @@ def worker() -> Worker:
     store, queue = JobStore(e.jobs_table), jobs_queue(e)
     return Worker(store, queue, TenantStore(e.tenants_table),
                   job_events(redis_conn(), e.redis_keys()), lease=timedelta(seconds=e.lease_s),
-                  max_receive_count=JOBS_QUEUE.max_receive_count, faults=Faults(e.fault_points),
+                  max_receive_count=e.jobs_max_receive_count, faults=Faults(e.fault_points),
                   protection=protection(), hooks=(Heartbeat(store, queue),))
 
 

@@ -193,6 +193,7 @@ class Functions(Construct):
             spec, pair = queue(name), self._deps.queues[name]
             env[spec.env_var] = pair.queue.queue_url
             env[spec.dlq_env_var] = pair.dlq.queue_url
+            env[spec.max_receive_env_var] = str(spec.max_receive_count)
             for lane in spec.extra_lanes:
                 env[lane.env_var] = pair.lanes[lane.priority].queue_url
         if fn.needs_redis:

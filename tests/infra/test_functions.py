@@ -67,6 +67,7 @@ def test_environment_follows_the_topology(synth: Synthesized, fn: Function) -> N
         pair = synth.stack.messaging.queues[name]
         assert env[queue(name).env_var] == {"Ref": synth.logical_id(pair.queue)}
         assert env[queue(name).dlq_env_var] == {"Ref": synth.logical_id(pair.dlq)}
+        assert env[queue(name).max_receive_env_var] == str(queue(name).max_receive_count)
     undeclared_tables = {t.env_var for t in map(table, {"jobs", "tenants", "inverters", "readings"})} - {
         table(name).env_var for name in fn.tables
     }

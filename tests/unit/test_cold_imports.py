@@ -30,7 +30,7 @@ NOT_AT_IMPORT = {
     # The job service (continuations, links, target checks) only at a fire related to other jobs.
     "scheduler": ("redis", "httpx", "httpcore", "shared.jobs.service"),
     # Redis when the worker is first built, httpx with the first batch's client.
-    "worker": ("redis", "httpx", "httpcore"),
+    "worker": ("redis", "httpx", "httpcore", "shared.topology"),
     # Redis with the first cycle's clients.
     "poller": ("redis",),
 }
