@@ -72,6 +72,14 @@ class SourcePatch(Strict):
     destinations: list[Destination] | None = Field(default=None, min_length=1, max_length=MAX_DESTINATIONS)
     dedup_window_s: DedupWindow | None = None
 
+    @field_validator("name", "verify", "destinations", "dedup_window_s", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        # As a schedule's PATCH: null was taken as "leave it" and answered 200 with nothing changed.
+        if v is None:
+            raise ValueError("may not be null; leave the field out to keep it")
+        return v
+
 
 class Source(BaseModel):
     id: str

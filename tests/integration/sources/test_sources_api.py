@@ -37,6 +37,11 @@ def test_create_read_update_delete_without_ever_showing_the_secret(api: httpx.Cl
     assert patched.json()["name"] == "renamed"
     assert patched.json()["destinations"][0]["url"] == "https://b.example.com/x"
     assert patched.json()["verify"]["scheme"] == "stripe"
+    # null is not "leave it" (that is leaving the field out), as in a schedule's PATCH: it was a silent 200
+    for field in ("name", "verify", "destinations", "dedup_window_s"):
+        refused = api.patch(f"/v1/sources/{source['id']}", json={field: None})
+        assert refused.status_code == 422, (field, refused.text)
+        assert [e["pointer"] for e in refused.json()["errors"]] == [f"/{field}"]
 
     assert api.delete(f"/v1/sources/{source['id']}").status_code == 204
     assert api.get(f"/v1/sources/{source['id']}").status_code == 404
