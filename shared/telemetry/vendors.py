@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from importlib import import_module
+from typing import TYPE_CHECKING, cast
 
-from shared.telemetry.adapters import enphase, growatt, sandbox, solaredge
+# The sandbox's adapter is built at every cycle (its shared token always resolves); the others are imported
+# at a vendor's first use (Vendor), so that a stage with none of their connections never imports them.
+from shared.telemetry.adapters import sandbox
 from shared.telemetry.adapters.base import Adapter
 from shared.telemetry.connections import Device
 from shared.telemetry.credentials import Credentials
@@ -26,16 +29,27 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Vendor:
+    """A vendor's discovery and adapter factory, found in its module `shared.telemetry.adapters.<module>`,
+    which is imported when either is first asked for."""
+
     brand: Brand
-    discover: Discover
-    adapter: MakeAdapter
+    module: str
+    factory: str
+
+    @property
+    def discover(self) -> Discover:
+        return cast("Discover", import_module(f"shared.telemetry.adapters.{self.module}").discover)
+
+    @property
+    def adapter(self) -> MakeAdapter:
+        return cast("MakeAdapter", getattr(import_module(f"shared.telemetry.adapters.{self.module}"), self.factory))
 
 
 VENDORS: dict[Brand, Vendor] = {
-    Brand.sandbox: Vendor(Brand.sandbox, sandbox.discover, sandbox.sandbox_adapter),
-    Brand.growatt: Vendor(Brand.growatt, growatt.discover, growatt.growatt_adapter),
-    Brand.enphase: Vendor(Brand.enphase, enphase.discover, enphase.enphase_adapter),
-    Brand.solaredge: Vendor(Brand.solaredge, solaredge.discover, solaredge.solaredge_adapter),
+    Brand.sandbox: Vendor(Brand.sandbox, "sandbox", "sandbox_adapter"),
+    Brand.growatt: Vendor(Brand.growatt, "growatt", "growatt_adapter"),
+    Brand.enphase: Vendor(Brand.enphase, "enphase", "enphase_adapter"),
+    Brand.solaredge: Vendor(Brand.solaredge, "solaredge", "solaredge_adapter"),
 }
 
 

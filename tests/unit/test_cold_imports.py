@@ -31,8 +31,10 @@ NOT_AT_IMPORT = {
     "scheduler": ("redis", "httpx", "httpcore", "shared.jobs.service"),
     # Redis when the worker is first built, httpx with the first batch's client.
     "worker": ("redis", "httpx", "httpcore", "shared.topology"),
-    # Redis with the first cycle's clients.
-    "poller": ("redis",),
+    # Redis with the first cycle's clients; a vendor's adapter at its first connection (the sandbox's at every
+    # cycle: its shared token always resolves).
+    "poller": ("redis", "shared.telemetry.adapters.growatt", "shared.telemetry.adapters.enphase",
+               "shared.telemetry.adapters.solaredge"),
 }
 _CHILD = "import importlib, sys; importlib.import_module(sys.argv[1]); print(' '.join(sorted(sys.modules)))"
 
