@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from shared.jobs.models import Strict
 from shared.sources.destinations import MAX_EVENT_BYTES as MAX_EVENT_BYTES  # re-exported for the API's callers
