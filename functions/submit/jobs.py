@@ -24,7 +24,7 @@ router = APIGatewayHttpRouter()
 @router.post("/v1/jobs", responses={202: {"description": "Accepted"}, 200: {"description": "Idempotent replay"}})
 def submit_job(
     spec: Annotated[JobSpec, Body()],
-    idempotency_key: Annotated[str | None, Header(alias="idempotency-key", max_length=255)] = None,
+    idempotency_key: Annotated[str | None, Header(alias="idempotency-key", min_length=1, max_length=255)] = None,
 ) -> Response[Job]:
     tenant = tenant_of(router)
     created = jobs().submit(tenant, spec, idempotency_key)

@@ -92,6 +92,15 @@ def test_idempotent_replay_and_mismatch(api: httpx.Client, stack: StackState) ->
     assert other.json()["type"].endswith("idempotency-mismatch")
 
 
+@pytest.mark.parametrize("key", ["", "k" * 256])
+def test_an_idempotency_key_outside_1_to_255_characters_is_a_422_naming_the_header(api: httpx.Client,
+                                                                                   key: str) -> None:
+    # Too long was a 422 naming the header, empty a 400 without `errors` (checked later, by the service)
+    r = api.post("/v1/jobs", json={"request": {"url": "https://example.com/"}}, headers={"idempotency-key": key})
+    assert r.status_code == 422, r.text
+    assert [(e["parameter"], e["in"]) for e in r.json()["errors"]] == [("idempotency-key", "header")]
+
+
 def test_tenants_never_see_each_others_jobs(api: httpx.Client, stack: StackState) -> None:
     job = submit(api, f"{stack.demo_target_url}/slow?ms=10")
     other = {"authorization": f"Bearer {_cli(stack, 'keys', 'create', '--tenant', 'acme')}"}
