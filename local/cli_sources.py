@@ -47,12 +47,23 @@ def cmd_sources_create(args: argparse.Namespace) -> int:
 
 
 def cmd_sources_list(args: argparse.Namespace) -> int:
-    page = connect().request("GET", "/v1/sources", params={"limit": args.limit})
+    page = connect().request("GET", "/v1/sources", params=_page(args))
     for source in page["items"]:
         print(_source_line(source))
     if not page["items"]:
         print("no sources yet (steadfast sources create NAME --verify SCHEME --secret S --to URL)")
+    _more(page)
     return 0
+
+
+def _page(args: argparse.Namespace) -> dict[str, Any]:
+    return {"limit": args.limit, **({"cursor": args.cursor} if args.cursor else {})}
+
+
+def _more(page: dict[str, Any]) -> None:
+    # As `jobs list` and `schedules list`: a longer list was cut at --limit without saying so.
+    if page.get("next_cursor"):
+        print(f"(more: --cursor {page['next_cursor']})")
 
 
 def cmd_sources_get(args: argparse.Namespace) -> int:
@@ -67,11 +78,12 @@ def cmd_sources_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_events_list(args: argparse.Namespace) -> int:
-    page = connect().request("GET", f"/v1/sources/{args.source_id}/events", params={"limit": args.limit})
+    page = connect().request("GET", f"/v1/sources/{args.source_id}/events", params=_page(args))
     for event in page["items"]:
         print(_event_line(event))
     if not page["items"]:
         print("no events yet")
+    _more(page)
     return 0
 
 
@@ -110,6 +122,7 @@ def add_parsers(sub: Any) -> None:
     c.set_defaults(fn=cmd_sources_create)
     ls = sources.add_parser("list")
     ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--cursor", help="the next page, as the previous one printed it")
     ls.set_defaults(fn=cmd_sources_list)
     for name, fn in (("get", cmd_sources_get), ("delete", cmd_sources_delete)):
         one = sources.add_parser(name)
@@ -121,6 +134,7 @@ def add_parsers(sub: Any) -> None:
     el = events.add_parser("list")
     el.add_argument("source_id")
     el.add_argument("--limit", type=int, default=50)
+    el.add_argument("--cursor", help="the next page, as the previous one printed it")
     el.set_defaults(fn=cmd_events_list)
     for name, fn in (("get", cmd_events_get), ("replay", cmd_events_replay)):
         one = events.add_parser(name)

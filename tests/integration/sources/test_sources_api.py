@@ -106,3 +106,24 @@ def test_cli_creates_and_lists_sources_with_the_secret_from_stdin(stack: StackSt
     assert cli(stack, "events", "list", source_id).stdout.strip() == "no events yet"
     bad = cli(stack, "sources", "create", "x", "--verify", "hmac-sha256", "--secret", "s", "--to", "https://a.b")
     assert bad.returncode == 1 and "422" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_cli_lists_of_sources_and_events_page_on_with_the_cursor_they_print(stack: StackState) -> None:
+    # They were cut at --limit without a word, and took no --cursor
+    ids = [cli(stack, "sources", "create", f"p{n}", "--verify", "none", "--to", "https://app.example.com/h",
+               "-q").stdout.strip() for n in range(2)]
+    for n in range(3):
+        assert httpx.post(f"{stack.api_url}/v1/ingest/{ids[0]}", content=f'{{"n": {n}}}').status_code == 200
+    for args, want in ((["sources", "list"], 2), (["events", "list", ids[0]], 3)):
+        seen, cursor = [], None
+        for _ in range(want):
+            out = cli(stack, *args, "--limit", "1", *(["--cursor", cursor] if cursor else []))
+            assert out.returncode == 0, out.stderr
+            lines = out.stdout.strip().splitlines()
+            seen.append(lines[0].split()[0])
+            more = [line for line in lines if line.startswith("(more: --cursor ")]
+            cursor = more[0].removeprefix("(more: --cursor ").removesuffix(")") if more else None
+            assert cursor, out.stdout
+        assert len(set(seen)) == want, seen
+        if args[0] == "sources":
+            assert set(ids) == set(seen)  # the newest first: the two just created
