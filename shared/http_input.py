@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 # Far above any valid request (a batch of 100 jobs nests a handful of levels), far below the recursion limit.
@@ -67,3 +67,11 @@ def body_problem(headers: Mapping[str, str], body: str | None, is_base64: bool) 
     if not _depth_within(parsed, MAX_DEPTH):
         return 400, "Bad request", f"the request body is nested more than {MAX_DEPTH} levels deep"
     return None
+
+
+def unknown_query_parameters(given: Iterable[str], declared: Iterable[str]) -> list[dict[str, Any]]:
+    """Pydantic-shaped errors (`extra_forbidden`, as an unknown body field gets) for each query parameter a
+    route does not take: `?statuss=dead` would otherwise list every job as if no filter had been asked for."""
+    known = set(declared)
+    return [{"type": "extra_forbidden", "loc": ("query", name), "msg": "Extra inputs are not permitted"}
+            for name in sorted(set(given) - known)]

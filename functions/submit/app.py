@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -30,6 +31,19 @@ app.include_router(sources.router)
 app.include_router(tokens.router)
 app.include_router(alerts.router)
 app.include_router(connections.router)
+
+
+def refuse_unknown_query(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """A query parameter the route does not take is a 422, as an unknown body field is."""
+    route = resolver.context.get("_route")
+    declared = [p.alias for p in route.dependant.query_params] if route is not None else []
+    given = (resolver.current_event.query_string_parameters or {}).keys()
+    if errors := http_input.unknown_query_parameters(given, declared):
+        raise RequestValidationError(errors)
+    return next_middleware(resolver)
+
+
+app.use(middlewares=[refuse_unknown_query])
 
 
 def _problem(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:

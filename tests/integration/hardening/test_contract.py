@@ -162,3 +162,23 @@ def test_query_problems_name_the_parameter(api: httpx.Client, path: str, params:
     assert r.status_code == 422, r.text
     assert [(e["parameter"], e["in"]) for e in r.json()["errors"]] == [(parameter, "query")], r.json()
     assert all(set(e) == {"parameter", "in", "detail", "type"} for e in r.json()["errors"]), r.json()
+
+
+@pytest.mark.parametrize(("path", "params", "unknown"), [
+    ("/v1/jobs", {"statuss": "dead"}, ["statuss"]),  # a typo must not list every job as if unfiltered
+    ("/v1/jobs", {"status": "dead", "api_key": "sk_x", "b": "1"}, ["api_key", "b"]),
+    ("/v1/schedules", {"limit": "5", "cursorr": "x"}, ["cursorr"]),
+    ("/v1/jobs/job_0000/attempts", {"page": "2"}, ["page"]),
+])
+def test_a_query_parameter_the_route_does_not_take_is_a_422(api: httpx.Client, path: str, params: dict[str, str],
+                                                            unknown: list[str]) -> None:
+    r = api.get(path, params=params)
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+    errors = r.json()["errors"]
+    assert [(e["parameter"], e["in"], e["type"]) for e in errors] == [(n, "query", "extra_forbidden")
+                                                                       for n in unknown], errors
+
+
+def test_the_parameters_a_route_takes_still_pass(api: httpx.Client) -> None:
+    assert api.get("/v1/jobs", params={"status": "dead", "limit": "5"}).status_code == 200
+    assert api.get("/v1/inverters", params={"limit": "5"}).status_code == 200
