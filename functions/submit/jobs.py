@@ -12,7 +12,7 @@ from functions.submit.auth import tenant_of
 from functions.submit.deps import batch, job_store, jobs, sequences, workflows
 from shared.jobs import reads
 from shared.jobs.batch import BatchRequest, BatchResult
-from shared.jobs.models import Job, JobSpec, Status
+from shared.jobs.models import ORDERING_KEY_PATTERN, Job, JobSpec, Status
 from shared.jobs.reads import JobListQuery, Workflow
 from shared.jobs.views import AttemptList, JobPage, RedriveRequest, RedriveResult
 from shared.jobs.workflows import WorkflowSpec
@@ -49,7 +49,7 @@ def list_jobs(
     workflow_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     schedule_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     source_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
-    ordering_key: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    ordering_key: Annotated[str | None, Query(min_length=1, max_length=128, pattern=ORDERING_KEY_PATTERN)] = None,
 ) -> JobPage:
     query = JobListQuery(status=status, limit=limit, cursor=cursor, workflow_id=workflow_id,
                          schedule_id=schedule_id, source_id=source_id, ordering_key=ordering_key)

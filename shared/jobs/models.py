@@ -217,7 +217,9 @@ class FlowControl(Strict):
         return self
 
 
-OrderingKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/-]+$")]
+# What an ordering key may hold; a list filter by a key is held to it too (a key it could never match is a 422).
+ORDERING_KEY_PATTERN = r"^[A-Za-z0-9._:@/-]+$"
+OrderingKey = Annotated[str, Field(min_length=1, max_length=128, pattern=ORDERING_KEY_PATTERN)]
 
 
 class JobSpec(Strict):

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from shared.errors import BadRequest
 from shared.jobs.links import Links
-from shared.jobs.models import Attempt, Job, Status
+from shared.jobs.models import ORDERING_KEY_PATTERN, Attempt, Job, Status
 from shared.jobs.record import GROUPS, JobRecord
 from shared.jobs.views import AttemptList, JobPage
 from shared.pages import PageQuery
@@ -27,7 +27,7 @@ class JobListQuery(PageQuery):
     workflow_id: str | None = Field(None, min_length=1, max_length=256)
     schedule_id: str | None = Field(None, min_length=1, max_length=256)
     source_id: str | None = Field(None, min_length=1, max_length=256)
-    ordering_key: str | None = Field(None, min_length=1, max_length=128)
+    ordering_key: str | None = Field(None, min_length=1, max_length=128, pattern=ORDERING_KEY_PATTERN)
 
     def group(self) -> tuple[str, str] | None:
         groups = [(name, value) for name in GROUPS if (value := getattr(self, name)) is not None]

@@ -153,6 +153,9 @@ def test_field_problems_point_into_the_body(api: httpx.Client, path: str, body: 
     ("series", {"from": "2026-12-02T00:00:00"}, "from"),
     ("series", {"from": "2026-12-02T00:00:00Z", "to": "2026-12-01T00:00:00Z"}, "from"),
     ("readings", {"since": "2026-12-02T00:00:00"}, "since"),
+    # a key no job can have (spaces, non-ASCII) is refused, not answered with an empty list
+    ("/v1/jobs", {"ordering_key": "a key"}, "ordering_key"),
+    ("/v1/jobs", {"ordering_key": "clé"}, "ordering_key"),
 ])
 def test_query_problems_name_the_parameter(api: httpx.Client, path: str, params: dict[str, str],
                                            parameter: str) -> None:
