@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from bench.package import CACHE
+from shared.config import DEFAULT_METRICS_NAMESPACE
 from shared.topology import FUNCTIONS, QUEUES, TABLES, Function
 
 # Samples of each import per function. At 5 the ratios moved by ±0.3 between runs on this shared
@@ -60,7 +61,7 @@ def child_env(fn: Function, asset: Path) -> dict[str, str]:
         "LANG": "C.UTF-8", "LAMBDA_TASK_ROOT": str(asset), "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_LAMBDA_FUNCTION_NAME": f"steadfast-{fn.name}", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_mb),
-        "POWERTOOLS_SERVICE_NAME": f"steadfast-{fn.name}", "POWERTOOLS_METRICS_NAMESPACE": "Steadfast",
+        "POWERTOOLS_SERVICE_NAME": f"steadfast-{fn.name}", "POWERTOOLS_METRICS_NAMESPACE": DEFAULT_METRICS_NAMESPACE,
         "LOG_LEVEL": "INFO", "STEADFAST_STAGE": "bench", "STEADFAST_ALLOW_PRIVATE_TARGETS": "false",
         "PYTHONDONTWRITEBYTECODE": "1",
     }

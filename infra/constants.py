@@ -11,6 +11,8 @@ from pathlib import Path
 
 from aws_cdk import aws_logs as logs
 
+from shared.config import DEFAULT_METRICS_NAMESPACE
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 APP_NAME = "Steadfast"
@@ -71,7 +73,7 @@ def env_url(function_name: str) -> str:
     return f"STEADFAST_{function_name.upper()}_URL"
 
 
-METRICS_NAMESPACE = "Steadfast"
+METRICS_NAMESPACE = DEFAULT_METRICS_NAMESPACE
 
 # Keys of the per-stage JSON secret (see README.md, "Deploy to AWS with CDK"). The functions read
 # them at run time: shared.stage_secret (this key) and shared.telemetry.credentials (vendor keys).

@@ -27,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from local.resources import create_resources, local_aws_env
 from local.stack import Ports, StackState, home
 from shared import redis_client
+from shared.config import DEFAULT_METRICS_NAMESPACE
 from shared.topology import FUNCTIONS, HttpApi, StreamingUrl
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -166,7 +167,7 @@ class LocalCloud:
             "STEADFAST_LOCAL_DATA_KEY": os.environ.get("STEADFAST_LOCAL_DATA_KEY", secrets.token_hex(32)),
             "STEADFAST_SANDBOX_URL": sandbox_url, "STEADFAST_API_URL": api_url,
             "STEADFAST_CORS_ORIGINS": f"{stream_url},http://localhost:{self.ports.stream}",
-            "POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_NAMESPACE": "Steadfast",
+            "POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_NAMESPACE": DEFAULT_METRICS_NAMESPACE,
             "POWERTOOLS_SERVICE_NAME": "steadfast", "PYTHONUNBUFFERED": "1",
         }
         os.environ.update(fn_env)
