@@ -15,16 +15,15 @@ from __future__ import annotations
 import json
 
 import h11
+from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE  # uvicorn's default takes it from here too
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from shared import problems
 
-DEFAULT_HEAD_LIMIT = 16 * 1024  # h11's DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
-
 
 class ProblemH11Protocol(H11Protocol):
     def send_400_response(self, msg: str) -> None:
-        limit = self.config.h11_max_incomplete_event_size or DEFAULT_HEAD_LIMIT
+        limit = self.config.h11_max_incomplete_event_size or DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
         buffered, _ = self.conn.trailing_data
         if len(buffered) > limit:
             body = problems.problem(431, "Request Header Fields Too Large",
