@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,11 +106,16 @@ def run_queue_source(fn: Function, handler: Handler, lanes: list[LaneSource],
             with ready:
                 chosen.batch = []
                 ready.notify_all()
-        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
-        done = [m for m in messages if m["MessageId"] not in failed]
-        for start in range(0, len(done), 10):
-            sqs.delete_message_batch(QueueUrl=chosen_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])])
+        delete_succeeded(sqs, chosen_url, messages, result)
+
+
+def delete_succeeded(sqs: Any, url: str, messages: Sequence[Mapping[str, Any]], result: Any) -> None:
+    """Delete the messages of a batch that its invocation did not report in `batchItemFailures`."""
+    failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+    done = [m for m in messages if m["MessageId"] not in failed]
+    for start in range(0, len(done), 10):
+        sqs.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])])
 
 
 def invoke_once(fn: Function, handler: Handler, lanes: list[LaneSource]) -> Any | None:
@@ -125,11 +130,7 @@ def invoke_once(fn: Function, handler: Handler, lanes: list[LaneSource]) -> Any 
             continue
         arn = sqs.get_queue_attributes(QueueUrl=lane.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         result = handler(sqs_event(messages, arn), LocalContext(fn.name, fn.timeout_s, fn.memory_mb))
-        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
-        done = [m for m in messages if m["MessageId"] not in failed]
-        for start in range(0, len(done), 10):
-            sqs.delete_message_batch(QueueUrl=lane.url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])])
+        delete_succeeded(sqs, lane.url, messages, result)
         return result
     return None
 
