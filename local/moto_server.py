@@ -89,7 +89,7 @@ from moto.sqs.models import Message, Queue, SQSBackend
 from werkzeug.exceptions import InternalServerError
 from werkzeug.wsgi import LimitedStream
 
-from local import moto_writes
+from local import moto_expressions, moto_writes
 
 _LOCK = threading.RLock()
 GENERIC_ENV = "STEADFAST_MOTO_GENERIC_READS"  # "1": moto's own serializer for reads too (the tests compare)
@@ -393,6 +393,7 @@ def install() -> None:
     _install_module_list()
     if os.environ.get(moto_writes.GENERIC_ENV) != "1":
         moto_writes.install()
+        moto_expressions.install()
         if os.environ.get(GENERIC_ENV) != "1":  # each of the tests' generic servers keeps moto's own
             setattr(dynamodb_responses, "dynamo_to_dict", _to_dict)  # noqa: B010 (DynamoResult's module global)
     original_call = DynamoHandler.call_action

@@ -103,6 +103,22 @@ def _writes(url: str) -> list[Any]:
                                ReturnValuesOnConditionCheckFailure="ALL_OLD"),  # fails
         lambda: db.update_item(TableName="t", Key=KEY, UpdateExpression="SET n = n + :n",
                                ExpressionAttributeValues={":n": {"N": "0.5"}}, ReturnValues="UPDATED_OLD"),
+        # the same expressions again (local.moto_expressions keeps their parse), with other values and names
+        *[lambda v=v: db.update_item(TableName="t", Key=KEY, UpdateExpression="SET n = n + :n",
+                                     ConditionExpression="n > :n", ExpressionAttributeValues={":n": {"N": v}},
+                                     ReturnValues="UPDATED_NEW")
+          for v in ("1", "100", "2")],  # the second fails its condition
+        *[lambda n=n: db.update_item(TableName="t", Key=KEY, UpdateExpression="SET #a = :v",
+                                     ConditionExpression="attribute_not_exists(#a) OR #a = :v",
+                                     ExpressionAttributeNames={"#a": n}, ExpressionAttributeValues={":v": {"S": n}},
+                                     ReturnValues="ALL_NEW") for n in ("label", "fresh", "label")],
+        # and expressions that do not parse or name what the request does not define, each twice
+        *[lambda e=e: db.update_item(TableName="t", Key=KEY, UpdateExpression=e,
+                                     ExpressionAttributeValues={":b": VALUES[":b"]})
+          for e in ("SET = :b", "SET b = :b,", "SET b = :nothing", "SET b = :b") * 2],
+        *[lambda c=c: db.update_item(TableName="t", Key=KEY, UpdateExpression="SET b = :b", ConditionExpression=c,
+                                     ExpressionAttributeValues={":b": VALUES[":b"]})
+          for c in ("b >> :b", "#undefined = :b", "b = :b AND", "size(b) > :n") * 2],  # moto answers these 500
         lambda: db.update_item(TableName="t", Key=key2, AttributeUpdates={"a": {"Value": {"B": b"a"}, "Action": "PUT"}},
                                Expected={"pk": {"Exists": False}}),  # fails: the item exists
         lambda: db.delete_item(TableName="t", Key=KEY, ConditionExpression="b = :b",
@@ -143,9 +159,10 @@ def test_writes_store_and_answer_exactly_as_motos_generic_parser_does(servers: l
     stored = {item["sk"]["S"]: item for item in table_t}
     assert stored["tx"]["b"] == {"B": b"\x00\xffraw"}
     assert stored["b0"]["map"]["M"]["inner"]["M"]["deep"] == {"B": b"\x04"}
-    assert stored["s"]["bs"] == {"BS": [b"\x01", b"\x02", b"\x08"]} and stored["s"]["n"] == {"N": "13.5"}
+    assert stored["s"]["bs"] == {"BS": [b"\x01", b"\x02", b"\x08"]} and stored["s"]["n"] == {"N": "16.5"}
     assert table_u[0]["v"] == {"B": b"\x09"} and len(by_g) == sum(1 for i in table_t if "g" in i) > 20
     codes = [o["error"]["Code"] for o in fast if isinstance(o, dict) and "error" in o]
-    assert codes.count("ConditionalCheckFailedException") == 4 and "TransactionCanceledException" in codes
+    assert codes.count("ConditionalCheckFailedException") == 5 and "TransactionCanceledException" in codes
+    assert codes.count("ValidationException") == 10  # among them the expressions that do not parse, twice
     assert fast[5] == {} and fast[6]["error"]["Message"] == "Item size has exceeded the maximum allowed size"
 
