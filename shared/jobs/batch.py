@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, ValidationError, model_serializer
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, ValidationError, WithJsonSchema, model_serializer
 
 from shared import problems
 from shared.errors import SteadfastError, Unavailable
@@ -36,8 +36,11 @@ class BatchItemSpec(JobSpec):
 
 
 class BatchRequest(Strict):
-    # Items are validated one by one below, so that one bad item is its own 422 and not the request's.
-    jobs: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+    # Items are validated one by one below, so that one bad item (even one that is not an object: a number, null)
+    # is its own 422 and not the request's.
+    jobs: list[Annotated[Any, WithJsonSchema({"type": "object", "description": "a job spec, and optionally its "
+                                                                            "idempotency_key"})]] = Field(
+        min_length=1, max_length=MAX_BATCH)
 
 
 class BatchItem(BaseModel):

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from shared.envelope import PREFIX
 from shared.redaction import SECRET_HEADER
@@ -34,7 +34,24 @@ _FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    """The base of every request body (jobs, batches, workflows, schedules, redrive, sources): unknown fields are
+    refused, and JSON types are taken as they are (pydantic's strict mode). Lax mode read "yes", "true" and 1 as
+    true, "10" as a number and true as 1; a JSON API's caller expects a 422 for each (an integer where a float
+    goes still passes). Enums and times come as JSON strings (strict mode would take only an enum member or a
+    datetime object, which a JSON body never holds), so their fields say `strict=False`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False)
+
+
+def _rfc3339_string(value: object) -> object:
+    """A time of a request body is an RFC 3339 string (or a datetime, from a service's own dump): lax mode would
+    read a number as a Unix time."""
+    if isinstance(value, (int, float)):
+        raise ValueError("expected an RFC 3339 time string, e.g. 2026-12-05T08:00:00Z")
+    return value
+
+
+Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339_string), Field(strict=False)]
 
 
 class Method(StrEnum):
@@ -144,7 +161,7 @@ def check_headers(headers: dict[str, str], stored: bool = False) -> dict[str, st
 
 class RequestSpec(Strict):
     url: Url
-    method: Method = Method.POST
+    method: Method = Field(default=Method.POST, strict=False)
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
     timeout_s: float = Field(default=10, gt=0, le=MAX_TIMEOUT_S)
@@ -171,7 +188,7 @@ class RetrySpec(Strict):
     max_attempts: int = Field(default=5, ge=1, le=50)
     base_delay_s: float = Field(default=1, ge=0, le=3600)
     max_delay_s: float = Field(default=3600, ge=0, le=7 * 24 * 3600)
-    jitter: Jitter = Jitter.full
+    jitter: Jitter = Field(default=Jitter.full, strict=False)
     retry_on: list[RetryOn] = Field(default_factory=lambda: list(DEFAULT_RETRY_ON), max_length=50)
 
     @field_validator("retry_on")
@@ -228,7 +245,7 @@ class JobSpec(Strict):
     request: RequestSpec
     retry: RetrySpec = Field(default_factory=RetrySpec)
     delay_s: float | None = Field(default=None, ge=0, le=MAX_DELAY_S)
-    not_before: datetime | None = None
+    not_before: Rfc3339 | None = None
     fallbacks: list[Fallback] = Field(default_factory=list, max_length=5)
     callback_url: Url | None = None
     failure_callback_url: Url | None = None
@@ -236,10 +253,10 @@ class JobSpec(Strict):
     flow_control: FlowControl | None = None
     # Ids of this tenant's jobs that must complete first (inside a workflow: refs of its jobs).
     depends_on: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=50)
-    on_dependency_failure: OnDependencyFailure = OnDependencyFailure.cancel
+    on_dependency_failure: OnDependencyFailure = Field(default=OnDependencyFailure.cancel, strict=False)
     # This tenant's jobs with the same key run one at a time, in the order accepted (shared.jobs.ordering).
     ordering_key: OrderingKey | None = None
-    priority: Priority = Priority.normal
+    priority: Priority = Field(default=Priority.normal, strict=False)
 
     @field_validator("depends_on")
     @classmethod

@@ -60,7 +60,7 @@ class ScheduleSpec(Strict):
     timezone: Zone = "UTC"
     job: JobSpec
     name: Name | None = None
-    overlap: Overlap = Overlap.allow
+    overlap: Overlap = Field(default=Overlap.allow, strict=False)
     paused: bool = False
 
     _job = field_validator("job")(_check_job)
@@ -75,7 +75,7 @@ class SchedulePatch(Strict):
     timezone: Zone | None = None
     job: JobSpec | None = None
     name: Name | None = None
-    overlap: Overlap | None = None
+    overlap: Overlap | None = Field(default=None, strict=False)
     paused: bool | None = None
 
     @field_validator("job")

@@ -4,12 +4,11 @@ ingest path needs of them (a destination, the ingest answer) is `shared.sources.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from shared.jobs.models import Strict
+from shared.jobs.models import Rfc3339, Strict
 from shared.sources.destinations import MAX_EVENT_BYTES as MAX_EVENT_BYTES  # re-exported for the API's callers
 from shared.sources.destinations import Destination as Destination
 from shared.sources.destinations import IngestResult as IngestResult
@@ -21,7 +20,7 @@ _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
 class VerifySpec(Strict):
-    scheme: Scheme
+    scheme: Scheme = Field(strict=False)
     secret: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
     header: Annotated[str, Field(pattern=_HEADER_NAME.pattern)] | None = None
     tolerance_s: int = Field(default=300, ge=1, le=86_400)
@@ -124,8 +123,8 @@ class ReplayedEvent(BaseModel):
 
 
 class RangeReplay(Strict):
-    since: datetime
-    until: datetime | None = None
+    since: Rfc3339
+    until: Rfc3339 | None = None
     window_s: int = Field(default=60, ge=0, le=86_400)
 
     @model_validator(mode="after")

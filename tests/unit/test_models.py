@@ -70,3 +70,46 @@ def test_targets_are_the_request_then_the_fallbacks() -> None:
     assert s.target_count == 3
     assert s.target(1)[0] == "https://b.example.com/h"
     assert s.target(2) == ("https://c.example.com/h", {"X-K": "c"})
+
+
+# JSON types are taken as they are (strict), as a JSON API's user expects: pydantic's lax mode read "yes", "true"
+# and 1 as true, "10" as a number and true as the integer 1, and a number as a Unix time for not_before.
+@pytest.mark.parametrize(("model", "data", "pointer"), [
+    ("job", spec(delay_s="5"), ("delay_s",)),
+    ("job", spec(delay_s=True), ("delay_s",)),
+    ("job", {"request": {"url": "https://api.example.com/hook", "timeout_s": "10"}}, ("request", "timeout_s")),
+    ("job", spec(retry={"max_attempts": True}), ("retry", "max_attempts")),
+    ("job", spec(retry={"max_attempts": "3"}), ("retry", "max_attempts")),
+    ("job", spec(retry={"max_attempts": 3.0}), ("retry", "max_attempts")),
+    ("job", spec(retry={"retry_on": [True]}), ("retry", "retry_on", 0)),
+    ("job", spec(retry={"base_delay_s": "1"}), ("retry", "base_delay_s")),
+    ("job", spec(flow_control={"key": "k", "parallelism": "2"}), ("flow_control", "parallelism")),
+    ("job", spec(not_before=1764870000), ("not_before",)),
+    ("schedule", {"cron": "* * * * *", "job": spec(), "paused": "yes"}, ("paused",)),
+    ("schedule", {"cron": "* * * * *", "job": spec(), "paused": "true"}, ("paused",)),
+    ("schedule", {"cron": "* * * * *", "job": spec(), "paused": 1}, ("paused",)),
+    ("patch", {"paused": "no"}, ("paused",)),
+    ("patch", {"paused": 0}, ("paused",)),
+    ("redrive", {"window_s": "60"}, ("window_s",)),
+    ("redrive", {"limit": True}, ("limit",)),
+])
+def test_json_types_are_strict(model: str, data: dict[str, Any], pointer: tuple[object, ...]) -> None:
+    from shared.jobs.views import RedriveRequest
+    from shared.schedules.models import SchedulePatch, ScheduleSpec
+
+    cls = {"job": JobSpec, "schedule": ScheduleSpec, "patch": SchedulePatch, "redrive": RedriveRequest}[model]
+    with pytest.raises(ValidationError) as exc:
+        cls.model_validate(data)
+    assert {e["loc"][:len(pointer)] for e in exc.value.errors()} == {pointer}
+
+
+def test_strings_of_enums_and_times_and_integers_for_floats_still_pass() -> None:
+    s = JobSpec.model_validate(spec(request={"url": "https://api.example.com/hook", "method": "PUT", "timeout_s": 5},
+                                    retry={"jitter": "equal", "base_delay_s": 2, "retry_on": [500, "4xx"]},
+                                    priority="high", on_dependency_failure="run",
+                                    not_before="2026-12-05T00:00:00Z"))
+    assert s.request.method == "PUT" and s.request.timeout_s == 5.0 and s.retry.jitter == "equal"
+    assert s.priority == "high" and s.on_dependency_failure == "run" and s.not_before is not None
+    # What the services build from a dump (enum members, datetimes) is read back the same
+    assert JobSpec.model_validate(s.model_dump()) == s
+    assert JobSpec.model_validate_json(s.model_dump_json()) == s

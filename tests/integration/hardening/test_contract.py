@@ -125,6 +125,49 @@ def test_batch_items_are_a_job_or_a_problem(api: httpx.Client, stack: StackState
     api.post(f"/v1/jobs/{accepted['job']['id']}/cancel")
 
 
+def test_a_batch_item_that_is_not_an_object_refuses_only_itself(api: httpx.Client, stack: StackState) -> None:
+    r = api.post("/v1/jobs/batch", json={"jobs": [5, {"request": {"url": f"{stack.demo_target_url}/ok"},
+                                                       "delay_s": 600}, None]})
+    assert r.status_code == 202, r.text
+    first, accepted, last = r.json()["items"]
+    assert accepted["status"] == 202
+    for refused, i in ((first, 0), (last, 2)):
+        assert refused["status"] == 422 and refused["problem"]["instance"] == f"/jobs/{i}", refused
+        assert [e["pointer"] for e in refused["problem"]["errors"]] == [""], refused
+    api.post(f"/v1/jobs/{accepted['job']['id']}/cancel")
+
+
+# JSON types as they are: lax mode took "yes" and 1 for true, "5" for a number, true for 1, a number for a time.
+@pytest.mark.parametrize(("path", "body", "pointer"), [
+    ("/v1/jobs", {"request": {"url": "https://example.com/"}, "delay_s": "5"}, "/delay_s"),
+    ("/v1/jobs", {"request": {"url": "https://example.com/", "timeout_s": "10"}}, "/request/timeout_s"),
+    ("/v1/jobs", {"request": {"url": "https://example.com/"}, "retry": {"max_attempts": True}}, "/retry/max_attempts"),
+    ("/v1/jobs", {"request": {"url": "https://example.com/"}, "not_before": 1764870000}, "/not_before"),
+    ("/v1/schedules", {"cron": "* * * * *", "paused": "yes", "job": {"request": {"url": "https://example.com/"}}},
+     "/paused"),
+    ("/v1/schedules", {"cron": "* * * * *", "paused": 1, "job": {"request": {"url": "https://example.com/"}}},
+     "/paused"),
+    ("/v1/workflows", {"jobs": [{"ref": "a", "request": {"url": "https://example.com/"}, "delay_s": "1"}]},
+     "/jobs/0/delay_s"),
+    ("/v1/dlq/redrive", {"window_s": "60"}, "/window_s"),
+])
+def test_json_types_are_not_coerced(api: httpx.Client, path: str, body: object, pointer: str) -> None:
+    r = api.post(path, json=body)
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+    assert [e["pointer"] for e in r.json()["errors"]] == [pointer], r.json()
+
+
+def test_a_schedule_patch_takes_a_boolean_only(api: httpx.Client) -> None:
+    created = api.post("/v1/schedules", json={"cron": "0 0 1 1 *", "job": {"request": {"url": "https://example.com/"}}})
+    assert created.status_code == 201, created.text
+    path = f"/v1/schedules/{created.json()['id']}"
+    for value in ("true", "no", 0):
+        r = api.patch(path, json={"paused": value})
+        assert r.status_code == 422 and [e["pointer"] for e in r.json()["errors"]] == ["/paused"], r.text
+    assert api.patch(path, json={"paused": True}).json()["paused"] is True
+    assert api.delete(path).status_code == 204
+
+
 @pytest.mark.parametrize(("path", "body", "pointer"), [
     ("/v1/jobs", {"request": {"url": "https://example.com/"}, "retry": {"retry_on": ["abc"]}}, "/retry/retry_on/0"),
     ("/v1/jobs", {"request": {"url": "https://example.com/"}, "labels": {"a/b~c": 5}}, "/labels/a~1b~0c"),
