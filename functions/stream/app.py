@@ -153,15 +153,18 @@ async def job_events(request: Request) -> Response:
     tenant = await stream_tenant(request)
     job_id = request.path_params["id"]
     record = await asyncio.to_thread(s.jobs.get, tenant, job_id)  # 404 before the stream starts
-    if record.terminal and _last_event_id(request):
-        # The client already had a stream of this job and it has ended: 204 makes EventSource stop
-        # instead of reconnecting every `retry` ms forever (SPEC §4).
-        return Response(status_code=204, headers={"Access-Control-Allow-Origin": "*"})
 
     async def load() -> dict[str, Any]:
         return deps.public_job(await asyncio.to_thread(s.jobs.get, tenant, job_id))
 
-    return await _stream(request, tenant, sessions.JobFeed(s.replay, job_id, load, s.keys))
+    last_id = _last_event_id(request)
+    feed = sessions.JobFeed(s.replay, job_id, load, s.keys, last_event_id=last_id)
+    if record.terminal and last_id and not await feed.behind(deps.public_job(record)):
+        # The client already had this job's stream up to its end: 204 makes EventSource stop instead of
+        # reconnecting every `retry` ms forever (SPEC §4). One that was cut off earlier gets what it missed,
+        # the terminal status last, and then the stream ends.
+        return Response(status_code=204, headers={"Access-Control-Allow-Origin": "*"})
+    return await _stream(request, tenant, feed)
 
 
 async def tenant_job_events(request: Request) -> Response:

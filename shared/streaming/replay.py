@@ -48,6 +48,11 @@ class ReplayLog:
         rows: Any = await self.redis.xrange(log, min=f"({last_id}", max="+", count=REPLAY_MAXLEN * 2) or []
         return [_entry(eid, fields) for eid, fields in rows]
 
+    async def since(self, log: str, first_id: str) -> list[Entry]:
+        """Entries from `first_id` on (that one included when the log still holds it), oldest first."""
+        rows: Any = await self.redis.xrange(log, min=first_id, max="+", count=REPLAY_MAXLEN * 2) or []
+        return [_entry(eid, fields) for eid, fields in rows]
+
     async def tail(self, log: str) -> str | None:
         """The id of the newest entry."""
         entry = await self.tail_entry(log)

@@ -26,7 +26,7 @@ from shared.errors import SteadfastError
 from shared.jobs.models import TERMINAL, Status
 from shared.streaming import sse
 from shared.streaming.hub import Closed, Hub, Message, Signal
-from shared.streaming.replay import ReplayLog, parse_id
+from shared.streaming.replay import Entry, ReplayLog, parse_id
 
 log = logging.getLogger(__name__)
 Write = Callable[[bytes], Awaitable[None]]
@@ -160,23 +160,71 @@ def _terminal(job: dict[str, Any]) -> bool:
 class JobFeed(Feed):
     """SPEC §4: the job's current state, then every change, until a terminal status.
 
-    A status event carries the whole Job, not a delta, so a reconnecting client needs no replay: the
-    state read from the store after subscribing is complete."""
+    A status event carries the whole Job, not a delta, so a new client needs no history: the state read
+    from the store after subscribing is complete. A resuming client (Last-Event-ID) gets only what came
+    after its id, from the job's replay log: the changes it missed, in order and with their own ids (the
+    terminal one included, so a client cut off just before it still learns how the job ended), and no
+    repeat of the state it already has. An id the log cannot place (not an entry id, or newer than the
+    log's tail: forged, or the log expired) is read as a new client's connect."""
 
-    def __init__(self, replay: ReplayLog, job_id: str, load_job: JobLoader, keys: Keys = UNPREFIXED) -> None:
+    def __init__(self, replay: ReplayLog, job_id: str, load_job: JobLoader, keys: Keys = UNPREFIXED,
+                 last_event_id: str | None = None) -> None:
         self.replay = replay
         self.channel = keys.job_channel(job_id)
         self.log = keys.job_log(job_id)
         self.load_job = load_job
         self.sent: dict[str, Any] | None = None
         self.last: tuple[int, int] | None = None
+        self.resume_id = self.client_id = last_event_id if parse_id(last_event_id) else None
+
+    async def missed(self) -> list[Entry] | None:
+        """The log's entries from the client's Last-Event-ID on, that entry first when the log still holds it
+        (what the client has), or None for a new client or an id this log cannot place."""
+        resume = parse_id(self.resume_id)
+        if resume is None or self.resume_id is None:
+            return None
+        tail = parse_id(await self.replay.tail(self.log))
+        if tail is None or resume > tail:
+            return None
+        return await self.replay.since(self.log, self.resume_id)
+
+    async def behind(self, job: dict[str, Any]) -> bool:
+        """Whether a resuming client missed anything of `job` (its current state): a logged change after its
+        id, or a change the log did not get."""
+        entries = await self.missed()
+        if not entries:
+            return False
+        newer = [e for e in entries if parse_id(e.id) != parse_id(self.client_id)]
+        return bool(newer) or str(job.get("updated_at", "")) > str(entries[-1].data.get("updated_at", ""))
 
     async def catch_up(self) -> list[bytes]:
+        if self.resume_id is not None:
+            entries, self.resume_id = await self.missed(), None  # a later catch-up goes on from what was sent
+            if entries is not None:
+                return await self._resume(entries)
         # The log's tail before the store: a change in between arrives live, with an id after the tail.
         tail = await self.replay.tail(self.log)
         job = await self.load_job()
         self.last = parse_id(tail)
         return [f for f in [self._send(job, tail)] if f is not None]
+
+    async def _resume(self, entries: list[Entry]) -> list[bytes]:
+        """Replay what came after the client's id (SPEC §4: no snapshot), up to a terminal status."""
+        frames = []
+        for entry in entries:
+            self.last = parse_id(entry.id)
+            if entry.id == entries[0].id and self.last == parse_id(self.client_id):
+                self.sent = entry.data  # the client's own last event: it has it
+                continue
+            self.sent, self.finished = entry.data, _terminal(entry.data)
+            frames.append(sse.encode_event("status", _json(entry.data), entry.id))
+            if self.finished:
+                return frames
+        # A change the log missed (Redis was away when it was published) is in the store, and newer.
+        job = await self.load_job()
+        if self.sent is None or str(job.get("updated_at", "")) > str(self.sent.get("updated_at", "")):
+            frames += [f for f in [self._send(job, entries[-1].id if entries else None)] if f is not None]
+        return frames
 
     def accept(self, message: Message) -> bytes | None:
         pid = message.key

@@ -210,6 +210,31 @@ async def test_a_stream_ends_cleanly_at_its_deadline(serve: Callable[..., Served
     assert any(isinstance(e, Event) and e.event == "snapshot" for e in seen)
 
 
+async def test_a_reconnect_cut_off_before_the_end_gets_what_it_missed_then_the_stream_ends(
+        serve: Callable[..., Served], r: aioredis.Redis) -> None:
+    # Given a job that ended while its client was away: its log holds pending, running, completed
+    served = serve()
+    served.tenants.keys["sk_acme"] = "acme"
+    job_id = uid("job")
+    record = served.jobs.put("acme", job_id, Status.completed, attempts=1)
+    done = record.public().model_dump(mode="json")
+    ids = [await publish(r, channels.job_channel(job_id), channels.job_log(job_id), {**done, "status": status})
+           for status in ("pending", "running", "completed")]
+    headers = {"authorization": "Bearer sk_acme"}
+    async with httpx.AsyncClient(base_url=served.url, timeout=10) as client:
+        # When EventSource reconnects with the id of the first event it had (header or query)
+        for resumed in ({"headers": {**headers, "last-event-id": ids[0]}},
+                        {"headers": headers, "params": {"last_event_id": ids[0]}}):
+            async with client.stream("GET", f"/v1/jobs/{job_id}/events", **resumed) as response:  # type: ignore[arg-type]
+                assert response.status_code == 200
+                got = [e async for e in sse_events(response) if isinstance(e, Event)]  # returns: the stream ended
+            # Then it gets the missed events with their ids, the terminal status last, and no repeat of its own
+            assert [(e.id, json.loads(e.data)["status"]) for e in got] == [(ids[1], "running"), (ids[2], "completed")]
+        # and a reconnect that had the terminal event still gets 204
+        resumed_at_end = await client.get(f"/v1/jobs/{job_id}/events", headers={**headers, "last-event-id": ids[2]})
+        assert resumed_at_end.status_code == 204
+
+
 async def test_a_reconnect_to_an_ended_job_stream_gets_204(serve: Callable[..., Served]) -> None:
     # Given a job that has ended, whose stream a client saw up to its terminal event
     served = serve()
