@@ -75,3 +75,15 @@ def unknown_query_parameters(given: Iterable[str], declared: Iterable[str]) -> l
     known = set(declared)
     return [{"type": "extra_forbidden", "loc": ("query", name), "msg": "Extra inputs are not permitted"}
             for name in sorted(set(given) - known)]
+
+
+def unexpected_body(body: Any) -> list[dict[str, Any]]:
+    """Pydantic-shaped errors for a body sent to a route that reads none (cancel, retry, trigger, stream-token):
+    each member of an object is an unknown field, as it would be anywhere else (`{"force": true}` must not look
+    accepted); anything but an object is refused whole. Nothing, null and `{}` say nothing and pass."""
+    if body is None or body == {}:
+        return []
+    if isinstance(body, dict):
+        return [{"type": "extra_forbidden", "loc": ("body", name), "msg": "Extra inputs are not permitted"}
+                for name in body]
+    return [{"type": "extra_forbidden", "loc": ("body",), "msg": "this route takes no request body"}]

@@ -33,17 +33,21 @@ app.include_router(alerts.router)
 app.include_router(connections.router)
 
 
-def refuse_unknown_query(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    """A query parameter the route does not take is a 422, as an unknown body field is."""
+def refuse_unknown_input(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """A query parameter the route does not take is a 422, as an unknown body field is; so is a field of a body
+    sent to a route that reads none."""
     route = resolver.context.get("_route")
     declared = [p.alias for p in route.dependant.query_params] if route is not None else []
     given = (resolver.current_event.query_string_parameters or {}).keys()
-    if errors := http_input.unknown_query_parameters(given, declared):
+    errors = http_input.unknown_query_parameters(given, declared)
+    if route is not None and not route.dependant.body_params:
+        errors += http_input.unexpected_body((_body() or (None,))[0])
+    if errors:
         raise RequestValidationError(errors)
     return next_middleware(resolver)
 
 
-app.use(middlewares=[refuse_unknown_query])
+app.use(middlewares=[refuse_unknown_input])
 
 
 def _problem(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:

@@ -137,6 +137,27 @@ def test_a_batch_item_that_is_not_an_object_refuses_only_itself(api: httpx.Clien
     api.post(f"/v1/jobs/{accepted['job']['id']}/cancel")
 
 
+def test_a_body_sent_to_a_route_that_reads_none_is_refused_when_it_says_something(api: httpx.Client,
+                                                                                    stack: StackState) -> None:
+    # Given a job waiting for its first call
+    job = api.post("/v1/jobs", json={"request": {"url": f"{stack.demo_target_url}/ok"}, "delay_s": 600}).json()
+    path = f"/v1/jobs/{job['id']}/cancel"
+    # When a field is sent to a route that takes none (a caller who thinks cancel takes a reason or `force`)
+    for body, pointers in (({"force": True}, ["/force"]), ({"reason": "x", "b": 1}, ["/reason", "/b"]), ([1], [""])):
+        r = api.post(path, json=body)
+        # Then it is refused, as an unknown field is everywhere else, and nothing happened
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+        assert [e["pointer"] for e in r.json()["errors"]] == pointers, r.json()
+        assert r.json()["errors"][0]["type"] == "extra_forbidden"
+    assert api.get(f"/v1/jobs/{job['id']}").json()["status"] == "pending"
+    # An empty object, null or no body at all still go through
+    assert api.post(path, json={}).status_code == 200
+    assert api.post(f"/v1/jobs/{job['id']}/retry", content=b"null",
+                    headers={"content-type": "application/json"}).status_code == 409
+    assert api.post("/v1/stream-token", json={"ttl_s": 60}).status_code == 422
+    assert api.post("/v1/stream-token").status_code == 200
+
+
 # JSON types as they are: lax mode took "yes" and 1 for true, "5" for a number, true for 1, a number for a time.
 @pytest.mark.parametrize(("path", "body", "pointer"), [
     ("/v1/jobs", {"request": {"url": "https://example.com/"}, "delay_s": "5"}, "/delay_s"),
