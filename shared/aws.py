@@ -53,18 +53,20 @@ def encode_cursor(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(from_item(key), separators=(",", ":")).encode()).decode()
 
 
-def decode_cursor(cursor: str, pk_name: str, pk: str, sk_name: str = "sk", sk_prefix: str = "") -> dict[str, Any]:
+def decode_cursor(cursor: str, pk_name: str, pk: str, sk_name: str = "sk", sk_prefix: str = "",
+                  item_prefix: str = "") -> dict[str, Any]:
     """The ExclusiveStartKey a cursor stands for, provided it names a position in partition `pk`: a
     cursor crafted for another tenant's partition is refused. It must also be a key DynamoDB takes for this
     query, or the query fails with a ValidationException (a 5xx for bad input): exactly the table's key
     (`pk`, `sk`) and the index's (`pk_name`, `sk_name`), non-empty strings, and for a query of `begins_with(sk,
-    sk_prefix)` a sort key inside that range."""
+    sk_prefix)` a sort key inside that range. With `item_prefix` the table key must name one of this list's
+    items (`JOB#…`): another list's cursor has the same shape in the same tenant partition of another table."""
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("cursor is not one this API returned") from exc
     if (not isinstance(raw, dict) or raw.get(pk_name) != pk or set(raw) != {"pk", "sk", pk_name, sk_name}
             or not all(isinstance(v, str) and v for v in raw.values())
-            or not raw[sk_name].startswith(sk_prefix)):
+            or not raw[sk_name].startswith(sk_prefix) or not raw["pk"].startswith(item_prefix)):
         raise BadRequest("cursor is not one this API returned for this query")
     return to_item(raw)

@@ -203,7 +203,7 @@ class JobStore:
             "KeyConditionExpression": f"{pk_name} = :pk", "ExpressionAttributeValues": aws.values({":pk": pk}),
         }
         if cursor:
-            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, pk_name, pk, "created_sk")
+            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, pk_name, pk, "created_sk", item_prefix="JOB#")
         page = self._call(self.db.query, **kwargs)
         records = self._items(page.get("Items", []))
         last = page.get("LastEvaluatedKey")
@@ -221,7 +221,8 @@ class JobStore:
             "KeyConditionExpression": "tenant_status_pk = :pk", "ExpressionAttributeValues": aws.values({":pk": pk}),
         }
         if cursor:
-            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "tenant_status_pk", pk, "updated_sk")
+            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "tenant_status_pk", pk, "updated_sk",
+                                                            item_prefix="JOB#")
         found: list[tuple[dict[str, Any], JobRecord]] = []
         last: dict[str, Any] | None = None
         for _ in range(STATUS_QUERIES):
@@ -245,7 +246,7 @@ class JobStore:
             "KeyConditionExpression": "group_pk = :pk", "ExpressionAttributeValues": aws.values({":pk": pk}),
         }
         if cursor:
-            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "group_pk", pk, "created_sk")
+            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "group_pk", pk, "created_sk", item_prefix="JOB#")
         page = self._call(self.db.query, **kwargs)
         records = [r for r in self._items(page.get("Items", [])) if status is None or r.status is status]
         last = page.get("LastEvaluatedKey")

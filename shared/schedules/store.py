@@ -91,7 +91,8 @@ class ScheduleStore:
             "ExpressionAttributeValues": aws.values({":pk": f"T#{tenant}"}),
         }
         if cursor:
-            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "tenant_pk", f"T#{tenant}", "created_sk")
+            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "tenant_pk", f"T#{tenant}", "created_sk",
+                                                            item_prefix="SCH#")
         page = self._call(self.db.query, **kwargs)
         last = page.get("LastEvaluatedKey")
         return self._items(page.get("Items", [])), aws.encode_cursor(last) if last else None

@@ -76,3 +76,12 @@ def test_a_tampered_cursor_is_a_400_problem(api: httpx.Client, pages: dict[str, 
         r = api.get(path, params={"limit": 1, "cursor": _cursor(key)})
         assert r.status_code == 400, (path, key, r.status_code, r.text[:300])
         assert r.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(("path", "other"), [("/v1/jobs", "/v1/schedules"), ("/v1/schedules", "/v1/jobs"),
+                                             ("/v1/jobs", "/v1/sources"), ("/v1/schedules", "/v1/inverters")])
+def test_another_lists_cursor_is_a_400_problem(api: httpx.Client, pages: dict[str, str], path: str,
+                                               other: str) -> None:
+    # The same tenant's partition and the same key names, but a position in another table: not a page of this list
+    r = api.get(path, params={"limit": 1, "cursor": pages[other]})
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json", (path, other, r.text)
