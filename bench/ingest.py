@@ -124,7 +124,7 @@ def _killer(proc: Any, kills: int, every_s: float, stop: threading.Event, done: 
 # so that a killed worker's jobs come back within seconds; a lease of 8 s also makes every delivery of the
 # default 10 s timeout a heartbeat call (shared.jobs.heartbeat: two more AWS calls each), which under the
 # default 60 s lease it is not.
-LATENCY_ENV = {"STEADFAST_POLL_RATE_S": "3600"}
+LATENCY_ENV = {"STEADFAST_POLL_RATE_S": "3600", "STEADFAST_SWEEP_RATE_S": "5"}  # 5 s: `steadfast dev`'s own
 STACK_ENV = {"STEADFAST_VISIBILITY_S": "10", "STEADFAST_LEASE_S": "8", "STEADFAST_SWEEP_GRACE_S": "5",
              **LATENCY_ENV}
 

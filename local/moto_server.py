@@ -89,7 +89,7 @@ from moto.sqs.models import Message, Queue, SQSBackend
 from werkzeug.exceptions import InternalServerError
 from werkzeug.wsgi import LimitedStream
 
-from local import moto_expressions, moto_writes
+from local import gc_policy, moto_expressions, moto_writes
 
 _LOCK = threading.RLock()
 GENERIC_ENV = "STEADFAST_MOTO_GENERIC_READS"  # "1": moto's own serializer for reads too (the tests compare)
@@ -426,6 +426,7 @@ def main(argv: list[str] | None = None) -> None:
     from moto import server as moto_server
 
     setattr(moto_server, "MotoRequestHandler", KeepAliveHandler)  # noqa: B010 (the handler its run_simple gets)
+    gc_policy.freeze_survivors()
     moto_server.main(argv if argv is not None else sys.argv[1:])
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 
 from local.apigw import build_app
+from local.gc_policy import freeze_survivors
 from local.sources import lane_sources, run_queue_source, run_schedule
 from shared.http_server import ProblemH11Protocol
 from shared.topology import FUNCTIONS, HttpApi, QueueSource, Schedule, StreamingUrl, function, queue
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.update({"LAMBDA_TASK_ROOT": os.getcwd(), "AWS_LAMBDA_FUNCTION_NAME": f"steadfast-{fn.name}",
                        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_mb)})
     trigger = fn.trigger
+    importlib.import_module(fn.entry.rpartition(".")[0])  # the function's init, as Lambda's, before the freeze
+    freeze_survivors()
     if isinstance(trigger, HttpApi):
         origins = tuple(filter(None, os.environ.get("STEADFAST_CORS_ORIGINS", "").split(",")))
         joined = tuple((f, load_handler(f.entry)) for f in FUNCTIONS
