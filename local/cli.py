@@ -410,7 +410,18 @@ def parser() -> argparse.ArgumentParser:
     dr.add_argument("--limit", type=int, default=1000, help="at most this many jobs (default 1000)")
     dr.set_defaults(fn=cmd_dlq_redrive)
     cli_sources.add_parsers(sub)
+    _name_the_commands(p)
     return p
+
+
+def _name_the_commands(p: argparse.ArgumentParser) -> None:
+    """A missing command is named by the commands there are (`{submit,get,…}`), not by the parser's own
+    dest ("the following arguments are required: jobs_command")."""
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            action.metavar = "{" + ",".join(action.choices) + "}"
+            for child in action.choices.values():
+                _name_the_commands(child)
 
 
 def _event_file(path: str) -> Any:

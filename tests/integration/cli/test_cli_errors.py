@@ -50,3 +50,16 @@ def test_errors_are_one_readable_line(args: list[str], env: dict[str, str], says
     assert out.returncode == 1, (out.returncode, out.stdout, out.stderr)
     assert "Traceback" not in out.stderr and says in out.stderr, out.stderr
     assert out.stderr.startswith("steadfast: "), out.stderr
+
+
+@pytest.mark.parametrize(("args", "choices"), [
+    ([], "{dev,keys,invoke,jobs,schedules,workflows,dlq,sources,events}"),
+    (["jobs"], "{submit,get,watch,cancel,retry,list}"),
+    (["schedules"], "{create,list,get,pause,resume,trigger,delete}"),
+    (["workflows"], "{submit,get}"), (["dlq"], "{list,redrive}"), (["keys"], "{create,signing-secret}"),
+])
+def test_a_missing_command_names_the_commands_there_are(args: list[str], choices: str) -> None:
+    # It said "the following arguments are required: jobs_command", a name of the parser's own
+    out = steadfast(*args)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.rstrip().endswith(f"the following arguments are required: {choices}"), out.stderr
