@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.update({"LAMBDA_TASK_ROOT": os.getcwd(), "AWS_LAMBDA_FUNCTION_NAME": f"steadfast-{fn.name}",
                        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_mb)})
     trigger = fn.trigger
-    importlib.import_module(fn.entry.rpartition(".")[0])  # the function's init, as Lambda's, before the freeze
+    importlib.import_module(fn.module)  # the function's init, as Lambda's, before the freeze (a streaming app's too)
     freeze_survivors()
     if isinstance(trigger, HttpApi):
         origins = tuple(filter(None, os.environ.get("STEADFAST_CORS_ORIGINS", "").split(",")))
