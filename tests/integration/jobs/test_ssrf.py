@@ -52,6 +52,24 @@ def test_every_url_of_a_job_is_checked(api: httpx.Client, field: str) -> None:
     assert r.status_code == 422, r.text
 
 
+def test_every_way_in_checks_the_targets(api: httpx.Client) -> None:
+    # A batch item, a workflow's job, a schedule's job (created, edited) and an ordering-key job: what
+    # POST /v1/jobs refuses, each of them refuses too
+    blocked = {"request": {"url": "http://169.254.169.254/latest/meta-data/"}}
+    keyed = {**blocked, "ordering_key": "ssrf-key", "priority": "high"}
+    items = api.post("/v1/jobs/batch", json={"jobs": [blocked, {**blocked, "idempotency_key": "ssrf-1"}, keyed]})
+    assert [i["status"] for i in items.json()["items"]] == [422, 422, 422], items.text
+    r = api.post("/v1/workflows", json={"jobs": [{"ref": "a", **blocked}]})
+    assert r.status_code == 422, r.text
+    r = api.post("/v1/schedules", json={"cron": "0 0 1 1 *", "job": blocked})
+    assert r.status_code == 422, r.text
+    created = api.post("/v1/schedules", json={"cron": "0 0 1 1 *", "job": {"request": {"url": "https://example.com/"}}})
+    assert created.status_code == 201, created.text
+    r = api.patch(f"/v1/schedules/{created.json()['id']}", json={"job": {**blocked, "fallbacks": []}})
+    assert r.status_code == 422, r.text
+    api.delete(f"/v1/schedules/{created.json()['id']}")
+
+
 def test_a_name_resolving_to_loopback_is_refused_at_connect_time(api: httpx.Client, strict: StackState) -> None:
     name = socket.gethostname()
     try:
