@@ -4,7 +4,8 @@ cronsim was chosen over croniter because it already does what the SPEC asks on r
 checked on America/New_York, 2027): a local time skipped by the spring-forward gap fires once at the
 first instant after the gap (02:30 → 03:00 EDT), and a fixed local time that occurs twice at fall-back
 fires once (croniter fires 01:30 twice). Expressions whose hour is a wildcard keep their real-time
-cadence through the repeated hour (`*/30 * * * *` fires every 30 minutes of elapsed time).
+cadence through the repeated hour (`*/30 * * * *` fires every 30 minutes of elapsed time); under a fixed
+hour every local time follows the rules above, whatever the minute field (`_expression`).
 
 One guard is ours: started from inside the repeated hour, cronsim can answer the first occurrence of
 that hour, which lies *before* the start; `fire_times` only yields instants strictly after `after`.
@@ -58,11 +59,23 @@ def check(cron: str, timezone: str) -> None:
         raise CronError(f"cron expression {cron!r} never fires") from exc
 
 
+def _expression(cron: str) -> str:
+    """The expression as cronsim is given it. cronsim (as Debian cron) applies the daylight-saving rules only
+    when neither the minute nor the hour field starts with `*`, so a minute wildcard or step under a fixed
+    hour (`*/30 1 * * *`) fired 01:00 and 01:30 twice at fall-back and not at all in a spring-forward gap.
+    The SPEC's rules hold for every local time an expression names unless its hour is a wildcard, so such a
+    minute is written as the range it stands for (`*` as `0-59`, `*/30` as `0-59/30`): the same times."""
+    fields = cron.split()
+    if len(fields) == 5 and fields[0].startswith("*") and not fields[1].startswith("*"):
+        fields[0] = "0-59" + fields[0][1:]
+    return " ".join(fields)
+
+
 def fire_times(cron: str, timezone: str, after: datetime) -> Iterator[datetime]:
     """The fire times (UTC, whole minutes) strictly after `after`, in order."""
     tz = zone(timezone)
     after = after.astimezone(UTC)
-    for local in CronSim(" ".join(cron.split()), after.astimezone(tz)):
+    for local in CronSim(_expression(cron), after.astimezone(tz)):
         t = local.astimezone(UTC)
         if t > after:
             yield t

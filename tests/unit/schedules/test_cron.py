@@ -51,6 +51,31 @@ def test_an_hour_wildcard_keeps_its_real_time_cadence_through_the_repeated_hour(
     assert [r.strftime("%H:%M") for r in runs] == ["05:00", "05:30", "06:00", "06:30", "07:00", "07:30"]
 
 
+@pytest.mark.parametrize(("expr", "local_times"), [
+    # A fixed hour with a minute wildcard or step: cronsim (like Debian cron) took the minute's `*` for an
+    # interval job and fired 01:00 and 01:30 twice, once in EDT and once in EST.
+    ("*/30 1 7 11 *", ["01:00", "01:30"]),
+    ("* 1 7 11 *", [f"01:{m:02d}" for m in range(60)]),
+    ("*/20 1-2 7 11 *", ["01:00", "01:20", "01:40", "02:00", "02:20", "02:40"]),
+    ("0,30 1 7 11 *", ["01:00", "01:30"]),
+])
+def test_fall_back_fires_each_repeated_local_time_once_whatever_the_minute_field(
+        expr: str, local_times: list[str]) -> None:
+    runs = [t for t in cron.next_runs(expr, NY, utc("2027-11-06T12:00:00"), 200) if t < utc("2027-11-08T00:00:00")]
+    assert [t.astimezone(cron.zone(NY)).strftime("%H:%M") for t in runs] == local_times
+    assert runs == sorted(set(runs))
+    # each at its first occurrence (EDT, UTC-4)
+    assert all(t.astimezone(cron.zone(NY)).utcoffset() == utc("2027-11-07T05:00:00") - utc("2027-11-07T09:00:00")
+               for t in runs if t.astimezone(cron.zone(NY)).hour == 1)
+
+
+def test_spring_forward_with_a_minute_step_fires_once_at_the_first_instant_after_the_gap() -> None:
+    # 02:00 and 02:30 do not exist on 2027-03-14 in New York: one fire at 03:00 EDT (07:00Z), none skipped
+    runs = [t for t in cron.next_runs("*/30 2 14 3 *", NY, utc("2027-03-13T12:00:00"), 3)
+            if t < utc("2027-03-15T00:00:00")]
+    assert runs == [utc("2027-03-14T07:00:00")]
+
+
 def test_fire_times_are_strictly_after_the_start() -> None:
     assert cron.next_fire("* * * * *", "UTC", utc("2027-01-01T12:00:00")) == utc("2027-01-01T12:01:00")
     assert cron.next_fire("0 9 * * MON-FRI", "Europe/Berlin", utc("2027-01-02T00:00:00")) == utc(
