@@ -48,6 +48,8 @@ def field_errors(details: list[ErrorDetails] | list[dict[str, Any]], body: Any =
             continue
         if loc[:1] == ["body"]:
             loc = loc[1:]
+            if not loc and kind == "missing":
+                detail = "a JSON object body is required"  # not pydantic's "Field required" at ""
         steps = _document_steps(loc, body, kind == "missing") if body is not _NO_BODY else _untagged(loc)
         out.append({"pointer": pointer(steps), "detail": detail, "type": kind})
     return out

@@ -158,6 +158,16 @@ def test_a_body_sent_to_a_route_that_reads_none_is_refused_when_it_says_somethin
     assert api.post("/v1/stream-token").status_code == 200
 
 
+@pytest.mark.parametrize(("method", "path"), [("POST", "/v1/jobs"), ("POST", "/v1/jobs/batch"),
+                                            ("POST", "/v1/workflows"), ("POST", "/v1/schedules")])
+def test_a_missing_body_is_named_as_such(api: httpx.Client, method: str, path: str) -> None:
+    # `curl -X POST …` without -d: "Field required" at "" told a new user nothing
+    for content in (b"", b"null"):
+        r = api.request(method, path, content=content, headers={"content-type": "application/json"})
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+        assert r.json()["errors"] == [{"pointer": "", "detail": "a JSON object body is required", "type": "missing"}]
+
+
 # JSON types as they are: lax mode took "yes" and 1 for true, "5" for a number, true for 1, a number for a time.
 @pytest.mark.parametrize(("path", "body", "pointer"), [
     ("/v1/jobs", {"request": {"url": "https://example.com/"}, "delay_s": "5"}, "/delay_s"),
