@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -17,6 +16,7 @@ from shared.pages import CURSOR_MAX, LIMIT_MAX, PageQuery
 from shared.telemetry import history
 from shared.telemetry.models import Inverter, InverterCreate, InverterPage, ReadingList, StreamToken
 from shared.telemetry.rollups import Series, Step
+from shared.timestamps import Rfc3339
 
 router = APIGatewayHttpRouter()
 
@@ -44,10 +44,9 @@ def get_inverter(inverter_id: str) -> Inverter:
 @router.get("/v1/inverters/<inverter_id>/readings")
 def get_readings(
     inverter_id: str,
-    since: Annotated[datetime | None, Query(description="RFC 3339; oldest first from then on")] = None,
+    since: Annotated[Rfc3339 | None, Query(description="RFC 3339; oldest first from then on")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ReadingList:
-    history.require_zone("since", since)
     inverter = inverter_store().get(tenant_of(router), inverter_id)
     return ReadingList(items=reading_store().history(inverter.id, since, limit))
 
@@ -56,9 +55,9 @@ def get_readings(
 def get_series(
     inverter_id: str,
     step: Annotated[Step, Query(description="bucket size: 5m, 1h or 1d")] = Step.hour,
-    start: Annotated[datetime | None, Query(alias="from", description="RFC 3339; default: 24 h, 7 d or 30 d "
+    start: Annotated[Rfc3339 | None, Query(alias="from", description="RFC 3339; default: 24 h, 7 d or 30 d "
                                                                       "before `to` for 5m, 1h, 1d")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="RFC 3339, exclusive; default: now")] = None,
+    end: Annotated[Rfc3339 | None, Query(alias="to", description="RFC 3339, exclusive; default: now")] = None,
 ) -> Series:
     inverter = inverter_store().get(tenant_of(router), inverter_id)
     return history.series(rollup_store(), inverter, step, start, end)

@@ -31,8 +31,11 @@ class AlertRuleCreate(BaseModel):
     inverter_id: str | None = Field(default=None, min_length=1, max_length=64,
                                     description="one inverter; default: every inverter of the tenant")
     condition: Condition
-    threshold: float | None = Field(default=None, ge=0, le=100, description="% state of charge (battery_below)")
-    for_s: int = Field(default=900, ge=0, le=MAX_FOR_S, description="how long the condition holds before an incident")
+    # strict: JSON numbers only (lax mode read "20" as 20 and true as 1)
+    threshold: float | None = Field(default=None, ge=0, le=100, strict=True,
+                                    description="% state of charge (battery_below)")
+    for_s: int = Field(default=900, ge=0, le=MAX_FOR_S, strict=True,
+                       description="how long the condition holds before an incident")
     notify_url: Url
 
     _url = field_validator("notify_url")(check_url)

@@ -3,7 +3,7 @@ buckets, add the open one from the inverter item."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from shared.errors import Unprocessable
 from shared.problems import field_errors
@@ -36,7 +36,11 @@ def window(step: Step, start: datetime | None, end: datetime | None, now: dateti
     require_zone("from", start)
     require_zone("to", end)
     end = end or now or utcnow()
-    start = start or end - DEFAULT_WINDOW[step]
+    if start is None:
+        try:
+            start = end - DEFAULT_WINDOW[step]
+        except OverflowError:  # a `to` in the first days of year 1: the default window starts with the calendar
+            start = datetime.min.replace(tzinfo=UTC)
     if start >= end:
         raise _field("from", "from must be before to")
     first, last = bucket_start(start, step), int(end.timestamp())

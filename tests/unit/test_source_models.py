@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.sources.fanout import forwarded_headers, job_spec, plan
-from shared.sources.models import Destination, SourceSpec, VerifySpec
+from shared.sources.models import Destination, RangeReplay, SourcePatch, SourceSpec, VerifySpec
 from shared.sources.records import EventRecord, SourceRecord, delivery_job_id, new_event_id
 from shared.sources.verify import Scheme
 
@@ -82,3 +82,47 @@ def test_standard_webhooks_secret_accepted_with_or_without_prefix() -> None:
     key = base64.b64encode(b"k" * 24).decode()
     for secret in (f"whsec_{key}", key):
         assert VerifySpec(scheme=Scheme.standard_webhooks, secret=secret).secret == secret
+
+
+# JSON has numbers and booleans of its own: a string, a float or a boolean where the SPEC shows an integer is
+# the caller's mistake, not a value to guess (pydantic's lax mode read "300" as 300 and true as 1 s, and
+# `"dedup_window_s": false` turned deduplication off).
+@pytest.mark.parametrize("verify", [
+    {"scheme": "stripe", "secret": "s", "tolerance_s": "300"},
+    {"scheme": "stripe", "secret": "s", "tolerance_s": True},
+    {"scheme": "stripe", "secret": "s", "tolerance_s": 300.0},
+    {"scheme": "none", "header": "X-Sig"},                   # header is for hmac-sha256 only, with none too
+])
+def test_verify_takes_json_integers_only_and_no_stray_header(verify: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        VerifySpec.model_validate(verify)
+
+
+@pytest.mark.parametrize("dedup", ["10", False, True, 10.0])
+def test_dedup_window_takes_a_json_integer_only(dedup: object) -> None:
+    body = {"name": "s", "verify": {"scheme": "none"}, "destinations": [{"url": "https://a.example.com/x"}],
+            "dedup_window_s": dedup}
+    with pytest.raises(ValidationError):
+        SourceSpec.model_validate(body)
+    with pytest.raises(ValidationError):
+        SourcePatch.model_validate({"dedup_window_s": dedup})
+
+
+@pytest.mark.parametrize("body", [
+    {"since": 1700000000},                                    # epoch seconds are not RFC 3339
+    {"since": "1700000000"},
+    {"since": "2026-12-01"},                                  # a date is not a time
+    {"since": "2026-12-01T00:00:00"},                         # no zone
+    {"since": "9999-12-31T23:59:59-01:00"},                   # past year 9999 in UTC
+    {"since": "2026-12-01T00:00:00Z", "window_s": "60"},
+    {"since": "2026-12-01T00:00:00Z", "window_s": True},
+])
+def test_range_replay_takes_rfc3339_times_and_integer_windows(body: dict[str, object]) -> None:
+    with pytest.raises(ValidationError) as caught:
+        RangeReplay.model_validate(body)
+    assert caught.value.errors()[0]["loc"][0] in ("since", "window_s")  # the field, not the whole body
+
+
+def test_range_replay_reads_rfc3339_in_any_zone_as_utc() -> None:
+    replay = RangeReplay.model_validate({"since": "2026-12-01T01:00:00+01:00", "until": "2026-12-01T00:30:00Z"})
+    assert replay.since == datetime(2026, 12, 1, tzinfo=UTC) and replay.since.tzinfo is UTC

@@ -101,3 +101,38 @@ def test_alert_rules_and_incidents_per_tenant(tenant_api: Callable[[str], TestCl
     assert a.delete(f"/v1/alert-rules/{rule['id']}").status_code == 204
     assert a.delete(f"/v1/alert-rules/{rule['id']}").status_code == 404
     assert [r["id"] for r in a.get("/v1/alert-rules").json()["items"]] == [everywhere.json()["id"]]
+
+
+@pytest.mark.parametrize(("route", "params", "parameter"), [
+    ("readings", {"since": "1700000000"}, "since"),                 # epoch seconds are not RFC 3339
+    ("readings", {"since": "2026-12-01"}, "since"),                 # a date is not a time
+    ("readings", {"since": "2026-12-01T00:00:00"}, "since"),        # no zone
+    ("readings", {"since": "9999-12-31T23:59:59-01:00"}, "since"),  # year 10000 in UTC
+    ("readings", {"since": "0001-01-01T00:00:00+01:00"}, "since"),  # year 0 in UTC
+    ("series", {"from": "1700000000"}, "from"),
+    ("series", {"to": "9999-12-31T23:59:59-01:00"}, "to"),          # was a 500 (year 10000 in a sort key)
+    ("series", {"from": "2026-12-01T00:00:00Z", "to": "2026-12-02"}, "to"),
+])
+def test_times_that_are_not_rfc3339_instants_are_422_naming_the_parameter(
+        tenant_api: Callable[[str], TestClient], route: str, params: dict[str, str], parameter: str) -> None:
+    a = tenant_api("tenant-a")
+    inverter = a.post("/v1/inverters", json={"brand": "sandbox", "serial": "SBX-TIME-1"}).json()
+    r = a.get(f"/v1/inverters/{inverter['id']}/{route}", params=params)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), r.text
+    assert [e["parameter"] for e in r.json()["errors"]] == [parameter]
+
+
+@pytest.mark.parametrize(("route", "params"), [
+    ("readings", {"since": "9999-12-31T23:59:59Z"}),
+    ("readings", {"since": "0001-01-01T00:00:00Z"}),
+    ("readings", {"since": "2026-12-01T00:00:00.123456789+05:30"}),
+    ("series", {"to": "9999-12-31T23:59:59Z", "step": "1d"}),
+    ("series", {"to": "0001-01-02T00:00:00Z", "step": "1d"}),     # the default 30 days reach before year 1
+    ("series", {"from": "0001-01-01T00:00:00Z", "to": "0001-01-02T00:00:00Z", "step": "1h"}),
+])
+def test_far_past_and_far_future_times_are_empty_answers(
+        tenant_api: Callable[[str], TestClient], route: str, params: dict[str, str]) -> None:
+    a = tenant_api("tenant-a")
+    inverter = a.post("/v1/inverters", json={"brand": "sandbox", "serial": "SBX-TIME-2"}).json()
+    r = a.get(f"/v1/inverters/{inverter['id']}/{route}", params=params)
+    assert r.status_code == 200 and r.json() == {"items": []}, r.text
