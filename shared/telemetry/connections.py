@@ -1,7 +1,7 @@
 """Connections (SPEC §3): a tenant's own vendor credentials, checked by listing the account's devices.
 
-    ConnectionCreate   what `POST /v1/connections` takes; `credentials` is checked against the brand's
-                       credentials model (CREDENTIALS), field errors under /credentials/…
+    ConnectionCreate   what `POST /v1/connections` takes; `checked_credentials()` holds `credentials` to the
+                       brand's credentials model (CREDENTIALS), field errors under /credentials/…
     Connection         what the API returns: never the credentials
     ConnectionRecord   the stored form: the credentials sealed (`shared.telemetry.vault`)
 
@@ -14,10 +14,12 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from shared.errors import Unprocessable
+from shared.problems import field_errors
 from shared.telemetry.models import Brand
 from shared.timestamps import Timestamp
 
@@ -70,22 +72,26 @@ class Device(BaseModel):
 
 
 class ConnectionCreate(BaseModel):
+    """`credentials` is only an object here; `checked_credentials` holds it to the brand's model, so that each
+    field's problem points into it (`/credentials/token`), which a model validator's error cannot."""
+
     model_config = ConfigDict(extra="forbid")
 
     brand: Brand
     name: str | None = Field(default=None, max_length=100)
-    credentials: dict[str, Annotated[str, StringConstraints(max_length=2048)]] = Field(max_length=8)
+    credentials: dict[str, Any] = Field(max_length=8)
 
-    @model_validator(mode="after")
-    def _credentials(self) -> ConnectionCreate:
+    def checked_credentials(self) -> dict[str, str]:
+        """The credentials as the brand takes them; Unprocessable (422) naming each field, never a value."""
         try:
             checked = CREDENTIALS[self.brand].model_validate(self.credentials)
         except ValidationError as exc:
-            # The message names the fields, never the values (they are secrets).
-            problems = "; ".join(f"credentials.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise ValueError(f"{self.brand} credentials: {problems}") from None
-        self.credentials = {k: v for k, v in checked.model_dump().items() if isinstance(v, str)}
-        return self
+            # Without the input: the values are secrets.
+            details = [{"loc": ("body", "credentials", *e["loc"]), "msg": e["msg"], "type": e["type"]}
+                       for e in exc.errors(include_input=False)]
+            raise Unprocessable(f"these are not {self.brand} credentials",
+                                errors=field_errors(details, {"credentials": self.credentials})) from None
+        return {k: v for k, v in checked.model_dump().items() if isinstance(v, str)}
 
 
 class Connection(BaseModel):

@@ -22,6 +22,7 @@ from datetime import datetime
 from aws_lambda_powertools import Logger
 
 from shared.errors import NotFound, Unavailable, Unprocessable
+from shared.problems import field_errors
 from shared.telemetry.adapters.base import VendorRefused, VendorUnreachable
 from shared.telemetry.connection_store import ConnectionStore
 from shared.telemetry.connections import ConnectionCreate, ConnectionRecord, Device, new_connection_id
@@ -46,11 +47,12 @@ class Onboarding:
     timeout_s: float = 10.0
 
     def create_connection(self, tenant: str, spec: ConnectionCreate) -> ConnectionRecord:
-        devices = self._discover(spec.brand, spec.credentials, None)
+        credentials = spec.checked_credentials()
+        devices = self._discover(spec.brand, credentials, None)
         connection_id = new_connection_id()
         record = ConnectionRecord(
             id=connection_id, tenant=tenant, brand=spec.brand, name=spec.name, devices=devices, created_at=_now_ms(),
-            sealed_credentials=self.vault.seal(tenant, connection_id, spec.brand.value, spec.credentials))
+            sealed_credentials=self.vault.seal(tenant, connection_id, spec.brand.value, credentials))
         logger.info("connection created", extra={"connection_id": connection_id, "tenant": tenant,
                                                   "vendor": spec.brand.value, "devices": len(devices)})
         return self.connections.create(record)
@@ -64,9 +66,10 @@ class Onboarding:
             try:
                 connection = self.connections.get(tenant, spec.connection_id)
             except NotFound:
-                raise Unprocessable(f"no connection {spec.connection_id!r}") from None
+                raise _field("connection_id", f"no connection {spec.connection_id!r}") from None
             if connection.brand != spec.brand:
-                raise Unprocessable(f"connection {connection.id} is a {connection.brand} connection, not {spec.brand}")
+                raise _field("connection_id",
+                             f"connection {connection.id} is a {connection.brand} connection, not {spec.brand}")
             found = self._find(spec, self._discover(spec.brand, self._open(connection), spec.serial))
             return register(self.inverters, tenant, spec, found)
         creds = shared_credentials(spec.brand, self.tenv, self.stage_credentials)
@@ -91,8 +94,8 @@ class Onboarding:
     def _find(spec: InverterCreate, devices: list[Device]) -> Device:
         found = next((d for d in devices if d.serial == spec.serial), None)
         if found is None:
-            raise Unprocessable(f"{spec.brand} serial {spec.serial!r} is not among the devices this connection's "
-                                "account sees")
+            raise _field("serial", f"{spec.brand} serial {spec.serial!r} is not among the devices this connection's "
+                                   "account sees")
         return found
 
     def _open(self, record: ConnectionRecord) -> dict[str, str]:
@@ -116,6 +119,11 @@ class Onboarding:
             if unreachable_ok:
                 raise
             raise Unavailable(f"{brand} could not be asked for the account's devices: {exc}") from None
+
+
+def _field(name: str, message: str) -> Unprocessable:
+    """A 422 about one field of the request body, with its pointer, as a validation error has."""
+    return Unprocessable(message, errors=field_errors([{"loc": ("body", name), "msg": message, "type": "value_error"}]))
 
 
 def _now_ms() -> datetime:

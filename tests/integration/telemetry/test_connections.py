@@ -73,9 +73,9 @@ def test_a_connection_lists_the_accounts_devices_and_never_shows_its_credentials
 
 @pytest.mark.parametrize(("body", "detail"), [
     ({"brand": "sandbox", "credentials": {"token": "not-a-token"}}, "invalid token"),
-    ({"brand": "sandbox", "credentials": {}}, "credentials.token"),
-    ({"brand": "enphase", "credentials": {"api_key": "k"}}, "credentials.access_token"),
-    ({"brand": "sandbox", "credentials": {"token": "t", "extra": "x"}}, "credentials.extra"),
+    ({"brand": "sandbox", "credentials": {}}, "/credentials/token"),
+    ({"brand": "enphase", "credentials": {"api_key": "k"}}, "/credentials/access_token"),
+    ({"brand": "sandbox", "credentials": {"token": "t", "extra": "x"}}, "/credentials/extra"),
 ])
 def test_refused_or_malformed_credentials_are_422_with_the_reason(
         tenant_api: Client, vendor: SandboxVendor, body: dict[str, object], detail: str) -> None:
@@ -83,6 +83,33 @@ def test_refused_or_malformed_credentials_are_422_with_the_reason(
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
     assert detail in json.dumps(r.json())
     assert "not-a-token" not in r.text
+
+
+@pytest.mark.parametrize(("credentials", "pointer", "kind"), [
+    ({}, "/credentials/token", "missing"),
+    ({"token": ""}, "/credentials/token", "string_too_short"),
+    ({"token": 123}, "/credentials/token", "string_type"),
+    ({"token": "acct-alice-x", "extra": 1}, "/credentials/extra", "extra_forbidden"),
+    ({"token": "acct-alice-x", "extra": "x"}, "/credentials/extra", "extra_forbidden"),
+])
+def test_each_credentials_problem_points_at_its_field(
+        tenant_api: Client, vendor: SandboxVendor, credentials: dict[str, object], pointer: str, kind: str) -> None:
+    # Was one problem pointing at the whole body ("") with the fields in a sentence, or, for a number where
+    # a string belongs, `/credentials/extra` "Input should be a valid string" instead of "not permitted".
+    r = tenant_api("tenant-a").post("/v1/connections", json={"brand": "sandbox", "credentials": credentials})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), r.text
+    assert [(e["pointer"], e["type"]) for e in r.json()["errors"]] == [(pointer, kind)]
+    assert "acct-alice-x" not in r.text
+
+
+def test_an_unknown_connection_or_serial_points_at_its_field(tenant_api: Client, vendor: SandboxVendor) -> None:
+    a = tenant_api("tenant-a")
+    for body, pointer in (({"brand": "sandbox", "serial": "SBX-1", "connection_id": "con_nope"}, "/connection_id"),
+                          ({"brand": "sandbox", "serial": "SBX-1", "connection_id": connect(a, "acct-alice-ptr")["id"]},
+                           "/serial")):
+        r = a.post("/v1/inverters", json=body)
+        assert r.status_code == 422, r.text
+        assert [e["pointer"] for e in r.json()["errors"]] == [pointer]
 
 
 def test_registering_through_a_connection_takes_the_type_from_discovery(
