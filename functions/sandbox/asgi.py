@@ -41,7 +41,9 @@ def create_app(vendor: SandboxVendor | None = None) -> Starlette:
         return Response(result.json(), status_code=result.status, headers=result.headers,
                         media_type="application/json")
 
-    app = Starlette(routes=[Route("/{path:path}", dispatch, methods=["GET", "POST"])])
+    # Every method reaches the vendor, which answers a wrong one with its own JSON 405 (Starlette's is text).
+    app = Starlette(routes=[Route("/{path:path}", dispatch,
+                                  methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])])
     app.state.vendor = vendor
     return app
 

@@ -141,7 +141,19 @@ class SandboxVendor:
         if method == "POST" and path in ("/v4/new-api/queryDeviceList", "/v4/new-api/queryLastData"):
             status, answer = self.growatt.handle(path, headers, body)
             return VendorResponse(status, answer)
+        if allowed := self.methods_at(path):
+            return VendorResponse(405, {"code": 405, "msg": f"{method} is not allowed on {path}"},
+                                  {"Allow": ", ".join(allowed)})
         return VendorResponse(404, {"code": 404, "msg": f"no route {method} {path}"})
+
+    def methods_at(self, path: str) -> list[str]:
+        """The methods `handle` answers at `path` (empty: no such path), for a 405's `Allow`."""
+        if path in ("/_stats", "/_stats/solaredge", "/v1/health", "/v1/devices") or self.solaredge.owns(path):
+            return ["GET"]
+        if path in ("/v1/devices/last-data", "/_control/offline", "/v4/new-api/queryDeviceList",
+                    "/v4/new-api/queryLastData"):
+            return ["POST"]
+        return []
 
     def stats(self) -> dict[str, Any]:
         return {"requests": dict(self.requests), "served": dict(self.served), "rate_limited": self.rate_limited}
@@ -149,8 +161,11 @@ class SandboxVendor:
     def set_offline(self, body: bytes) -> VendorResponse:
         try:
             control = json.loads(body)
-            serial, offline = str(control["serial"]), bool(control["offline"])
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
+            control = None
+        # JSON's own true and false only: bool("false") is True, and took the device away.
+        serial, offline = (control.get("serial"), control.get("offline")) if isinstance(control, dict) else (None, None)
+        if not isinstance(serial, str) or not serial or not isinstance(offline, bool):
             return VendorResponse(400, {"code": 10, "msg": 'send {"serial": "…", "offline": true|false}'})
         (self.offline.add if offline else self.offline.discard)(serial)
         return VendorResponse(200, {"offline": sorted(self.offline)})

@@ -105,3 +105,36 @@ def test_the_deployed_handler_serves_an_http_api_event() -> None:
     assert response["statusCode"] == 200 and "ppv" in json.loads(response["body"])["data"]["L1"]
     stats = handler.handler({"rawPath": "/_stats", "requestContext": {"http": {"method": "GET"}}}, None)
     assert json.loads(stats["body"])["requests"]["L1"] == 1
+
+
+@pytest.mark.parametrize("control", [
+    {"serial": "C1", "offline": "false"},  # bool("false") is True: this took the device away
+    {"serial": "C1", "offline": "yes"},
+    {"serial": "C1", "offline": 1},
+    {"serial": "C1"},
+    {"serial": 7, "offline": True},
+    {"serial": "", "offline": True},
+    ["C1", True],
+])
+def test_the_offline_control_takes_a_serial_and_a_json_boolean(control: object) -> None:
+    v, _ = vendor()
+    answer = v.handle("POST", "/_control/offline", {}, json.dumps(control).encode())
+    assert answer.status == 400 and answer.body["code"] == 10
+    assert v.offline == set()
+    assert v.handle("POST", "/_control/offline", {}, b'{"serial": "C1", "offline": true}').body == {"offline": ["C1"]}
+    assert v.handle("POST", "/_control/offline", {}, b'{"serial": "C1", "offline": false}').body == {"offline": []}
+
+
+def test_a_wrong_method_or_path_is_a_json_answer_with_allow() -> None:
+    from starlette.testclient import TestClient
+
+    from functions.sandbox.asgi import create_app
+
+    with TestClient(create_app(vendor()[0])) as client:
+        for method, path, allow in (("DELETE", "/_stats", "GET"), ("PUT", "/v1/devices/last-data", "POST"),
+                                    ("GET", "/v1/devices/last-data", "POST"), ("PATCH", "/_control/offline", "POST")):
+            r = client.request(method, path)
+            assert r.status_code == 405 and r.headers["content-type"] == "application/json", (method, path, r.text)
+            assert r.json()["code"] == 405 and r.headers["allow"] == allow
+        r = client.get("/nope")
+        assert r.status_code == 404 and r.headers["content-type"] == "application/json"
