@@ -17,7 +17,7 @@ from local.cli_common import ApiError, connect, job_spec
 
 if TYPE_CHECKING:
     from local.client import Client
-    from shared.topology import Function
+    from shared.topology import Function, HttpApi
 
 TERMINAL = {"completed", "failed", "dead", "cancelled"}
 
@@ -77,7 +77,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     _local_env()
     from local.runner import load_handler
     from local.sources import scheduled_event
-    from shared.topology import FUNCTIONS, QueueSource, Schedule, function
+    from shared.topology import FUNCTIONS, HttpApi, QueueSource, Schedule, function
 
     try:
         fn = function(args.function)
@@ -93,10 +93,12 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     elif isinstance(fn.trigger, QueueSource):
         event = None  # one batch of what waits in its queue, below
     else:
-        event = {"version": "2.0", "routeKey": "GET /v1/health", "rawPath": "/v1/health", "rawQueryString": "",
-                 "headers": {}, "requestContext": {"http": {"method": "GET", "path": "/v1/health"},
-                                                   "stage": "$default", "requestId": "local"},
-                 "isBase64Encoded": False}
+        assert isinstance(fn.trigger, HttpApi)
+        event = synthetic_request(fn.trigger)
+        if event.get("pathParameters"):
+            method = event["requestContext"]["http"]["method"]
+            print(f"steadfast: no --event: invoking {fn.name} with a synthetic {method} {event['rawPath']} (made-up "
+                  "ids; --event FILE sends a real request)", file=sys.stderr)
     if fn.name == "poller" and not args.event:
         event["lease_wait_s"] = POLL_LEASE_WAIT_S  # a running stack's cycle holds the lease for < 1 s
     log = _invoke_log(fn.name, args.verbose)
@@ -124,6 +126,32 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 POLL_LEASE_WAIT_S = 15.0
+
+
+def synthetic_request(api: HttpApi) -> dict[str, Any]:
+    """A payload-2.0 request for one of the function's own routes: `GET /v1/health` where it serves it, else
+    its first route with made-up ids (`/v1/ingest/src_synthetic`), so that the function answers as it would
+    for that route rather than being handed a path it does not serve."""
+    import re
+
+    route = next((r for r in api.routes if (r.method, r.path) == ("GET", "/v1/health")), api.routes[0])
+    params = {name: f"{_ID_PREFIX.get(route.path, 'x')}_synthetic" for name in re.findall(r"\{(\w+)\}", route.path)}
+    path = re.sub(r"\{(\w+)\}", lambda m: params[m.group(1)], route.path)
+    event: dict[str, Any] = {
+        "version": "2.0", "routeKey": f"{route.method} {route.path}", "rawPath": path, "rawQueryString": "",
+        "headers": {"content-type": "application/json"} if route.method == "POST" else {},
+        "requestContext": {"http": {"method": route.method, "path": path}, "stage": "$default",
+                           "requestId": "local", "domainName": "127.0.0.1"},
+        "isBase64Encoded": False}
+    if params:
+        event["pathParameters"] = params
+    if route.method == "POST":
+        event["body"] = "{}"
+    return event
+
+
+# The id prefix of a route's resource, for a synthetic request's made-up id.
+_ID_PREFIX = {"/v1/ingest/{id}": "src"}
 
 
 def _invoke(fn: Function, handler: Callable[[dict[str, Any], Any], Any], event: dict[str, Any] | None) -> Any:

@@ -87,3 +87,18 @@ def test_invoke_once_takes_one_batch_and_deletes_what_did_not_fail(stack: StackS
     # the failed one is back in the queue (in flight until its visibility ends), the two others deleted
     assert int(counts["ApproximateNumberOfMessages"]) + int(counts["ApproximateNumberOfMessagesNotVisible"]) == 1
     sqs.delete_queue(QueueUrl=url)
+
+
+def test_invoke_ingest_without_an_event_sends_its_own_route_a_synthetic_request(stack: StackState) -> None:
+    # Every HTTP function was given `GET /v1/health`: the ingest function read it as a POST for source ''
+    # and answered 404 "no source ''" for the instance /v1/health, a path it does not serve.
+    out = steadfast(stack, "invoke", "ingest")
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    result = json.loads(out.stdout)
+    problem = json.loads(result["body"])
+    assert result["statusCode"] == 404 and result["headers"]["content-type"] == "application/problem+json"
+    assert problem["instance"] == "/v1/ingest/src_synthetic" and problem["detail"] == "no source 'src_synthetic'"
+    assert out.stderr.startswith("steadfast: ") and out.stderr.strip().count("\n") == 0
+    assert "POST /v1/ingest/src_synthetic" in out.stderr and "--event" in out.stderr
+    submit = steadfast(stack, "invoke", "submit")  # the API's own health route, as before
+    assert submit.returncode == 0 and json.loads(json.loads(submit.stdout)["body"]) == {"status": "ok"}
