@@ -70,6 +70,9 @@ def callback_spec(job: Job) -> JobSpec | None:
 
 def callback_job(parent: JobRecord) -> JobRecord | None:
     """The callback job owed by `parent` in its terminal state, pending and due at once; else None."""
+    name = _URL_FOR.get(parent.status)
+    if name is None or getattr(parent.spec, name) is None:
+        return None  # most jobs: no need to build the parent's public JSON to learn it
     # As stored (millisecond times), so that the body is exactly what GET /v1/jobs/{id} answers.
     parent = from_attributes(to_attributes(parent))
     spec = callback_spec(parent.public())
