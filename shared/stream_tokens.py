@@ -26,9 +26,14 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _whole_seconds(expires: datetime) -> datetime:
+    # The claim holds whole seconds: `expires_at` says the same instant, so the token opens until then.
+    return expires.replace(microsecond=0)
+
+
 def issue(secret: str, tenant: str, inverter_id: str, now: datetime | None = None,
           ttl: timedelta = DEFAULT_TTL) -> tuple[str, datetime]:
-    expires = (now or datetime.now(UTC)) + ttl
+    expires = _whole_seconds((now or datetime.now(UTC)) + ttl)
     payload = _b64(json.dumps({"t": tenant, "i": inverter_id, "e": int(expires.timestamp())},
                               separators=(",", ":")).encode())
     sig = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
@@ -41,7 +46,7 @@ JOBS_SCOPE = "jobs"
 def issue_jobs(secret: str, tenant: str, now: datetime | None = None,
                ttl: timedelta = DEFAULT_TTL) -> tuple[str, datetime]:
     """A token for this tenant's job streams (`/v1/jobs/{id}/events`, `/v1/tenant/jobs/events`) only."""
-    expires = (now or datetime.now(UTC)) + ttl
+    expires = _whole_seconds((now or datetime.now(UTC)) + ttl)
     payload = _b64(json.dumps({"t": tenant, "s": JOBS_SCOPE, "e": int(expires.timestamp())},
                               separators=(",", ":")).encode())
     sig = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())

@@ -84,3 +84,18 @@ def test_an_unreadable_secret_is_a_503(sm: Any) -> None:
         stage_secret.stream_token_key(_env(STEADFAST_STAGE="dev", STEADFAST_SECRET_ARN=missing))
     assert caught.value.status == 503
     assert caught.value.detail == "the stage secret cannot be read"
+
+
+def test_a_stream_token_opens_until_the_expires_at_it_was_given_with() -> None:
+    # The claim held whole seconds while `expires_at` kept the milliseconds: a token said to last until
+    # …:56.088Z was refused from …:56.000001 on.
+    from datetime import UTC, datetime, timedelta
+
+    issued = datetime(2026, 12, 4, 18, 42, 56, 88_000, tzinfo=UTC)
+    for token, expires in (stream_tokens.issue(KEY, "acme", "inv_1", now=issued),
+                           stream_tokens.issue_jobs(KEY, "acme", now=issued)):
+        assert expires.microsecond == 0 and expires <= issued + stream_tokens.DEFAULT_TTL
+        tenant, _ = stream_tokens.holder(KEY, token, now=expires)
+        assert tenant == "acme"
+        with pytest.raises(stream_tokens.Unauthorized):
+            stream_tokens.holder(KEY, token, now=expires + timedelta(milliseconds=1))
