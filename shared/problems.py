@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic_core import ErrorDetails
 
-from shared.errors import SteadfastError
+from shared.errors import SteadfastError, Unprocessable
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://steadfast.dev/problems/"
@@ -53,6 +53,11 @@ def field_errors(details: list[ErrorDetails] | list[dict[str, Any]], body: Any =
         steps = _document_steps(loc, body, kind == "missing") if body is not _NO_BODY else _untagged(loc)
         out.append({"pointer": pointer(steps), "detail": detail, "type": kind})
     return out
+
+
+def field_problem(name: str, message: str) -> Unprocessable:
+    """A 422 about one member of the request body, pointing at it (`/serial`), as a validation error would."""
+    return Unprocessable(message, errors=field_errors([{"loc": ("body", name), "msg": message, "type": "value_error"}]))
 
 
 def pointer(steps: list[str | int]) -> str:

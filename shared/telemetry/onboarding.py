@@ -22,7 +22,7 @@ from datetime import datetime
 from aws_lambda_powertools import Logger
 
 from shared.errors import NotFound, Unavailable, Unprocessable
-from shared.problems import field_errors
+from shared.problems import field_problem
 from shared.telemetry.adapters.base import VendorRefused, VendorUnreachable
 from shared.telemetry.connection_store import ConnectionStore
 from shared.telemetry.connections import ConnectionCreate, ConnectionRecord, Device, new_connection_id
@@ -66,9 +66,9 @@ class Onboarding:
             try:
                 connection = self.connections.get(tenant, spec.connection_id)
             except NotFound:
-                raise _field("connection_id", f"no connection {spec.connection_id!r}") from None
+                raise field_problem("connection_id", f"no connection {spec.connection_id!r}") from None
             if connection.brand != spec.brand:
-                raise _field("connection_id",
+                raise field_problem("connection_id",
                              f"connection {connection.id} is a {connection.brand} connection, not {spec.brand}")
             found = self._find(spec, self._discover(spec.brand, self._open(connection), spec.serial))
             return register(self.inverters, tenant, spec, found)
@@ -94,8 +94,8 @@ class Onboarding:
     def _find(spec: InverterCreate, devices: list[Device]) -> Device:
         found = next((d for d in devices if d.serial == spec.serial), None)
         if found is None:
-            raise _field("serial", f"{spec.brand} serial {spec.serial!r} is not among the devices this connection's "
-                                   "account sees")
+            raise field_problem("serial", f"{spec.brand} serial {spec.serial!r} is not among the devices this "
+                                          "connection's account sees")
         return found
 
     def _open(self, record: ConnectionRecord) -> dict[str, str]:
@@ -119,11 +119,6 @@ class Onboarding:
             if unreachable_ok:
                 raise
             raise Unavailable(f"{brand} could not be asked for the account's devices: {exc}") from None
-
-
-def _field(name: str, message: str) -> Unprocessable:
-    """A 422 about one field of the request body, with its pointer, as a validation error has."""
-    return Unprocessable(message, errors=field_errors([{"loc": ("body", name), "msg": message, "type": "value_error"}]))
 
 
 def _now_ms() -> datetime:

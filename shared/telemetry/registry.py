@@ -12,7 +12,7 @@ import secrets
 import time
 from datetime import datetime
 
-from shared.errors import Unprocessable
+from shared.problems import field_problem
 from shared.telemetry.connections import Device
 from shared.telemetry.inverter_store import InverterStore
 from shared.telemetry.models import DEFAULT_DEVICE_TYPE, DEVICE_TYPES, Brand, InverterCreate, InverterRecord, utcnow
@@ -28,13 +28,13 @@ def resolve_device_type(brand: Brand, serial: str, requested: str | None, found:
     """The type to store: the vendor's where it names one (a contradicting request → 422)."""
     if found.device_type:
         if requested and requested != found.device_type:
-            raise Unprocessable(f"device_type {requested!r} contradicts the vendor: {serial} is a "
-                                f"{found.device_type!r} device")
+            raise field_problem("device_type", f"device_type {requested!r} contradicts the vendor: {serial} is a "
+                                               f"{found.device_type!r} device")
         return found.device_type
     chosen = requested or DEFAULT_DEVICE_TYPE.get(brand)
     if chosen is None:
-        raise Unprocessable(f"device_type is required for {brand} {serial} (the vendor did not name it): one of "
-                            f"{', '.join(sorted(DEVICE_TYPES[brand]))}")
+        raise field_problem("device_type", f"device_type is required for {brand} {serial} (the vendor did not name "
+                                           f"it): one of {', '.join(sorted(DEVICE_TYPES[brand]))}")
     return chosen
 
 

@@ -122,6 +122,7 @@ def test_registering_through_a_connection_takes_the_type_from_discovery(
     contradicting = a.post("/v1/inverters", json={"brand": "sandbox", "serial": hybrid, "device_type": "string",
                                                   "connection_id": con["id"]})
     assert contradicting.status_code == 422 and "hybrid" in contradicting.json()["detail"]
+    assert [e["pointer"] for e in contradicting.json()["errors"]] == ["/device_type"]  # it had a detail only
     unseen = a.post("/v1/inverters", json={"brand": "sandbox", "serial": "SBX-NOT-MINE", "connection_id": con["id"]})
     assert unseen.status_code == 422 and "not among the devices" in unseen.json()["detail"]
     assert a.post("/v1/inverters", json={"brand": "sandbox", "serial": string, "connection_id": "con_nope"}
