@@ -26,6 +26,9 @@ logger = Logger(child=True)
 # A warm function reads a source (and opens its secret) at most this often; a PATCH or DELETE reaches the
 # ingest route within it.
 SOURCE_CACHE_S = 5.0
+# A refused signature re-reads a source cached for longer than this (once): a secret rotated by PATCH is taken
+# at the provider's first request signed with it, and a flood of bad signatures costs one read a second at most.
+REREAD_ON_REFUSAL_S = 1.0
 
 
 class Opener(Protocol):
@@ -49,6 +52,14 @@ class Ingestor:
         hit = self._cache.get(source_id)
         if hit and hit[2] > time.monotonic():
             return hit[0], hit[1]
+        return self._read(source_id)
+
+    def _stale(self, source_id: str) -> bool:
+        """Whether the cached source was read more than REREAD_ON_REFUSAL_S ago."""
+        hit = self._cache.get(source_id)
+        return hit is not None and hit[2] - SOURCE_CACHE_S + REREAD_ON_REFUSAL_S <= time.monotonic()
+
+    def _read(self, source_id: str) -> tuple[SourceRecord, str | None]:
         record = self.store.find(source_id)
         if record is None:
             raise NotFound(f"no source {source_id!r}")
@@ -66,8 +77,15 @@ class Ingestor:
         now = now or utcnow()
         source, secret = self._source(source_id)
         try:
-            verified = verify(source.scheme, secret, headers, body, now=now.timestamp(),
-                              tolerance_s=source.tolerance_s, header=source.header)
+            try:
+                verified = verify(source.scheme, secret, headers, body, now=now.timestamp(),
+                                  tolerance_s=source.tolerance_s, header=source.header)
+            except SignatureRejected:
+                if not self._stale(source_id):
+                    raise
+                source, secret = self._read(source_id)
+                verified = verify(source.scheme, secret, headers, body, now=now.timestamp(),
+                                  tolerance_s=source.tolerance_s, header=source.header)
         except SignatureRejected as exc:
             logger.info("ingest refused", extra={"source_id": source.id, "tenant": source.tenant,
                                                  "reason": exc.detail})
