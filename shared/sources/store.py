@@ -130,7 +130,8 @@ class SourceStore:
             "KeyConditionExpression": "tenant_pk = :pk",
             "ExpressionAttributeValues": aws.values({":pk": f"T#{tenant}"})}
         if cursor:
-            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "tenant_pk", f"T#{tenant}", "created_sk")
+            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "tenant_pk", f"T#{tenant}", "created_sk",
+                                                            item_prefix="SRC#")
         page = self._call(self.db.query, **kwargs)
         last = page.get("LastEvaluatedKey")
         return [_source(aws.from_item(i)) for i in page.get("Items", [])], aws.encode_cursor(last) if last else None

@@ -84,7 +84,7 @@ class ConnectionStore:
                                   "KeyConditionExpression": "tenant_pk = :pk",
                                   "ExpressionAttributeValues": aws.values({":pk": pk})}
         if cursor:
-            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "tenant_pk", pk, "created_sk")
+            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "tenant_pk", pk, "created_sk", item_prefix="CON#")
         page = self._call(self.db.query, **kwargs)
         last = page.get("LastEvaluatedKey")
         return [_record(aws.from_item(i)) for i in page.get("Items", [])], aws.encode_cursor(last) if last else None

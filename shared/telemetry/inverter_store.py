@@ -127,7 +127,7 @@ class InverterStore:
                                   "KeyConditionExpression": "tenant_pk = :pk",
                                   "ExpressionAttributeValues": aws.values({":pk": pk})}
         if cursor:
-            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "tenant_pk", pk, "created_sk")
+            kwargs["ExclusiveStartKey"] = aws.decode_cursor(cursor, "tenant_pk", pk, "created_sk", item_prefix="INV#")
         page = self._call(self.db.query, **kwargs)
         last = page.get("LastEvaluatedKey")
         records = [from_attributes(aws.from_item(i)) for i in page.get("Items", [])]

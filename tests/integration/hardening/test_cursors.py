@@ -55,8 +55,11 @@ def pages(api: httpx.Client, stack: StackState) -> dict[str, str]:
     for _ in range(2):
         assert api.post("/v1/inverters", json={"brand": "sandbox", "serial": f"CUR-{uuid.uuid4().hex[:8]}"}
                         ).status_code == 201
+    for n in range(2):
+        assert api.post("/v1/connections", json={"brand": "sandbox", "name": f"c{n}", "credentials": {
+            "token": f"acct-cur-{uuid.uuid4().hex[:8]}"}}).status_code == 201
     paths = ["/v1/jobs", "/v1/jobs?status=pending", "/v1/jobs?ordering_key=cursor-key", "/v1/schedules",
-             "/v1/sources", f"/v1/sources/{src.json()['id']}/events", "/v1/inverters"]
+             "/v1/sources", f"/v1/sources/{src.json()['id']}/events", "/v1/inverters", "/v1/connections"]
     out = {}
     for path in paths:
         page = api.get(path, params={"limit": 1})
@@ -79,7 +82,10 @@ def test_a_tampered_cursor_is_a_400_problem(api: httpx.Client, pages: dict[str, 
 
 
 @pytest.mark.parametrize(("path", "other"), [("/v1/jobs", "/v1/schedules"), ("/v1/schedules", "/v1/jobs"),
-                                             ("/v1/jobs", "/v1/sources"), ("/v1/schedules", "/v1/inverters")])
+                                             ("/v1/jobs", "/v1/sources"), ("/v1/schedules", "/v1/inverters"),
+                                             ("/v1/sources", "/v1/jobs"), ("/v1/sources", "/v1/inverters"),
+                                             ("/v1/inverters", "/v1/schedules"), ("/v1/inverters", "/v1/connections"),
+                                             ("/v1/connections", "/v1/sources"), ("/v1/connections", "/v1/inverters")])
 def test_another_lists_cursor_is_a_400_problem(api: httpx.Client, pages: dict[str, str], path: str,
                                                other: str) -> None:
     # The same tenant's partition and the same key names, but a position in another table: not a page of this list
