@@ -54,10 +54,12 @@ def test_invoke_with_an_event_file_that_is_missing_or_not_json_says_so_in_one_li
 def test_invoke_worker_without_an_event_runs_it_once(stack: StackState) -> None:
     # The worker's synthetic event was `{"Records": []}`, which Powertools' batch processor refuses
     # (UnexpectedBatchTypeError): `steadfast invoke worker` always failed.
+    # The stack is shared: a batch other tests left queued may be what it takes, and a job of it may fail.
     out = steadfast(stack, "invoke", "worker")
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == {"batchItemFailures": []}
-    assert "Traceback" not in out.stderr and "failed" not in out.stderr, out.stderr
+    answer = json.loads(out.stdout)
+    assert set(answer) == {"batchItemFailures"} and isinstance(answer["batchItemFailures"], list), answer
+    assert "Traceback" not in out.stderr and "UnexpectedBatchTypeError" not in out.stderr, out.stderr
 
 
 def test_invoke_once_takes_one_batch_and_deletes_what_did_not_fail(stack: StackState,
