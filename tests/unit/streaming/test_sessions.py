@@ -160,20 +160,29 @@ def job_log(job_id: str) -> list[Entry]:
             Entry("6-0", {"id": job_id, "status": "retrying", "attempts": 1, "updated_at": "2026-12-04T10:00:02.000Z"})]
 
 
+def resumed(job_id: str, last_event_id: str, log: list[Entry] | None = None) -> tuple[JobFeed, list[Entry]]:
+    """A feed of `job_id` resumed at `last_event_id` over `log` (default `job_log`), its store at the log's end."""
+    entries = log if log is not None else job_log(job_id)
+
+    async def load() -> dict[str, Any]:
+        return dict(entries[-1].data)
+
+    return JobFeed(FakeReplay(entries), job_id, load, last_event_id=last_event_id), entries  # type: ignore[arg-type]
+
+
+def complete(hub: Hub, job_id: str) -> None:
+    publish(hub, f"job:{job_id}", "7-0", id=job_id, status="completed", attempts=2, updated_at="2026-12-04T10:00:03Z")
+
+
 async def test_a_resumed_job_feed_sends_only_what_came_after_its_id_then_goes_live() -> None:
     # Given a running job whose client saw its stream up to 5-0 (running)
     hub = Hub("redis://127.0.0.1:1/0")
-    log = job_log("job_3")
-
-    async def load() -> dict[str, Any]:
-        return dict(log[-1].data)
-
-    feed = JobFeed(FakeReplay(log), "job_3", load, last_event_id="5-0")  # type: ignore[arg-type]
+    feed, log = resumed("job_3", "5-0")
     task, frames = await run(hub, feed)
     confirm(hub, "job:job_3")
     await settle()
     publish(hub, "job:job_3", "6-0", **log[-1].data)  # replayed already: not again
-    publish(hub, "job:job_3", "7-0", id="job_3", status="completed", attempts=2, updated_at="2026-12-04T10:00:03Z")
+    complete(hub, "job_3")
     await asyncio.wait_for(task, 1)
     # Then: no snapshot, no repeat of 5-0, the missed 6-0 with its own id, then live until the end
     assert [(e[1], json.loads(e[2])["status"]) for e in events(frames)] == [("6-0", "retrying"), ("7-0", "completed")]
@@ -181,16 +190,11 @@ async def test_a_resumed_job_feed_sends_only_what_came_after_its_id_then_goes_li
 
 async def test_a_job_feed_resumed_at_its_latest_event_repeats_nothing() -> None:
     hub = Hub("redis://127.0.0.1:1/0")
-    log = job_log("job_4")
-
-    async def load() -> dict[str, Any]:
-        return dict(log[-1].data)
-
-    task, frames = await run(hub, JobFeed(FakeReplay(log), "job_4", load, last_event_id="6-0"))  # type: ignore[arg-type]
+    task, frames = await run(hub, resumed("job_4", "6-0")[0])
     confirm(hub, "job:job_4")
     await settle()
     assert events(frames) == []
-    publish(hub, "job:job_4", "7-0", id="job_4", status="completed", attempts=2, updated_at="2026-12-04T10:00:03Z")
+    complete(hub, "job_4")
     await asyncio.wait_for(task, 1)
     assert [e[1] for e in events(frames)] == ["7-0"]
 
@@ -200,11 +204,7 @@ async def test_a_job_feed_cut_off_before_the_end_replays_up_to_the_terminal_stat
     hub = Hub("redis://127.0.0.1:1/0")
     log = [*job_log("job_5"), Entry("7-0", {"id": "job_5", "status": "completed", "attempts": 2,
                                             "updated_at": "2026-12-04T10:00:03.000Z"})]
-
-    async def load() -> dict[str, Any]:
-        return dict(log[-1].data)
-
-    feed = JobFeed(FakeReplay(log), "job_5", load, last_event_id="4-0")  # type: ignore[arg-type]
+    feed, _ = resumed("job_5", "4-0", log)
     assert await feed.behind(log[-1].data)
     task, frames = await run(hub, feed)
     confirm(hub, "job:job_5")
@@ -213,22 +213,16 @@ async def test_a_job_feed_cut_off_before_the_end_replays_up_to_the_terminal_stat
         ("5-0", "running"), ("6-0", "retrying"), ("7-0", "completed")]
     # One that saw the end is not behind (the app answers it 204); nor is an id the log cannot place
     for seen in ("7-0", "99-0", "garbage"):
-        assert not await JobFeed(FakeReplay(log), "job_5", load, last_event_id=seen).behind(  # type: ignore[arg-type]
-            log[-1].data)
+        assert not await resumed("job_5", seen, log)[0].behind(log[-1].data)
 
 
 async def test_a_job_feed_resumed_with_an_id_it_cannot_place_starts_as_a_new_client() -> None:
     hub = Hub("redis://127.0.0.1:1/0")
-    log = job_log("job_6")
-
-    async def load() -> dict[str, Any]:
-        return dict(log[-1].data)
-
     # A forged id from the future would otherwise drop every live change as "already sent"
-    task, frames = await run(hub, JobFeed(FakeReplay(log), "job_6", load, last_event_id="99-0"))  # type: ignore[arg-type]
+    task, frames = await run(hub, resumed("job_6", "99-0")[0])
     confirm(hub, "job:job_6")
     await settle()
-    publish(hub, "job:job_6", "7-0", id="job_6", status="completed", attempts=2, updated_at="2026-12-04T10:00:03Z")
+    complete(hub, "job_6")
     await asyncio.wait_for(task, 1)
     assert [(e[1], json.loads(e[2])["status"]) for e in events(frames)] == [("6-0", "retrying"), ("7-0", "completed")]
 
