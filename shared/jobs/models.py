@@ -8,11 +8,11 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from shared.envelope import PREFIX
 from shared.redaction import SECRET_HEADER
-from shared.timestamps import Timestamp
+from shared.timestamps import Rfc3339, Timestamp
 from shared.timestamps import iso as iso  # the stored form, re-exported for the stores
 
 MAX_BODY_BYTES = 256 * 1024
@@ -41,17 +41,6 @@ class Strict(BaseModel):
     datetime object, which a JSON body never holds), so their fields say `strict=False`."""
 
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False)
-
-
-def _rfc3339_string(value: object) -> object:
-    """A time of a request body is an RFC 3339 string (or a datetime, from a service's own dump): lax mode would
-    read a number as a Unix time."""
-    if isinstance(value, (int, float)):
-        raise ValueError("expected an RFC 3339 time string, e.g. 2026-12-05T08:00:00Z")
-    return value
-
-
-Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339_string), Field(strict=False)]
 
 
 class Method(StrEnum):
@@ -286,12 +275,7 @@ class JobSpec(Strict):
             return v
         if info.data.get("delay_s") is not None:
             raise ValueError("give delay_s or not_before, not both")
-        if v.tzinfo is None:
-            raise ValueError("not_before needs a time zone (RFC 3339)")
-        try:
-            v.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("not_before is outside the years 1 to 9999 in UTC") from None
+        # a zone and the years 1 to 9999 in UTC: Rfc3339 (shared.timestamps) has made sure of both
         if v > datetime.now(UTC) + timedelta(seconds=MAX_DELAY_S):
             raise ValueError("not_before is more than 30 days ahead")
         return v
