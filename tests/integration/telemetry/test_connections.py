@@ -198,3 +198,26 @@ async def test_growatt_discovery_stores_each_familys_type_and_the_poll_reads_eve
         report = await poller.cycle(now=utcnow() + timedelta(seconds=1))
     assert report.vendors["growatt"].vendor_calls == len(expected)
     assert report.vendors["growatt"].readings == len(expected) and report.vendors["growatt"].failures == 0
+
+
+async def test_a_deleted_connection_is_never_polled_again_by_a_warm_poller(
+        tenant_api: Client, vendor: SandboxVendor, tables: Tables) -> None:
+    # Given a device under tenant A's connection, polled once by a poller that keeps its credentials open
+    a = tenant_api("tenant-a")
+    con = connect(a, "acct-alice-revokes")
+    serial = sorted(vendor.account_serials("acct-alice-revokes"))[0]
+    assert a.post("/v1/inverters", json={"brand": "sandbox", "serial": serial, "connection_id": con["id"]}
+                  ).status_code == 201
+    settings = PollSettings(tables.inverters, tables.readings, None, {},
+                            connections=ConnectionAdapterCache(ConnectionStore(tables.inverters),
+                                                               Vault(sealer(env())), telemetry_env()))
+    async with open_poller(settings) as (poller, _):
+        first = await poller.cycle(now=utcnow() + timedelta(seconds=1))
+        assert first.vendors["sandbox"].readings == 1 and vendor.requests[serial] == 1
+        # When A deletes the connection (revoking the credentials), Then the next cycle calls the vendor with them
+        # no more, though the poller had them open
+        assert a.delete(f"/v1/connections/{con['id']}").status_code == 204
+        second = await poller.cycle(now=utcnow() + timedelta(seconds=120))
+    assert vendor.requests[serial] == 1
+    assert "sandbox" not in second.vendors or second.vendors["sandbox"].readings == 0
+    assert poller.connections is not None and con["id"] not in poller.connections._cache
