@@ -1,5 +1,5 @@
-"""Garbage collection for the local cloud's long-lived servers (moto, the function processes): a full
-collection walks only what is new.
+"""Garbage collection for the local cloud's long-lived servers (moto, and the HTTP API's function processes): a
+full collection walks only what is new.
 
 CPython's cyclic collector runs a full (generation 2) collection whenever the objects that survived since the
 last one reach a quarter of those it kept then, and each walks every tracked object of the process. moto keeps
@@ -9,7 +9,8 @@ waited on it, and was the slowest ingest of that second (254 ms). Here what is a
 after every full collection, is frozen (`gc.freeze`): moved out of the collector's reach, so that the next full
 collection walks only the objects made since. Reference counting still frees whatever is dropped, frozen or
 not; what a freeze keeps from the collector is only cyclic garbage among objects that were alive at a freeze,
-which a server holding tables and queues hardly makes.
+which a server holding tables and queues hardly makes, nor an API process whose invocations last milliseconds.
+The streaming app, whose sessions live for minutes, keeps the default.
 """
 
 from __future__ import annotations

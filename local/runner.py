@@ -45,12 +45,14 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.update({"LAMBDA_TASK_ROOT": os.getcwd(), "AWS_LAMBDA_FUNCTION_NAME": f"steadfast-{fn.name}",
                        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_mb)})
     trigger = fn.trigger
-    importlib.import_module(fn.module)  # the function's init, as Lambda's, before the freeze (a streaming app's too)
-    freeze_survivors()
     if isinstance(trigger, HttpApi):
         origins = tuple(filter(None, os.environ.get("STEADFAST_CORS_ORIGINS", "").split(",")))
         joined = tuple((f, load_handler(f.entry)) for f in FUNCTIONS
                        if isinstance(f.trigger, HttpApi) and f.trigger.shares_api == fn.name)
+        # An API's invocations are short: what a full collection finds alive is its init (local.gc_policy).
+        # Not the streaming app's, whose sessions live for minutes and may leave cycles behind when they end.
+        importlib.import_module(fn.module)
+        freeze_survivors()
         serve(build_app(fn, load_handler(fn.entry), origins, joined), args.port)
     elif isinstance(trigger, StreamingUrl):
         serve(trigger.asgi_app, args.port)
