@@ -20,7 +20,7 @@ from shared.sources.destinations import MAX_EVENT_BYTES, IngestResult
 from shared.sources.fanout import forwarded_headers, job_spec, plan
 from shared.sources.records import EventRecord, SourceRecord, new_event_id
 from shared.sources.store import SourceStore
-from shared.sources.verify import SignatureRejected, body_hash, verify
+from shared.sources.verify import SignatureRejected, Verified, body_hash, verify
 
 logger = Logger(child=True)
 # A warm function reads a source (and opens its secret) at most this often; a PATCH or DELETE reaches the
@@ -46,26 +46,19 @@ class Ingestor:
     queue: JobQueue
     secrets: Opener
     retention: timedelta = timedelta(days=30)
-    _cache: dict[str, tuple[SourceRecord, str | None, float]] = field(default_factory=dict)
+    _cache: dict[str, tuple[SourceRecord, str | None, float]] = field(default_factory=dict)  # …, read at
 
-    def _source(self, source_id: str) -> tuple[SourceRecord, str | None]:
+    def _source(self, source_id: str, max_age_s: float = SOURCE_CACHE_S) -> tuple[SourceRecord, str | None]:
+        """The source and its opened secret, as read at most `max_age_s` ago."""
         hit = self._cache.get(source_id)
-        if hit and hit[2] > time.monotonic():
+        if hit and time.monotonic() - hit[2] < max_age_s:
             return hit[0], hit[1]
-        return self._read(source_id)
-
-    def _stale(self, source_id: str) -> bool:
-        """Whether the cached source was read more than REREAD_ON_REFUSAL_S ago."""
-        hit = self._cache.get(source_id)
-        return hit is not None and hit[2] - SOURCE_CACHE_S + REREAD_ON_REFUSAL_S <= time.monotonic()
-
-    def _read(self, source_id: str) -> tuple[SourceRecord, str | None]:
         record = self.store.find(source_id)
         if record is None:
             raise NotFound(f"no source {source_id!r}")
         secret = (self.secrets.open(record.sealed_secret, secret_context(record.tenant, record.id))
                   if record.sealed_secret else None)
-        self._cache[source_id] = (record, secret, time.monotonic() + SOURCE_CACHE_S)
+        self._cache[source_id] = (record, secret, time.monotonic())
         return record, secret
 
     def ingest(self, source_id: str, headers: Mapping[str, str], body: bytes,
@@ -76,16 +69,20 @@ class Ingestor:
             raise PayloadTooLarge(f"an event body is at most {MAX_EVENT_BYTES} bytes")
         now = now or utcnow()
         source, secret = self._source(source_id)
+
+        def check(src: SourceRecord, key: str | None) -> Verified:
+            return verify(src.scheme, key, headers, body, now=now.timestamp(), tolerance_s=src.tolerance_s,
+                          header=src.header)
+
         try:
             try:
-                verified = verify(source.scheme, secret, headers, body, now=now.timestamp(),
-                                  tolerance_s=source.tolerance_s, header=source.header)
+                verified = check(source, secret)
             except SignatureRejected:
-                if not self._stale(source_id):
-                    raise
-                source, secret = self._read(source_id)
-                verified = verify(source.scheme, secret, headers, body, now=now.timestamp(),
-                                  tolerance_s=source.tolerance_s, header=source.header)
+                fresh = self._source(source_id, REREAD_ON_REFUSAL_S)
+                if fresh[0] is source:
+                    raise  # read within the last REREAD_ON_REFUSAL_S: nothing newer to try
+                source, secret = fresh
+                verified = check(source, secret)
         except SignatureRejected as exc:
             logger.info("ingest refused", extra={"source_id": source.id, "tenant": source.tenant,
                                                  "reason": exc.detail})
