@@ -15,7 +15,7 @@ the expression's text alone and are kept, by text, for the process's life:
 - `method_names_from_class(cls)`: the handler's method names, which moto lists with `inspect.getmembers` on
   every request to every service.
 
-An expression that fails to parse raises, as before, and is not kept. tests/integration/test_local_moto.py
+An expression that fails to parse raises, as before, and is not kept. tests/integration/test_local_moto_writes.py
 compares the answers and the errors with moto's own code.
 """
 
